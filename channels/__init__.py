@@ -1,0 +1,34 @@
+"""The physical layer, no learning: channel models, classical modulation, BER theory.
+
+Built on Sionna PHY. Never imports :mod:`commgan`.
+"""
+
+from channels.awgn import AWGNChannel
+from channels.base import Channel, ChannelOutput, noise_variance
+from channels.modulation import (
+    MODULATIONS,
+    ModulationSpec,
+    NearestPointSlicer,
+    bit_errors_between_indices,
+    get_modulation,
+)
+from channels.rayleigh import RayleighBlockChannel, RayleighFastChannel
+from channels.registry import CHANNELS, WiretapChannel, WiretapOutput, get_channel
+
+__all__ = [
+    "CHANNELS",
+    "MODULATIONS",
+    "AWGNChannel",
+    "Channel",
+    "ChannelOutput",
+    "ModulationSpec",
+    "NearestPointSlicer",
+    "RayleighBlockChannel",
+    "RayleighFastChannel",
+    "WiretapChannel",
+    "WiretapOutput",
+    "bit_errors_between_indices",
+    "get_channel",
+    "get_modulation",
+    "noise_variance",
+]

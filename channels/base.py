@@ -1,0 +1,77 @@
+"""Channel interface: what every channel returns, and Eb/N0 to noise variance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from sionna.phy.utils import ebnodb2no
+
+__all__ = ["Channel", "ChannelOutput", "noise_variance"]
+
+
+@dataclass
+class ChannelOutput:
+    """One pass through a channel.
+
+    ``y``: [B, n] complex received symbols; ``h``: [B, n] complex channel coefficients (the CSI;
+    all ones on AWGN); ``no``: noise variance per complex symbol (scalar tensor or [B, 1]).
+    """
+
+    y: torch.Tensor
+    h: torch.Tensor
+    no: torch.Tensor
+
+
+def noise_variance(
+    ebno_db: float | torch.Tensor, bits_per_channel_use: float, device: str | None = None
+) -> torch.Tensor:
+    """Noise variance N0 per complex symbol for unit-energy symbols carrying R bits each.
+
+    Uses Sionna's ``ebnodb2no``: N0 = 1 / (R * Eb/N0). A non-integer R = k/n is passed as
+    ``num_bits_per_symbol = k`` with ``coderate = 1/n``.
+    """
+    rate = float(bits_per_channel_use)
+    if rate <= 0:
+        raise ValueError(f"bits per channel use must be positive, got {rate}")
+    if rate.is_integer():
+        return ebnodb2no(ebno_db, int(rate), 1.0, device=device)
+    numerator, denominator = rate.as_integer_ratio()
+    if denominator > 1 << 16:
+        raise ValueError(f"bits per channel use {rate} is not a simple ratio k/n")
+    return ebnodb2no(ebno_db, numerator, 1.0 / denominator, device=device)
+
+
+class Channel(torch.nn.Module):
+    """A memoryless channel y = h * x + n with n ~ CN(0, N0).
+
+    Subclasses set ``name`` and ``has_csi`` (False: h is identically 1 and is not applied) and
+    implement :meth:`coefficients`.
+    Input ``x``: [B, n] complex; ``no``: scalar or [B, 1] noise variance.
+    Output: :class:`ChannelOutput`.
+    """
+
+    name: str = ""
+    has_csi: bool = True
+
+    def __init__(self, device: str | None = None) -> None:
+        super().__init__()
+        from sionna.phy.channel import AWGN
+
+        self._awgn = AWGN(device=device)
+        self.device = self._awgn.device
+
+    def coefficients(self, batch_size: int, num_symbols: int) -> torch.Tensor:
+        """Channel coefficients h, [batch_size, num_symbols] complex."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, no: float | torch.Tensor) -> ChannelOutput:
+        if x.dim() != 2 or not x.is_complex():
+            raise ValueError(
+                f"channel input must be complex [B, n], got {tuple(x.shape)} {x.dtype}"
+            )
+        no = torch.as_tensor(no, dtype=torch.float32, device=x.device)
+        h = self.coefficients(x.shape[0], x.shape[1])
+        faded = h * x if self.has_csi else x
+        y = self._awgn(faded, no if no.dim() == 0 else no.reshape(-1, 1))
+        return ChannelOutput(y=y, h=h, no=no)

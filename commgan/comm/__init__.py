@@ -1,0 +1,1 @@
+"""Learned communication systems: transceivers, encryption, eavesdroppers, systems."""

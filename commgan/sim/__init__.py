@@ -1,0 +1,1 @@
+"""Monte Carlo BER engine, sweeps, result tables and plots."""

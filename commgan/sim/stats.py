@@ -1,0 +1,87 @@
+"""Confidence intervals for a BER estimated from frames.
+
+Bit errors are not independent: the bits of one symbol share its noise, and under block fading a
+whole frame shares one fade. A binomial interval over bits is therefore too narrow. Frames are
+the independent units, so we use the Korn & Graubard (1998) interval for clustered samples:
+
+1. p = E / N_bits, with per-frame error fractions f_i = e_i / L, i = 1..F;
+2. var(p) = s_f^2 / F (the sample variance of the f_i over F frames);
+3. effective sample size n_eff = p (1 - p) / var(p), capped at N_bits, then scaled by
+   (z / t_{F-1})^2 for the frame count's degrees of freedom;
+4. Clopper-Pearson with x = p n_eff successes in n_eff trials (beta quantiles, non-integer ok).
+
+With independent bits this is the ordinary Clopper-Pearson interval; with correlated bits it
+widens by the design effect. With zero errors the variance is unknown, so the upper limit is the
+Clopper-Pearson bound on the frame error rate (BER <= FER), which is conservative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["FrameErrorStats", "ber_interval"]
+
+
+@dataclass
+class FrameErrorStats:
+    """Running totals of per-frame bit errors: enough for the BER and its interval.
+
+    ``frame_bits`` is L; ``errors`` = sum e_i; ``sum_sq`` = sum e_i^2; ``frames`` = F.
+    """
+
+    frame_bits: int
+    frames: int = 0
+    errors: int = 0
+    sum_sq: float = 0.0
+
+    @property
+    def bits(self) -> int:
+        return self.frames * self.frame_bits
+
+    @property
+    def ber(self) -> float:
+        return self.errors / self.bits if self.frames else float("nan")
+
+    def add(self, frame_errors) -> None:
+        """Add a batch of per-frame error counts ([B] integers, any array/tensor)."""
+        values = np.asarray(frame_errors.cpu() if hasattr(frame_errors, "cpu") else frame_errors)
+        self.frames += int(values.size)
+        self.errors += int(values.sum())
+        self.sum_sq += float(np.square(values, dtype=np.float64).sum())
+
+    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """Two-sided ``confidence`` interval for the BER (see the module docstring)."""
+        return ber_interval(self.errors, self.sum_sq, self.frames, self.frame_bits, confidence)
+
+
+def ber_interval(
+    errors: int, sum_sq: float, frames: int, frame_bits: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Korn-Graubard interval for a BER from F frames of L bits (``errors`` = sum e_i,
+    ``sum_sq`` = sum e_i^2). Returns (low, high)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    if frames <= 0:
+        return 0.0, 1.0
+    alpha = 1.0 - confidence
+    bits = frames * frame_bits
+    if errors == 0:
+        return 0.0, float(1.0 - (alpha / 2) ** (1.0 / frames))
+    p = errors / bits
+    if errors == bits:
+        return float((alpha / 2) ** (1.0 / frames)), 1.0
+    mean_f = p
+    var_f = max(sum_sq / frame_bits**2 / frames - mean_f**2, 0.0) * frames / max(frames - 1, 1)
+    var_p = var_f / frames
+    n_eff = bits if var_p <= 0 else min(p * (1 - p) / var_p, bits)
+    if frames > 1:
+        z = stats.norm.ppf(1 - alpha / 2)
+        t = stats.t.ppf(1 - alpha / 2, frames - 1)
+        n_eff *= (z / t) ** 2
+    x = p * n_eff
+    low = stats.beta.ppf(alpha / 2, x, n_eff - x + 1) if x > 0 else 0.0
+    high = stats.beta.ppf(1 - alpha / 2, x + 1, n_eff - x)
+    return float(low), float(high)

@@ -1,0 +1,143 @@
+"""A BER sweep over systems and Eb/N0 points, saved point by point so it can resume."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from channels import WiretapChannel, theory
+from commgan.comm.system import System
+from commgan.sim.config import SimulationConfig
+from commgan.sim.engine import simulate_point
+from commgan.sim.results import RESULT_COLUMNS, plot_ber, write_csv, write_json
+
+__all__ = ["PROGRESS_FILE", "RESULT_FILES", "run_sweep", "package_versions"]
+
+RESULT_FILES = ("results.csv", "ber.png", "config.json")
+PROGRESS_FILE = ".progress.csv"
+_PROGRESS_CONFIG = ".progress.json"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that determine the numbers."""
+    versions = {"python": platform.python_version()}
+    for name in ("commgan", "torch", "sionna-no-rt", "numpy", "cryptography"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def run_sweep(
+    config: SimulationConfig,
+    systems: dict[str, System],
+    out_dir: str | Path | None = None,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] = lambda message: None,
+    extra_metadata: dict | None = None,
+) -> pd.DataFrame:
+    """Simulate every system at every Eb/N0 of ``config``; return the tidy results table.
+
+    With ``out_dir``, each finished point is appended to a progress file there, a rerun with
+    the same config resumes from it, and the final ``results.csv``, ``ber.png`` and
+    ``config.json`` are written atomically at the end (then the progress file is removed).
+    """
+    out = Path(out_dir) if out_dir is not None else None
+    done = _load_progress(out, config) if out is not None else pd.DataFrame()
+    if len(done):
+        log(f"resuming: {done[['system', 'ebno_db']].drop_duplicates().shape[0]} points done")
+    wiretap = WiretapChannel(
+        config.channel, config.eve_ebno_offset_db, device=config.device,
+        **({"block_length": config.block_length} if config.channel == "rayleigh" else {}),
+    )
+    bar = tqdm(total=len(systems) * len(config.ebno_db), unit="point", disable=not progress,
+               dynamic_ncols=True, leave=False)
+    rows = [done] if len(done) else []
+    try:
+        for name, system in systems.items():
+            for ebno_db in config.ebno_db:
+                finished = _finished(done, name, ebno_db)
+                if finished is not None:
+                    bar.update(1)
+                    if (finished["receiver"].eq("bob") & finished["errors"].eq(0)).any():
+                        break
+                    continue
+                bar.set_description(f"{name} @ {ebno_db:g} dB")
+                point = simulate_point(
+                    system, wiretap, ebno_db, frame_bits=config.frame_bits,
+                    batch_frames=config.batch_frames, target_errors=config.target_errors,
+                    max_bits=config.max_bits, seed=config.seed,
+                    on_batch=lambda bits: bar.set_postfix_str(f"{bits:.2e} bits", refresh=False),
+                )
+                bar.update(1)
+                frame = _point_frame(point.rows(config.confidence), config)
+                rows.append(frame)
+                if out is not None:
+                    _save_progress(out, config, pd.concat(rows, ignore_index=True))
+                if point.receivers["bob"].errors == 0:
+                    log(f"{name}: no bit error at {ebno_db:g} dB, skipping higher Eb/N0")
+                    break
+    finally:
+        bar.close()
+    results = pd.concat(rows, ignore_index=True)[RESULT_COLUMNS] if rows else pd.DataFrame(
+        columns=RESULT_COLUMNS
+    )
+    if out is not None:
+        write_csv(results, out / "results.csv")
+        plot_ber(results, out / "ber.png", title=f"{config.mod} over {config.channel}")
+        metadata = {"config": config.to_dict(), "versions": package_versions(),
+                    "device_name": _device_name(config.device), **(extra_metadata or {})}
+        write_json(metadata, out / "config.json")
+        for name in (PROGRESS_FILE, _PROGRESS_CONFIG):
+            (out / name).unlink(missing_ok=True)
+    return results
+
+
+def _point_frame(rows: list[dict], config: SimulationConfig) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    frame["channel"] = config.channel
+    frame["mod"] = config.mod
+    bob = frame["receiver"].eq("bob")
+    frame["theory"] = float("nan")
+    frame.loc[bob, "theory"] = theory.ber(config.mod, config.channel, frame.loc[bob, "ebno_db"])
+    return frame[RESULT_COLUMNS]
+
+
+def _finished(done: pd.DataFrame, system: str, ebno_db: float) -> pd.DataFrame | None:
+    if not len(done):
+        return None
+    match = done[(done["system"] == system) & ((done["ebno_db"] - ebno_db).abs() < 1e-9)]
+    return match if len(match) else None
+
+
+def _load_progress(out: Path, config: SimulationConfig) -> pd.DataFrame:
+    meta, rows = out / _PROGRESS_CONFIG, out / PROGRESS_FILE
+    if not (meta.exists() and rows.exists()):
+        return pd.DataFrame()
+    try:
+        saved = json.loads(meta.read_text())
+        if saved.get("fingerprint") != config.fingerprint():
+            return pd.DataFrame()
+        return pd.read_csv(rows)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return pd.DataFrame()
+
+
+def _save_progress(out: Path, config: SimulationConfig, rows: pd.DataFrame) -> None:
+    write_json({"fingerprint": config.fingerprint()}, out / _PROGRESS_CONFIG)
+    write_csv(rows, out / PROGRESS_FILE)
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return platform.processor() or platform.machine()

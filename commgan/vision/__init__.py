@@ -1,0 +1,1 @@
+"""Image-restoration GANs on the shared core."""

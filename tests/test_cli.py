@@ -1,0 +1,142 @@
+"""The ``commgan`` CLI through click's CliRunner: a real run, resume, and every bad input
+(one error line, non-zero exit, no result file)."""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from commgan.cli import cli, parse_ebno
+from commgan.errors import CommganError
+from commgan.sim.sweep import PROGRESS_FILE, RESULT_FILES
+
+KEY_HEX = bytes(range(32)).hex()
+FAST = ["--ebno", "0,10", "--max-bits", "200000", "--target-errors", "200", "--quiet"]
+
+
+def _run(args, **env):
+    return CliRunner().invoke(cli, args, env={"COMMGAN_KEY": "", **env})
+
+
+def test_simulate_writes_results_plot_and_config(tmp_path):
+    out = tmp_path / "run"
+    result = _run(["simulate", "--channel", "rayleigh", "--mod", "16qam", "--out", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    for name in RESULT_FILES:
+        assert (out / name).stat().st_size > 0
+    table = pd.read_csv(out / "results.csv")
+    for column in ["system", "receiver", "channel", "mod", "ebno_db", "bits", "errors", "ber",
+                   "ci_low", "ci_high", "theory", "bits_per_s"]:
+        assert column in table.columns
+    assert set(table["system"]) == {"qam", "qam+chacha"}
+    assert set(table[table["system"] == "qam+chacha"]["receiver"]) == {"bob", "eve"}
+    assert (out / "ber.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["channel"] == "rayleigh" and config["key_source"] == "random"
+    assert not (out / PROGRESS_FILE).exists()
+    assert "qam+chacha" in result.output
+
+
+def test_resume_skips_finished_points(tmp_path):
+    out = tmp_path / "run"
+    args = ["simulate", "--channel", "awgn", "--system", "qam", "--out", str(out), *FAST]
+    assert _run(args).exit_code == 0
+    full = pd.read_csv(out / "results.csv")
+    # pretend the run died after its first point: keep only that row in a progress file
+    from commgan.sim.config import SimulationConfig
+    from commgan.sim.sweep import _save_progress
+
+    config = json.loads((out / "config.json").read_text())["config"]
+    _save_progress(out, SimulationConfig.from_dict(config), full.iloc[:1])
+    (out / "results.csv").unlink()
+    result = _run(args[:-1])  # without --quiet, to see the log line
+    assert result.exit_code == 0, result.output
+    assert "resuming: 1 points done" in result.output
+    resumed = pd.read_csv(out / "results.csv")
+    timing = ["seconds", "bits_per_s"]
+    pd.testing.assert_frame_equal(full.drop(columns=timing), resumed.drop(columns=timing))
+
+
+def test_key_never_written(tmp_path):
+    key_file = tmp_path / "k.key"
+    key_file.write_text(KEY_HEX)
+    out = tmp_path / "run"
+    result = _run(["simulate", "--key", str(key_file), "--out", str(out), *FAST[:-1]])
+    assert result.exit_code == 0, result.output
+    raw = bytes(range(32))
+    for text in [result.output.encode(), *((out / n).read_bytes() for n in os.listdir(out))]:
+        assert KEY_HEX.encode() not in text.lower() and raw not in text
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--channel", "rician"], "awgn"),
+        (["--mod", "8psk"], "16qam"),
+        (["--system", "qam,foo"], "valid: qam, qam+chacha"),
+        (["--ebno", "abc"], "does not parse"),
+        (["--ebno", ""], "empty"),
+        (["--ebno", "10:0:2"], "STOP >= START"),
+        (["--ebno", "0:10"], "does not parse"),
+        (["--max-bits", "-5"], "positive"),
+        (["--target-errors", "0"], "positive"),
+        (["--frame-bits", "510"], "multiple of 4"),
+        (["--device", "tpu"], "auto"),
+    ],
+)
+def test_bad_input_one_line_no_files(tmp_path, args, message):
+    out = tmp_path / "run"
+    result = _run(["simulate", "--out", str(out), *args])
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
+    assert message in lines[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"abc", "64 hex characters"), (b"g" * 64, "not hex"), (bytes(33), "not hex")],
+)
+def test_bad_key_file(tmp_path, content, message):
+    key_file = tmp_path / "bad.key"
+    key_file.write_bytes(content)
+    out = tmp_path / "run"
+    result = _run(["simulate", "--key", str(key_file), "--out", str(out)])
+    assert result.exit_code != 0 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_missing_key_file_and_bad_env(tmp_path):
+    out = tmp_path / "run"
+    result = _run(["simulate", "--key", str(tmp_path / "none.key"), "--out", str(out)])
+    assert result.exit_code != 0 and "does not exist" in result.output and not out.exists()
+    result = _run(["simulate", "--out", str(out)], COMMGAN_KEY="1234")
+    assert result.exit_code != 0 and "COMMGAN_KEY" in result.output and not out.exists()
+
+
+def test_unwritable_out(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = _run(["simulate", "--out", str(blocker / "sub"), *FAST])
+    assert result.exit_code != 0 and "cannot be created" in result.output
+    result = _run(["simulate", "--out", str(blocker), *FAST])
+    assert result.exit_code != 0 and "not a folder" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_parse_ebno():
+    assert parse_ebno("0:20:5") == (0.0, 5.0, 10.0, 15.0, 20.0)
+    assert parse_ebno("0,5.5, 10") == (0.0, 5.5, 10.0)
+    assert parse_ebno("1:2:0.5") == (1.0, 1.5, 2.0)
+    with pytest.raises(CommganError):
+        parse_ebno("0:1:0")
+
+
+def test_help_and_version():
+    assert _run(["--help"]).exit_code == 0
+    assert "simulate" in _run([]).output
+    assert _run(["--version"]).exit_code == 0
