@@ -5,16 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from channels import get_modulation
+from commgan.comm.autoencoder import AutoencoderSystem
 from commgan.comm.classical import QAMChaChaSystem, QAMSystem
 from commgan.comm.system import System
 from commgan.errors import CommganError
 
-__all__ = ["SYSTEMS", "build_system", "parse_system_names"]
+__all__ = ["LEARNED", "SYSTEMS", "build_system", "parse_system_names"]
 
 SYSTEMS: dict[str, Callable[..., System]] = {
     "qam": QAMSystem,
     "qam+chacha": QAMChaChaSystem,
+    "ae": AutoencoderSystem,
 }
+LEARNED = frozenset({"ae"})
+"""Systems whose weights come from training (see commgan.sim.models)."""
 
 
 def parse_system_names(text: str) -> list[str]:
@@ -29,6 +33,9 @@ def parse_system_names(text: str) -> list[str]:
 
 
 def build_system(name: str, mod: str, key: bytes | None = None, device: str = "cpu") -> System:
-    """Construct system ``name`` for modulation ``mod``; keyed systems get ``key``."""
+    """Construct system ``name`` for modulation ``mod``; keyed systems get ``key``.
+
+    Learned systems come out untrained: use :func:`commgan.sim.models.build_systems`.
+    """
     factory = SYSTEMS[parse_system_names(name)[0]]
     return factory(get_modulation(mod), key=key, device=device)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
-from pathlib import Path
 
 import matplotlib
 
@@ -14,13 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from commgan.fileio import atomic_write  # noqa: E402
+
 __all__ = [
     "RESULT_COLUMNS",
-    "atomic_write",
     "format_table",
     "plot_ber",
     "write_csv",
-    "write_json",
 ]
 
 RESULT_COLUMNS = [
@@ -42,37 +39,9 @@ RESULT_COLUMNS = [
 ]
 
 
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Write a file via a temporary file in the same folder and ``os.replace``.
-
-    ``write(tmp_path)`` produces the content. A crash leaves the old file (or none), never a
-    half-written one.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     """Atomic CSV write (no index)."""
     atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
-
-
-def write_json(data: dict, path: str | os.PathLike) -> None:
-    """Atomic JSON write (indented, sorted keys)."""
-
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True, default=str)
-            f.write("\n")
-
-    atomic_write(path, write)
 
 
 _RECEIVER_STYLE = {"bob": "-", "eve": "--"}

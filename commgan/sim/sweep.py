@@ -14,9 +14,10 @@ from tqdm.auto import tqdm
 
 from channels import WiretapChannel, theory
 from commgan.comm.system import System
+from commgan.fileio import write_json
 from commgan.sim.config import SimulationConfig
 from commgan.sim.engine import simulate_point
-from commgan.sim.results import RESULT_COLUMNS, plot_ber, write_csv, write_json
+from commgan.sim.results import RESULT_COLUMNS, plot_ber, write_csv
 
 __all__ = ["PROGRESS_FILE", "RESULT_FILES", "run_sweep", "package_versions"]
 
