@@ -86,17 +86,21 @@ def resolve_device(name: str) -> str:
     return "cpu"
 
 
-def prepare_out_dir(path: str) -> Path:
-    """Create the output folder (and parents) or fail with one clear line."""
+def check_out_dir(path: str, option: str = "--out") -> Path:
+    """Fail with one clear line unless ``path`` is, or can be created as, a writable folder.
+
+    Nothing is created here: the folder appears only when results are written.
+    """
     out = Path(path)
     if out.exists() and not out.is_dir():
-        raise CommganError(f"--out {path!r} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise CommganError(f"--out {path!r} cannot be created: {err.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise CommganError(f"--out {path!r} is not writable")
+        raise CommganError(f"{option} {path!r} exists and is not a folder")
+    ancestor = out
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise CommganError(f"{option} {path!r} cannot be created: {str(ancestor)!r} is a file")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise CommganError(f"{option} {path!r} is not writable")
     return out
 
 
@@ -138,45 +142,108 @@ def cli() -> None:
                    "(else $COMMGAN_KEY, else a fresh random key).")
 @click.option("--out", "out_dir", default=None,
               help="Output folder [default: results/simulate-CHANNEL-MOD].")
+@click.option("--models", "models_dir", default=None,
+              help="Model cache folder [default: $COMMGAN_MODELS or ~/.cache/commgan/models].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"], case_sensitive=False),
               default="auto", show_default=True, help="Torch device.")
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
 def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, eve_ebno_offset,
-             key_file, out_dir, seed, device, quiet) -> None:
+             key_file, out_dir, models_dir, seed, device, quiet) -> None:
     """Monte Carlo BER of each system (Bob, and Eve for keyed systems) next to theory.
 
     Writes results.csv, ber.png and config.json to the output folder. An interrupted run
     resumes from its finished points when rerun with the same options.
     """
+    from channels import get_modulation
     from commgan.comm.keys import load_key
-    from commgan.comm.registry import SYSTEMS, build_system, parse_system_names
+    from commgan.comm.registry import SYSTEMS, parse_system_names
     from commgan.sim.config import SimulationConfig
+    from commgan.sim.models import SystemContext, build_systems
     from commgan.sim.results import format_table
     from commgan.sim.sweep import run_sweep
 
     names = parse_system_names(systems)
     grid = parse_ebno(ebno)
     device = resolve_device(device)
+    channel, mod = channel.lower(), mod.lower()
     needs_key = any(getattr(SYSTEMS[name], "keyed", False) for name in names)
     key, key_source = load_key(key_file) if (needs_key or key_file) else (None, "none")
-    built = {name: build_system(name, mod, key=key, device=device) for name in names}
-    for system in built.values():
-        system.check_frame_bits(frame_bits)
+    bits_per_symbol = get_modulation(mod).num_bits_per_symbol
+    if frame_bits % bits_per_symbol:
+        raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
+                           f"{bits_per_symbol} (R for {mod})")
+    out = check_out_dir(out_dir or f"results/simulate-{channel}-{mod}")
+    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    progress = not quiet and sys.stderr.isatty()
+    context = SystemContext(mod=mod, channel=channel, device=device, key=key,
+                            models_dir=models_dir, progress=progress, log=say)
+    built = build_systems(names, context)
     config = SimulationConfig(
-        channel=channel.lower(), mod=mod.lower(), systems=tuple(names), ebno_db=grid,
+        channel=channel, mod=mod, systems=tuple(names), ebno_db=grid,
         target_errors=target_errors, max_bits=max_bits, frame_bits=frame_bits,
         eve_ebno_offset_db=eve_ebno_offset, seed=seed, device=device,
+        models={name: system.fingerprint for name, system in built.items()
+                if getattr(system, "fingerprint", None)},
     )
-    out = prepare_out_dir(out_dir or f"results/simulate-{config.channel}-{config.mod}")
-    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
-    say(f"simulating {', '.join(names)} over {config.channel} with {config.mod} on {device}"
+    say(f"simulating {', '.join(names)} over {channel} with {mod} on {device}"
         f" (key: {key_source})")
-    progress = not quiet and sys.stderr.isatty()
     results = run_sweep(config, built, out, progress=progress, log=say,
                         extra_metadata={"key_source": key_source})
     click.echo(format_table(results))
     say(f"wrote {out / 'results.csv'}, {out / 'ber.png'}, {out / 'config.json'}")
+
+
+@cli.command()
+@click.option("--system", "system_name", type=click.Choice(["ae"], case_sensitive=False),
+              default="ae", show_default=True, help="Learned system to train.")
+@click.option("--channel", type=click.Choice(CHANNEL_NAMES, case_sensitive=False),
+              default="rayleigh", show_default=True, help="Channel to train through.")
+@click.option("--mod", type=click.Choice(MOD_NAMES, case_sensitive=False), default="16qam",
+              show_default=True, help="Sets R, the bits per channel use.")
+@click.option("--steps", type=int, default=None, callback=_positive("--steps"),
+              help="Training steps [default: 3000].")
+@click.option("--train-ebno", default=None,
+              help="Training Eb/N0 in dB: one value or LOW:HIGH (uniform per frame) "
+                   "[default: 4:14 on awgn, 0:20 on rayleigh].")
+@click.option("--models", "models_dir", default=None,
+              help="Model cache folder [default: $COMMGAN_MODELS or ~/.cache/commgan/models].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"], case_sensitive=False),
+              default="auto", show_default=True, help="Torch device.")
+@click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
+def train(system_name, channel, mod, steps, train_ebno, models_dir, seed, device, quiet) -> None:
+    """Train a learned system and store it in the model cache (replacing the cached one)."""
+    from commgan.comm.autoencoder import AutoencoderTraining
+    from commgan.sim.models import SystemContext, load_or_train_autoencoder, model_stem
+
+    training = AutoencoderTraining(seed=seed, train_ebno_db=parse_train_ebno(train_ebno))
+    if steps:
+        training.steps = steps
+    device = resolve_device(device)
+    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    context = SystemContext(mod=mod.lower(), channel=channel.lower(), device=device,
+                            models_dir=models_dir, progress=not quiet and sys.stderr.isatty(),
+                            log=say)
+    check_out_dir(str(context.models), "--models")
+    load_or_train_autoencoder(context, training, retrain=True)
+    click.echo(f"saved {model_stem(context.models, 'ae', context.channel, context.mod)}"
+               ".safetensors")
+
+
+def parse_train_ebno(text: str | None) -> tuple[float, float] | None:
+    """``"10"`` -> (10, 10); ``"0:20"`` -> (0, 20); None -> None (the channel's default)."""
+    if text is None:
+        return None
+    try:
+        parts = [float(p) for p in text.split(":")]
+    except ValueError:
+        raise CommganError(f"--train-ebno {text!r} does not parse; use DB or LOW:HIGH") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or parts[0] > parts[1]:
+        raise CommganError(f"--train-ebno {text!r}: use DB or LOW:HIGH with LOW <= HIGH")
+    return parts[0], parts[1]
 
 
 def main() -> None:

@@ -122,7 +122,7 @@ def test_unwritable_out(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = _run(["simulate", "--out", str(blocker / "sub"), *FAST])
-    assert result.exit_code != 0 and "cannot be created" in result.output
+    assert result.exit_code != 0 and "is a file" in result.output
     result = _run(["simulate", "--out", str(blocker), *FAST])
     assert result.exit_code != 0 and "not a folder" in result.output
     assert len(result.output.strip().splitlines()) == 1

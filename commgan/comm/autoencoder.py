@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 import sionna.phy
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from channels import ModulationSpec, get_channel, noise_variance
+from channels import ModulationSpec, get_channel, noise_variance, theory
 from commgan.comm.system import System
 from commgan.comm.transceiver import Decoder, Encoder, TransceiverConfig
 
@@ -21,7 +22,7 @@ __all__ = ["AutoencoderSystem", "AutoencoderTraining", "default_train_ebno", "tr
 
 def default_train_ebno(channel: str) -> tuple[float, float]:
     """Training Eb/N0 range in dB, drawn uniformly per frame: where the BER curve matters."""
-    return (0.0, 14.0) if channel == "awgn" else (0.0, 20.0)
+    return (4.0, 14.0) if channel == "awgn" else (0.0, 20.0)
 
 
 @dataclass
@@ -38,6 +39,9 @@ class AutoencoderTraining:
     """Initial learning rate (cosine decay to 1% of it)."""
     train_ebno_db: tuple[float, float] | None = None
     """(low, high) dB, uniform per frame; None = default_train_ebno(channel)."""
+    relative_loss: bool = True
+    """Divide each frame's BCE by the Gray-QAM theory BER at its Eb/N0, so every SNR of the range
+    counts alike (plain BCE is dominated by the low-SNR frames and gives up high-SNR accuracy)."""
     seed: int = 0
     """Seed of weights, bits, fades and noise."""
     transceiver: TransceiverConfig = field(default_factory=TransceiverConfig)
@@ -76,6 +80,22 @@ class AutoencoderSystem(System):
         return (self.logits(out) > 0).float()
 
 
+def _reference_ber(mod: str, channel: str, device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Theory BER of the Gray baseline as a function of Eb/N0 [dB] tensors (interpolated)."""
+    grid = torch.linspace(-10.0, 40.0, 501)
+    values = torch.from_numpy(theory.ber(mod, channel, grid.numpy())).float()
+    log_values = values.clamp_min(1e-30).log().to(device)
+    grid = grid.to(device)
+
+    def reference(ebno_db: torch.Tensor) -> torch.Tensor:
+        position = ((ebno_db - grid[0]) / (grid[1] - grid[0])).clamp(0, len(grid) - 1.001)
+        low = position.floor().long()
+        frac = position - low
+        return torch.exp(log_values[low] * (1 - frac) + log_values[low + 1] * frac)
+
+    return reference
+
+
 def train_autoencoder(
     system: AutoencoderSystem,
     channel: str,
@@ -96,15 +116,16 @@ def train_autoencoder(
     sionna.phy.config.seed = training.seed
     for module in (system.encoder, system.decoder):
         for layer in module.modules():
-            if hasattr(layer, "reset_parameters"):
+            if isinstance(layer, torch.nn.Conv1d):
                 layer.reset_parameters()
+    system.encoder.reset_parameters()
     link = get_channel(channel, device=str(device))
     rate = system.bits_per_channel_use
     params = list(system.encoder.parameters()) + list(system.decoder.parameters())
     optimizer = torch.optim.Adam(params, lr=training.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=training.steps, eta_min=training.lr * 0.01)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    reference = _reference_ber(system.modulation.name, channel, device)
     history = []
     start = time.perf_counter()
     system.train()
@@ -115,7 +136,10 @@ def train_autoencoder(
         ebno = torch.empty(training.batch_frames, 1, device=device).uniform_(low, high)
         out = link(system.encoder(bits), noise_variance(ebno, rate, device=str(device)))
         logits = system.decoder(out)
-        loss = loss_fn(logits, bits)
+        frame_bce = F.binary_cross_entropy_with_logits(logits, bits, reduction="none").mean(-1)
+        if training.relative_loss:
+            frame_bce = frame_bce / reference(ebno[:, 0])
+        loss = frame_bce.mean()
         if not math.isfinite(loss.item()):
             raise RuntimeError(f"autoencoder training diverged at step {step} (loss {loss})")
         optimizer.zero_grad(set_to_none=True)
@@ -133,4 +157,7 @@ def train_autoencoder(
             log(message)
     bar.close()
     system.eval()
+    with torch.no_grad():
+        calibration_bits = system._source([4096, training.frame_bits])
+        system.encoder.power.calibrate(system.encoder.raw(calibration_bits))
     return pd.DataFrame(history)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from sionna.phy.mapping import Mapper
 from torch import nn
 
-from channels import ChannelOutput
+from channels import MODULATIONS, ChannelOutput, ModulationSpec
 from commgan.gan.blocks import conv_block
 
-__all__ = ["Decoder", "Encoder", "TransceiverConfig", "bits_to_channels", "channels_to_bits",
-           "normalize_power", "receiver_features"]
+__all__ = ["Decoder", "Encoder", "PowerNorm", "TransceiverConfig", "bits_to_channels",
+           "channels_to_bits", "receiver_features"]
 
 
 @dataclass
@@ -32,6 +33,10 @@ class TransceiverConfig:
     """Convolutions in the decoder (the last one outputs R bit logits per symbol)."""
     kernel_size: int = 1
     """Kernel along time; 1 = one symbol carries its own R bits, >1 spreads bits over symbols."""
+    qam_skip: bool = True
+    """Residual encoder around Sionna's Gray QAM map, x = Norm(QAM(b) + CNN(b)), with the CNN's
+    last layer initialised to zero: training starts at the classical baseline. False = a plain
+    CNN from random initialisation (it converges to worse constellations, see the README)."""
 
 
 def bits_to_channels(bits: torch.Tensor, r: int) -> torch.Tensor:
@@ -45,19 +50,54 @@ def channels_to_bits(values: torch.Tensor) -> torch.Tensor:
     return values.transpose(1, 2).reshape(values.shape[0], -1)
 
 
-def normalize_power(x: torch.Tensor) -> torch.Tensor:
-    """Scale every frame [B, n] complex to average symbol energy 1 (Es = 1)."""
-    power = x.abs().square().mean(dim=-1, keepdim=True)
-    return x / torch.sqrt(power + 1e-12)
+class PowerNorm(nn.Module):
+    """Average-power normalisation to Es = 1 over the ensemble of messages, not per frame.
+
+    Training: divide by the RMS over the batch (all frames and symbols) and track it in a running
+    estimate. Evaluation: divide by the running estimate, so a symbol depends only on the bits
+    that produced it, never on the rest of its frame. :meth:`calibrate` replaces the estimate by
+    the exact mean power of a large batch after training.
+    Input and output: [B, n] complex.
+    """
+
+    def __init__(self, momentum: float = 0.01) -> None:
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_power", torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            power = x.abs().square().mean()
+            with torch.no_grad():
+                self.running_power.lerp_(power.detach(), self.momentum)
+        else:
+            power = self.running_power
+        return x / torch.sqrt(power + 1e-12)
+
+    @torch.no_grad()
+    def calibrate(self, x: torch.Tensor) -> None:
+        """Set the estimate to the mean power of un-normalised outputs ``x`` [B, n]."""
+        self.running_power.copy_(x.abs().square().mean())
 
 
 def receiver_features(out: ChannelOutput) -> torch.Tensor:
-    """Decoder input [B, 3, n]: equalised symbol y/h (I, Q) and its SNR |h|^2/no in dB / 10."""
-    no = out.no if out.no.dim() == 0 else out.no.reshape(-1, 1)
+    """Decoder input [B, 3, n]: equalised symbol z = y/h (I, Q) and the gain log10 |h|^2.
+
+    The noise variance is deliberately not an input: nearest-point decisions on z do not depend
+    on it (argmin |y - hc|^2 = argmin |h|^2 |z - c|^2), and a decoder fed N0 extrapolates badly
+    outside its training range. The gain tells how reliable each z is when fades vary in time.
+    """
     gain = out.h.abs().square()
     z = out.y * out.h.conj() / gain.clamp_min(1e-12)
-    snr = torch.log10((gain / no).clamp_min(1e-12)).expand_as(gain)
-    return torch.stack([z.real, z.imag, snr], dim=1)
+    log_gain = torch.log10(gain.clamp_min(1e-6))
+    return torch.stack([z.real, z.imag, log_gain], dim=1)
+
+
+def _modulation_for(num_bits_per_symbol: int) -> ModulationSpec:
+    for spec in MODULATIONS.values():
+        if spec.num_bits_per_symbol == num_bits_per_symbol:
+            return spec
+    raise ValueError(f"no Gray QAM/PSK with {num_bits_per_symbol} bits per symbol")
 
 
 def _stack(in_ch: int, hidden: int, out_ch: int, layers: int, kernel: int) -> nn.Sequential:
@@ -79,10 +119,29 @@ class Encoder(nn.Module):
             raise ValueError("kernel_size must be odd (same-length convolutions)")
         self.r = config.num_bits_per_symbol
         self.net = _stack(self.r, config.hidden, 2, config.encoder_layers, config.kernel_size)
+        self.power = PowerNorm()
+        self.mapper = None
+        if config.qam_skip:
+            spec = _modulation_for(self.r)
+            self.mapper = Mapper(spec.constellation_type, spec.num_bits_per_symbol)
+            self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Zero the last layer when the QAM skip is on, so the encoder starts as Gray QAM."""
+        if self.mapper is not None:
+            nn.init.zeros_(self.net[-1].weight)
+            nn.init.zeros_(self.net[-1].bias)
+
+    def raw(self, bits: torch.Tensor) -> torch.Tensor:
+        """Un-normalised symbols [B, L/R] complex."""
+        iq = self.net(bits_to_channels(bits, self.r))
+        x = torch.complex(iq[:, 0], iq[:, 1])
+        if self.mapper is not None:
+            x = x + self.mapper(bits).to(x.device)
+        return x
 
     def forward(self, bits: torch.Tensor) -> torch.Tensor:
-        iq = self.net(bits_to_channels(bits, self.r))
-        return normalize_power(torch.complex(iq[:, 0], iq[:, 1]))
+        return self.power(self.raw(bits))
 
 
 class Decoder(nn.Module):

@@ -53,6 +53,8 @@ def run_sweep(
     ``config.json`` are written atomically at the end (then the progress file is removed).
     """
     out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     done = _load_progress(out, config) if out is not None else pd.DataFrame()
     if len(done):
         log(f"resuming: {done[['system', 'ebno_db']].drop_duplicates().shape[0]} points done")
