@@ -393,3 +393,22 @@ def test_docstring_examples():
 
     result = doctest.testmod(module, raise_on_error=True)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_cosine_learning_rate_schedule():
+    from commgan.gan.blocks import mlp
+    from commgan.gan.trainer import AdversarialGAN, GANTrainer, TrainerConfig
+
+    problem = AdversarialGAN(mlp(2, [4], 2), mlp(2, [4], 1), noise_shape=(2,),
+                             sampler=lambda: torch.randn(8, 2))
+    config = TrainerConfig(iterations=11, lr_g=1e-3, lr_d=2e-3, lr_decay="cosine",
+                           lr_final_ratio=0.1, progress=False)
+    trainer = GANTrainer(problem, config)
+    trainer.fit(iterations=1)
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3)
+    trainer.fit(iterations=5)
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 * 0.55)
+    trainer.fit(iterations=5)
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match="lr_decay"):
+        TrainerConfig(lr_decay="step")

@@ -17,7 +17,8 @@ from channels import ModulationSpec, get_channel, noise_variance, theory
 from commgan.comm.system import System
 from commgan.comm.transceiver import Decoder, Encoder, TransceiverConfig
 
-__all__ = ["AutoencoderSystem", "AutoencoderTraining", "default_train_ebno", "train_autoencoder"]
+__all__ = ["AutoencoderSystem", "AutoencoderTraining", "default_train_ebno", "reference_ber",
+           "train_autoencoder"]
 
 
 def default_train_ebno(channel: str) -> tuple[float, float]:
@@ -80,7 +81,7 @@ class AutoencoderSystem(System):
         return (self.logits(out) > 0).float()
 
 
-def _reference_ber(mod: str, channel: str, device) -> Callable[[torch.Tensor], torch.Tensor]:
+def reference_ber(mod: str, channel: str, device) -> Callable[[torch.Tensor], torch.Tensor]:
     """Theory BER of the Gray baseline as a function of Eb/N0 [dB] tensors (interpolated)."""
     grid = torch.linspace(-10.0, 40.0, 501)
     values = torch.from_numpy(theory.ber(mod, channel, grid.numpy())).float()
@@ -125,7 +126,7 @@ def train_autoencoder(
     optimizer = torch.optim.Adam(params, lr=training.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=training.steps, eta_min=training.lr * 0.01)
-    reference = _reference_ber(system.modulation.name, channel, device)
+    reference = reference_ber(system.modulation.name, channel, device)
     history = []
     start = time.perf_counter()
     system.train()

@@ -6,17 +6,17 @@ multiple of R (the bits per channel use): R bits enter per symbol position as R 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from sionna.phy.mapping import Mapper
 from torch import nn
 
 from channels import MODULATIONS, ChannelOutput, ModulationSpec
-from commgan.gan.blocks import conv_block
+from commgan.gan.blocks import broadcast_condition, conv_block
 
 __all__ = ["Decoder", "Encoder", "PowerNorm", "TransceiverConfig", "bits_to_channels",
-           "channels_to_bits", "receiver_features"]
+           "channels_to_bits", "conv_stack", "receiver_features"]
 
 
 @dataclass
@@ -33,6 +33,10 @@ class TransceiverConfig:
     """Convolutions in the decoder (the last one outputs R bit logits per symbol)."""
     kernel_size: int = 1
     """Kernel along time; 1 = one symbol carries its own R bits, >1 spreads bits over symbols."""
+    norm: str = "none"
+    """Normalisation in the hidden convolutions ("none", "batch" as DCGAN, "spectral")."""
+    activation: str = "leaky"
+    """Hidden activation ("leaky", "relu" as a DCGAN generator, "tanh")."""
     qam_skip: bool = True
     """Residual encoder around Sionna's Gray QAM map, x = Norm(QAM(b) + CNN(b)), with the CNN's
     last layer initialised to zero: training starts at the classical baseline. False = a plain
@@ -100,25 +104,33 @@ def _modulation_for(num_bits_per_symbol: int) -> ModulationSpec:
     raise ValueError(f"no Gray QAM/PSK with {num_bits_per_symbol} bits per symbol")
 
 
-def _stack(in_ch: int, hidden: int, out_ch: int, layers: int, kernel: int) -> nn.Sequential:
-    padding = kernel // 2
-    blocks = [conv_block(1, in_ch, hidden, kernel, padding=padding, norm="none",
-                         activation="leaky")]
-    blocks += [conv_block(1, hidden, hidden, kernel, padding=padding, norm="none",
-                          activation="leaky") for _ in range(layers - 2)]
-    blocks.append(nn.Conv1d(hidden, out_ch, 1))
+def conv_stack(in_ch: int, out_ch: int, config: TransceiverConfig, layers: int) -> nn.Sequential:
+    """``layers`` same-length 1-D convolutions [B, in_ch, n] -> [B, out_ch, n]: DCGAN blocks
+    (conv, norm, activation) and a final 1x1 convolution."""
+    kernel, padding = config.kernel_size, config.kernel_size // 2
+    widths = [in_ch] + [config.hidden] * (layers - 1)
+    blocks: list[nn.Module] = [
+        conv_block(1, a, b, kernel, padding=padding, norm=config.norm,
+                   activation=config.activation)
+        for a, b in zip(widths[:-1], widths[1:], strict=True)
+    ]
+    blocks.append(nn.Conv1d(widths[-1], out_ch, 1))
     return nn.Sequential(*blocks)
 
 
 class Encoder(nn.Module):
-    """Alice: bits [B, L] -> unit-energy complex symbols [B, L/R]."""
+    """Alice: bits [B, L] -> unit-energy complex symbols [B, L/R].
 
-    def __init__(self, config: TransceiverConfig) -> None:
+    ``extra_channels``: a conditioning input [B, K] (e.g. a key latent) broadcast along time and
+    concatenated to the bit channels; pass it as ``condition`` to :meth:`forward`.
+    """
+
+    def __init__(self, config: TransceiverConfig, extra_channels: int = 0) -> None:
         super().__init__()
         if config.kernel_size % 2 == 0:
             raise ValueError("kernel_size must be odd (same-length convolutions)")
         self.r = config.num_bits_per_symbol
-        self.net = _stack(self.r, config.hidden, 2, config.encoder_layers, config.kernel_size)
+        self.net = conv_stack(self.r + extra_channels, 2, config, config.encoder_layers)
         self.power = PowerNorm()
         self.mapper = None
         if config.qam_skip:
@@ -132,25 +144,35 @@ class Encoder(nn.Module):
             nn.init.zeros_(self.net[-1].weight)
             nn.init.zeros_(self.net[-1].bias)
 
-    def raw(self, bits: torch.Tensor) -> torch.Tensor:
+    def raw(self, bits: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Un-normalised symbols [B, L/R] complex."""
-        iq = self.net(bits_to_channels(bits, self.r))
+        features = bits_to_channels(bits, self.r)
+        if condition is not None:
+            features = broadcast_condition(features, condition)
+        iq = self.net(features)
         x = torch.complex(iq[:, 0], iq[:, 1])
         if self.mapper is not None:
             x = x + self.mapper(bits).to(x.device)
         return x
 
-    def forward(self, bits: torch.Tensor) -> torch.Tensor:
-        return self.power(self.raw(bits))
+    def forward(self, bits: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.power(self.raw(bits, condition))
 
 
 class Decoder(nn.Module):
-    """Bob: channel output (y, h, no) -> bit logits [B, L] (logit > 0 means bit 1)."""
+    """Bob (or Eve): channel output (y, h, no) -> bit logits [B, L] (logit > 0 means bit 1).
 
-    def __init__(self, config: TransceiverConfig) -> None:
+    ``extra_channels``: an optional conditioning input [B, K] (e.g. a key latent).
+    """
+
+    def __init__(self, config: TransceiverConfig, extra_channels: int = 0) -> None:
         super().__init__()
-        self.net = _stack(3, config.hidden, config.num_bits_per_symbol, config.decoder_layers,
-                          config.kernel_size)
+        plain = TransceiverConfig(**{**asdict(config), "norm": "none", "activation": "leaky"})
+        self.net = conv_stack(3 + extra_channels, config.num_bits_per_symbol, plain,
+                              config.decoder_layers)
 
-    def forward(self, out: ChannelOutput) -> torch.Tensor:
-        return channels_to_bits(self.net(receiver_features(out)))
+    def forward(self, out: ChannelOutput, condition: torch.Tensor | None = None) -> torch.Tensor:
+        features = receiver_features(out)
+        if condition is not None:
+            features = broadcast_condition(features, condition)
+        return channels_to_bits(self.net(features))

@@ -216,6 +216,10 @@ class TrainerConfig:
     """Log losses (and update the bar) every this many iterations; 0 disables."""
     checkpoint_every: int = 100
     """Keep an in-memory copy of all state every this many iterations (NaN-guard rollback)."""
+    lr_decay: str = "none"
+    """Learning-rate schedule of both sides over `iterations`: "none" or "cosine"."""
+    lr_final_ratio: float = 0.01
+    """With "cosine": the last iteration's learning rate as a fraction of the first."""
     name: str | None = None
     """Run name used in messages, e.g. "dcgan seed 3"."""
 
@@ -230,6 +234,8 @@ class TrainerConfig:
             raise ValueError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
         if self.log_every < 0:
             raise ValueError(f"log_every must be >= 0, got {self.log_every}")
+        if self.lr_decay not in ("none", "cosine"):
+            raise ValueError(f"lr_decay must be 'none' or 'cosine', got {self.lr_decay!r}")
         self.betas = (float(self.betas[0]), float(self.betas[1]))
 
 
@@ -372,6 +378,8 @@ class GANTrainer:
         cfg = self.config
         self.opt_g = opt_g or self._adam(self.generator, cfg.lr_g, "generator")
         self.opt_d = opt_d or self._adam(self.discriminator, cfg.lr_d, "discriminator")
+        self._base_lr_g = [group["lr"] for group in self.opt_g.param_groups]
+        self._base_lr_d = [group["lr"] for group in self.opt_d.param_groups]
         self.use_amp = cfg.amp and self.device.type == "cuda"
         self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=self.use_amp)
         self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=self.use_amp)
@@ -461,9 +469,22 @@ class GANTrainer:
                                 self.label, it, row["loss_d"], row["loss_g"])
         return self.history
 
+    def _lr_factor(self, it: int) -> float:
+        """Multiplier of the base learning rates at iteration ``it`` (1-based)."""
+        cfg = self.config
+        if cfg.lr_decay == "none" or cfg.iterations <= 1:
+            return 1.0
+        progress = min(1.0, (it - 1) / (cfg.iterations - 1))
+        cosine = 0.5 * (1 + math.cos(math.pi * progress))
+        return cfg.lr_final_ratio + (1 - cfg.lr_final_ratio) * cosine
+
     def _iterate(self, it: int, next_batch: Callable[[], Any]) -> dict[str, float]:
         """One iteration: n_critic updates of D (G frozen), then one update of G (D frozen)."""
         cfg = self.config
+        factor = self._lr_factor(it)
+        for optimizer, base in ((self.opt_g, self._base_lr_g), (self.opt_d, self._base_lr_d)):
+            for group, lr in zip(optimizer.param_groups, base, strict=True):
+                group["lr"] = lr * factor
         d_losses: list[float] = []
         d_metrics: dict[str, float] = {}
         with frozen(self.generator):  # max_D: G(n|c) is a constant

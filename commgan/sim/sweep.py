@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def run_sweep(
     systems: dict[str, System],
     out_dir: str | Path | None = None,
     *,
-    progress: bool = True,
+    progress: bool | None = None,
     log: Callable[[str], None] = lambda message: None,
     extra_metadata: dict | None = None,
 ) -> pd.DataFrame:
@@ -51,7 +52,10 @@ def run_sweep(
     With ``out_dir``, each finished point is appended to a progress file there, a rerun with
     the same config resumes from it, and the final ``results.csv``, ``ber.png`` and
     ``config.json`` are written atomically at the end (then the progress file is removed).
+    ``progress``: a tqdm bar; None = only when stderr is a terminal.
     """
+    if progress is None:
+        progress = sys.stderr.isatty()
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
