@@ -195,40 +195,49 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
 
 
 @cli.command()
-@click.option("--system", "system_name", type=click.Choice(["ae"], case_sensitive=False),
+@click.option("--system", "system_name",
+              type=click.Choice(["ae", "gan-enc", "gan-enc-naive"], case_sensitive=False),
               default="ae", show_default=True, help="Learned system to train.")
 @click.option("--channel", type=click.Choice(CHANNEL_NAMES, case_sensitive=False),
               default="rayleigh", show_default=True, help="Channel to train through.")
 @click.option("--mod", type=click.Choice(MOD_NAMES, case_sensitive=False), default="16qam",
               show_default=True, help="Sets R, the bits per channel use.")
 @click.option("--steps", type=int, default=None, callback=_positive("--steps"),
-              help="Training steps [default: 3000].")
+              help="Training steps [default: 3000 for ae, 2000 for gan-enc].")
 @click.option("--train-ebno", default=None,
               help="Training Eb/N0 in dB: one value or LOW:HIGH (uniform per frame) "
                    "[default: 4:14 on awgn, 0:20 on rayleigh].")
+@click.option("--lambda-covert", type=float, default=None,
+              help="gan-enc: weight of the covertness critic (BER for a noise-like waveform).")
 @click.option("--models", "models_dir", default=None,
               help="Model cache folder [default: $COMMGAN_MODELS or ~/.cache/commgan/models].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"], case_sensitive=False),
               default="auto", show_default=True, help="Torch device.")
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
-def train(system_name, channel, mod, steps, train_ebno, models_dir, seed, device, quiet) -> None:
+def train(system_name, channel, mod, steps, train_ebno, lambda_covert, models_dir, seed, device,
+          quiet) -> None:
     """Train a learned system and store it in the model cache (replacing the cached one)."""
-    from commgan.comm.autoencoder import AutoencoderTraining
-    from commgan.sim.models import SystemContext, load_or_train_autoencoder, model_stem
+    from channels import get_modulation
+    from commgan.sim.models import LEARNED_SYSTEMS, SystemContext, load_or_train, model_stem
 
-    training = AutoencoderTraining(seed=seed, train_ebno_db=parse_train_ebno(train_ebno))
+    name, channel, mod = system_name.lower(), channel.lower(), mod.lower()
+    training = LEARNED_SYSTEMS[name].default_training(get_modulation(mod))
+    training.seed = seed
+    training.train_ebno_db = parse_train_ebno(train_ebno)
     if steps:
         training.steps = steps
+    if lambda_covert is not None:
+        if not hasattr(training, "lambda_covert"):
+            raise CommganError(f"--lambda-covert applies to gan-enc systems, not {name}")
+        training.lambda_covert = lambda_covert
     device = resolve_device(device)
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
-    context = SystemContext(mod=mod.lower(), channel=channel.lower(), device=device,
-                            models_dir=models_dir, progress=not quiet and sys.stderr.isatty(),
-                            log=say)
+    context = SystemContext(mod=mod, channel=channel, device=device, models_dir=models_dir,
+                            progress=not quiet and sys.stderr.isatty(), log=say)
     check_out_dir(str(context.models), "--models")
-    load_or_train_autoencoder(context, training, retrain=True)
-    click.echo(f"saved {model_stem(context.models, 'ae', context.channel, context.mod)}"
-               ".safetensors")
+    load_or_train(name, context, training, retrain=True)
+    click.echo(f"saved {model_stem(context.models, name, channel, mod)}.safetensors")
 
 
 def parse_train_ebno(text: str | None) -> tuple[float, float] | None:

@@ -19,7 +19,7 @@ import pandas as pd
 from commgan.comm.autoencoder import AutoencoderTraining
 from commgan.sim.analysis import ebno_at_ber, gap_to_theory_db
 from commgan.sim.config import SimulationConfig
-from commgan.sim.models import SystemContext, build_systems, load_or_train_autoencoder
+from commgan.sim.models import SystemContext, build_systems, load_or_train
 from commgan.sim.sweep import run_sweep
 
 GRIDS = {"awgn": tuple(float(x) for x in range(0, 15)),
@@ -46,7 +46,7 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
                                 log=log)
         if experiment.training_steps is not None:
             training = AutoencoderTraining(steps=experiment.training_steps, frame_bits=64)
-            load_or_train_autoencoder(context, training, retrain=True)
+            load_or_train("ae", context, training, retrain=True)
         systems = build_systems(["ae", "qam"], context)
         config = SimulationConfig(channel=channel, mod="16qam", systems=("ae", "qam"),
                                   ebno_db=GRIDS[channel], target_errors=experiment.target_errors,

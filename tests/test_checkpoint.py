@@ -12,9 +12,9 @@ from commgan.cli import cli
 from commgan.comm.autoencoder import AutoencoderSystem, AutoencoderTraining
 from commgan.comm.transceiver import TransceiverConfig
 from commgan.errors import CommganError
-from commgan.sim.models import SystemContext, load_or_train_autoencoder, model_stem
+from commgan.sim.models import SystemContext, load_or_train, model_stem
 
-META = {"system": "ae", "transceiver": {"hidden": 8}}
+META = {"system": "ae", "architecture": {"hidden": 8}}
 
 
 def _model(hidden=8):
@@ -69,8 +69,8 @@ def test_corrupt_sidecar_and_missing(saved, tmp_path):
 
 def test_mismatched_config_and_shapes(saved):
     stem, _ = saved
-    with pytest.raises(CommganError, match="does not match: its transceiver"):
-        load_checkpoint(stem, _model(), expected={"transceiver": {"hidden": 16}})
+    with pytest.raises(CommganError, match="does not match: its architecture"):
+        load_checkpoint(stem, _model(), expected={"architecture": {"hidden": 16}})
     with pytest.raises(CommganError, match="does not fit the model"):
         load_checkpoint(stem, _model(hidden=16))
 
@@ -79,10 +79,10 @@ def test_cache_trains_once_then_reuses(tmp_path):
     logs = []
     context = SystemContext(mod="16qam", channel="awgn", models_dir=tmp_path, log=logs.append)
     training = AutoencoderTraining(steps=20, frame_bits=64)
-    first = load_or_train_autoencoder(context, training)
+    first = load_or_train("ae", context, training)
     assert any("training" in line for line in logs)
     logs.clear()
-    second = load_or_train_autoencoder(context, AutoencoderTraining(steps=20, frame_bits=64))
+    second = load_or_train("ae", context, AutoencoderTraining(steps=20, frame_bits=64))
     assert any("using cached model" in line for line in logs)
     assert first.fingerprint == second.fingerprint
     sidecar = json.loads(checkpoint_paths(model_stem(tmp_path, "ae", "awgn", "16qam"))[1]

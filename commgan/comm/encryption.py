@@ -8,9 +8,10 @@ z = 1 (logit of m = logit of v times (1 - 2z)) and decides. Eve has no z: an eav
 decoder trained in the loop sees only v's image, which carries no information about m.
 
 ``gan-enc-naive``: the usual neural-cryptography construction, kept as a reference the attack
-suite must break: a K-bit key latent (from the same key stream) is concatenated to G's input
-(continuous mixing) and to Bob's; Alice/Bob are trained against the in-loop Eve with Abadi &
-Andersen's loss. Nothing forces its signal to be independent of the message.
+suite must break: the same key-stream bits (one per message bit, as R extra input channels per
+symbol) are concatenated to G's input and to Bob's, and the CNN mixes them with the message
+continuously; Alice/Bob are trained against the in-loop Eve with Abadi & Andersen's loss.
+Nothing forces its signal to be independent of the message.
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ __all__ = [
 ]
 
 
-def generator_config(r: int) -> TransceiverConfig:
+def generator_config(r: int, qam_skip: bool = True) -> TransceiverConfig:
     """The DCGAN generator: batch norm, ReLU, kernel 3 (a symbol sees its neighbours' bits)."""
     return TransceiverConfig(num_bits_per_symbol=r, hidden=64, encoder_layers=3,
-                             decoder_layers=4, kernel_size=3, norm="batch", activation="relu")
+                             decoder_layers=4, kernel_size=3, norm="batch", activation="relu",
+                             qam_skip=qam_skip)
 
 
 @dataclass
@@ -54,8 +56,6 @@ class GanEncConfig:
 
     transceiver: TransceiverConfig = field(default_factory=lambda: generator_config(4))
     """Generator (Alice) and decoders (Bob, Eve) shapes; the generator uses norm/activation."""
-    key_latent_bits: int = 16
-    """gan-enc-naive only: K key bits per frame fed to G and Bob as a continuous latent."""
     critic_hidden: int = 32
     """Channels of the two critics."""
 
@@ -107,15 +107,15 @@ class _EncryptedSystem(System):
     keyed = True
 
     def __init__(self, modulation: ModulationSpec, config: GanEncConfig | None = None,
-                 key: bytes | None = None, device=None, latent_bits: int = 0) -> None:
+                 key: bytes | None = None, device=None, key_channels: int = 0) -> None:
         super().__init__(modulation, key=key, device=device)
         r = modulation.num_bits_per_symbol
         self.config = config or GanEncConfig(transceiver=generator_config(r))
         if self.config.transceiver.num_bits_per_symbol != r:
             raise ValueError("generator R differs from the modulation's bits per symbol")
-        self.latent_bits = latent_bits
-        self.generator = Encoder(self.config.transceiver, extra_channels=latent_bits)
-        self.bob = Decoder(self.config.transceiver, extra_channels=latent_bits)
+        self.key_channels = key_channels
+        self.generator = Encoder(self.config.transceiver, extra_channels=key_channels)
+        self.bob = Decoder(self.config.transceiver, extra_channels=key_channels)
         self.eve = Decoder(self.config.transceiver)
         self.independence_critic = IndependenceCritic(r, self.config.critic_hidden)
         self.covertness_critic = CovertnessCritic(self.config.critic_hidden)
@@ -163,31 +163,31 @@ class GanEncSystem(_EncryptedSystem):
 
 
 class GanEncNaiveSystem(_EncryptedSystem):
-    """``gan-enc-naive``: x = G(m, k) with k a K-bit key latent per frame, Bob = D(y, h, k)."""
+    """``gan-enc-naive``: x = G(m, z), Bob = D(y, h, z): key bits mixed in by the CNN."""
 
     name = "gan-enc-naive"
 
     def __init__(self, modulation, config=None, key=None, device=None) -> None:
-        config = config or GanEncConfig(transceiver=generator_config(
-            modulation.num_bits_per_symbol))
         super().__init__(modulation, config, key=key, device=device,
-                         latent_bits=config.key_latent_bits)
+                         key_channels=modulation.num_bits_per_symbol)
 
-    def latent(self, nonces, encrypt: bool, key: bytes | None = None) -> torch.Tensor:
-        """The frames' key latents [B, K] in {-1, +1}."""
-        return 2.0 * self.key_bits(nonces, self.latent_bits, encrypt, key) - 1.0
+    def key_features(self, z: torch.Tensor) -> torch.Tensor:
+        """Key-stream bits [B, L] -> +-1 features [B, R, L/R] aligned with the symbols."""
+        return bits_to_channels(z, self.modulation.num_bits_per_symbol)
 
-    def modulate(self, bits: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
-        return self.generator(bits, latent)
+    def modulate(self, bits: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(bits, self.key_features(z))
 
     def transmit(self, bits, nonces=None):
-        return self.modulate(bits, self.latent(nonces, encrypt=True))
+        return self.modulate(bits, self.key_bits(nonces, bits.shape[-1], encrypt=True))
 
-    def bob_logits(self, out: ChannelOutput, latent: torch.Tensor) -> torch.Tensor:
-        return self.bob(out, latent)
+    def bob_logits(self, out: ChannelOutput, z: torch.Tensor) -> torch.Tensor:
+        return self.bob(out, self.key_features(z))
 
     def receive(self, out, nonces=None, key=None):
-        return (self.bob_logits(out, self.latent(nonces, encrypt=False, key=key)) > 0).float()
+        z = self.key_bits(nonces, out.y.shape[-1] * self.modulation.num_bits_per_symbol,
+                          encrypt=False, key=key)
+        return (self.bob_logits(out, z) > 0).float()
 
 
 def bce_per_frame(logits: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from channels import get_modulation
 from commgan.comm.autoencoder import AutoencoderSystem
 from commgan.comm.classical import QAMChaChaSystem, QAMSystem
+from commgan.comm.encryption import GanEncNaiveSystem, GanEncSystem
 from commgan.comm.system import System
 from commgan.errors import CommganError
 
@@ -16,8 +17,10 @@ SYSTEMS: dict[str, Callable[..., System]] = {
     "qam": QAMSystem,
     "qam+chacha": QAMChaChaSystem,
     "ae": AutoencoderSystem,
+    "gan-enc": GanEncSystem,
+    "gan-enc-naive": GanEncNaiveSystem,
 }
-LEARNED = frozenset({"ae"})
+LEARNED = frozenset({"ae", "gan-enc", "gan-enc-naive"})
 """Systems whose weights come from training (see commgan.sim.models)."""
 
 
