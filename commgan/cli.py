@@ -15,7 +15,7 @@ __all__ = ["cli", "main"]
 
 CHANNEL_NAMES = ("awgn", "rayleigh", "rayleigh-fast")
 MOD_NAMES = ("bpsk", "qpsk", "16qam", "64qam")
-DEFAULT_SYSTEMS = "qam,qam+chacha"
+DEFAULT_SYSTEMS = "qam,qam+chacha,ae,gan-enc"
 
 
 class _OneLineErrors(click.Group):

@@ -22,7 +22,8 @@ def _run(args, **env):
 
 def test_simulate_writes_results_plot_and_config(tmp_path):
     out = tmp_path / "run"
-    result = _run(["simulate", "--channel", "rayleigh", "--mod", "16qam", "--out", str(out), *FAST])
+    result = _run(["simulate", "--channel", "rayleigh", "--mod", "16qam", "--out", str(out),
+                   "--system", "qam,qam+chacha", *FAST])
     assert result.exit_code == 0, result.output
     for name in RESULT_FILES:
         assert (out / name).stat().st_size > 0
@@ -63,7 +64,8 @@ def test_key_never_written(tmp_path):
     key_file = tmp_path / "k.key"
     key_file.write_text(KEY_HEX)
     out = tmp_path / "run"
-    result = _run(["simulate", "--key", str(key_file), "--out", str(out), *FAST[:-1]])
+    result = _run(["simulate", "--key", str(key_file), "--out", str(out), "--system",
+                   "qam,qam+chacha", *FAST[:-1]])
     assert result.exit_code == 0, result.output
     raw = bytes(range(32))
     for text in [result.output.encode(), *((out / n).read_bytes() for n in os.listdir(out))]:
@@ -75,7 +77,7 @@ def test_key_never_written(tmp_path):
     [
         (["--channel", "rician"], "awgn"),
         (["--mod", "8psk"], "16qam"),
-        (["--system", "qam,foo"], "valid: qam, qam+chacha"),
+        (["--system", "qam,foo"], "valid: qam, qam+chacha, ae, gan-enc"),
         (["--ebno", "abc"], "does not parse"),
         (["--ebno", ""], "empty"),
         (["--ebno", "10:0:2"], "STOP >= START"),

@@ -17,7 +17,7 @@ class SimulationConfig:
     """Channel model: awgn, rayleigh (block fading) or rayleigh-fast."""
     mod: str = "16qam"
     """Modulation of the classical baseline; sets R = bits per channel use."""
-    systems: tuple[str, ...] = ("qam", "qam+chacha")
+    systems: tuple[str, ...] = ("qam", "qam+chacha", "ae", "gan-enc")
     """Systems to simulate, by name."""
     ebno_db: tuple[float, ...] = tuple(float(v) for v in range(0, 21, 2))
     """Eb/N0 grid in dB."""
