@@ -47,15 +47,18 @@ class QAMSystem(System):
     def _demap_hard(self, out: ChannelOutput) -> torch.Tensor:
         return self.hard_demapper(out.y / out.h, _effective_noise(out))
 
-    def frame_errors(self, batch_size, frame_bits, wiretap, ebno_db, nonces):
+    def frame_errors(self, batch_size, frame_bits, wiretap, ebno_db, nonces, eve=None):
         """Fast path: symbol indices instead of bits, nearest-point slicing, popcount errors.
 
         Statistically identical to the bit path (uniform i.i.d. bits <=> uniform symbol indices);
         tested against it and against Sionna's demapper.
         """
         index = self._random_indices(batch_size, frame_bits)
-        out = wiretap(self.points[index], ebno_db, self.bits_per_channel_use, eve=False)
-        return {"bob": bit_errors_between_indices(index, self.slicer(out.bob.y / out.bob.h))}
+        out = wiretap(self.points[index], ebno_db, self.bits_per_channel_use, eve=bool(eve))
+        errors = {"bob": bit_errors_between_indices(index, self.slicer(out.bob.y / out.bob.h))}
+        if eve:
+            errors["eve"] = bit_errors_between_indices(index, self.slicer(out.eve.y / out.eve.h))
+        return errors
 
     def _random_indices(self, batch_size: int, frame_bits: int) -> torch.Tensor:
         num_symbols = frame_bits // self.modulation.num_bits_per_symbol
@@ -89,7 +92,8 @@ class QAMChaChaSystem(QAMSystem):
     def eavesdrop(self, out):
         return self._demap_hard(out)
 
-    def frame_errors(self, batch_size, frame_bits, wiretap: WiretapChannel, ebno_db, nonces):
+    def frame_errors(self, batch_size, frame_bits, wiretap: WiretapChannel, ebno_db, nonces,
+                     eve=None):
         """Fast path in the symbol-index domain: the key stream is XORed onto R-bit labels."""
         message = self._random_indices(batch_size, frame_bits)
         z = self._keystream_indices(self.keystream.encryption_bits, nonces, frame_bits)

@@ -84,8 +84,12 @@ class System(ABC, torch.nn.Module):
         """
 
     def eavesdrop(self, out: ChannelOutput) -> torch.Tensor:
-        """Eve's receiver without the key: channel output -> hard bits [B, L]."""
-        raise CommganError(f"system {self.name!r} has no eavesdropper receiver")
+        """Eve's receiver without the key: channel output -> hard bits [B, L].
+
+        Unkeyed systems hide nothing, and by Kerckhoffs' principle Eve knows every weight: her
+        receiver is Bob's. Keyed systems override this.
+        """
+        return self.receive(out)
 
     def frame_errors(
         self,
@@ -94,16 +98,19 @@ class System(ABC, torch.nn.Module):
         wiretap: WiretapChannel,
         ebno_db: float,
         nonces: np.ndarray,
+        eve: bool | None = None,
     ) -> dict[str, torch.Tensor]:
-        """One Monte Carlo batch: bit errors per frame, ``{"bob": [B]}`` (+ ``"eve"`` if keyed).
+        """One Monte Carlo batch: bit errors per frame, ``{"bob": [B], "eve": [B]}``.
 
-        ``nonces`` [B] are fresh frame nonces (used by keyed systems).
+        ``nonces`` [B] are fresh frame nonces (used by keyed systems). ``eve``: also count Eve's
+        errors on her own channel realisation; None = only for keyed systems.
         """
+        eve = self.keyed if eve is None else eve
         bits = self._source([batch_size, frame_bits])
         nonce_tensor = torch.as_tensor(nonces, device=self.device)
         x = self.transmit(bits, nonce_tensor)
-        out = wiretap(x, ebno_db, self.bits_per_channel_use, eve=self.keyed)
+        out = wiretap(x, ebno_db, self.bits_per_channel_use, eve=eve)
         errors = {"bob": frame_bit_errors(bits, self.receive(out.bob, nonce_tensor))}
-        if self.keyed:
+        if eve:
             errors["eve"] = frame_bit_errors(bits, self.eavesdrop(out.eve))
         return errors

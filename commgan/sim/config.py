@@ -33,6 +33,10 @@ class SimulationConfig:
     """Symbols per fading block on `rayleigh`; None = one block per frame."""
     eve_ebno_offset_db: float = 0.0
     """Eve's Eb/N0 minus Bob's, in dB."""
+    eve_for_all: bool = False
+    """Also report Eve for unkeyed systems (her receiver is Bob's, by Kerckhoffs' principle)."""
+    early_stop: bool = True
+    """Stop a system's sweep after the first Eb/N0 at which Bob sees no bit error."""
     confidence: float = 0.95
     """Level of the reported intervals."""
     seed: int = 0

@@ -74,6 +74,7 @@ def simulate_point(
     target_errors: int,
     max_bits: int,
     seed: int,
+    eve: bool | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> PointResult:
     """Simulate one Eb/N0 point of ``system`` over ``wiretap`` (Bob, and Eve if keyed).
@@ -81,6 +82,7 @@ def simulate_point(
     Frame nonces are ``(seed_hash mod 2**31) * 2**32 + frame counter``: unique within the point,
     and a nonce can only repeat across points or runs when the same seed re-creates the same
     message, so no two different messages are encrypted under one (key, nonce).
+    ``eve``: also count Eve's errors (None = keyed systems only).
     ``on_batch(bits_so_far)`` is called after each batch (progress bars).
     """
     system.check_frame_bits(frame_bits)
@@ -95,7 +97,8 @@ def simulate_point(
             frames_left = -(-(max_bits - sent_frames * frame_bits) // frame_bits)
             frames = min(batch_frames, max(1, frames_left))
             nonces = np.arange(nonce_base + sent_frames, nonce_base + sent_frames + frames)
-            errors = system.frame_errors(frames, frame_bits, wiretap, float(ebno_db), nonces)
+            errors = system.frame_errors(frames, frame_bits, wiretap, float(ebno_db), nonces,
+                                         eve=eve)
             sent_frames += frames
             for receiver, frame_errors in errors.items():
                 receivers.setdefault(receiver, FrameErrorStats(frame_bits)).add(frame_errors)

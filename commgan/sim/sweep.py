@@ -75,7 +75,8 @@ def run_sweep(
                 finished = _finished(done, name, ebno_db)
                 if finished is not None:
                     bar.update(1)
-                    if (finished["receiver"].eq("bob") & finished["errors"].eq(0)).any():
+                    bob_clean = (finished["receiver"].eq("bob") & finished["errors"].eq(0)).any()
+                    if config.early_stop and bob_clean:
                         break
                     continue
                 bar.set_description(f"{name} @ {ebno_db:g} dB")
@@ -83,6 +84,7 @@ def run_sweep(
                     system, wiretap, ebno_db, frame_bits=config.frame_bits,
                     batch_frames=config.batch_frames, target_errors=config.target_errors,
                     max_bits=config.max_bits, seed=config.seed,
+                    eve=True if config.eve_for_all else None,
                     on_batch=lambda bits: bar.set_postfix_str(f"{bits:.2e} bits", refresh=False),
                 )
                 bar.update(1)
@@ -90,7 +92,7 @@ def run_sweep(
                 rows.append(frame)
                 if out is not None:
                     _save_progress(out, config, pd.concat(rows, ignore_index=True))
-                if point.receivers["bob"].errors == 0:
+                if config.early_stop and point.receivers["bob"].errors == 0:
                     log(f"{name}: no bit error at {ebno_db:g} dB, skipping higher Eb/N0")
                     break
     finally:
