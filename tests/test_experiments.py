@@ -1,0 +1,50 @@
+"""Tiny-budget smoke runs of every experiment script (each writes its CSV and PNG files)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _smoke(script: str, tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / script), "--smoke",
+         "--models", str(tmp_path / "models"), "--out", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out
+
+
+@pytest.mark.parametrize("channel", ["awgn", "rayleigh"])
+def test_ber_ae_smoke(channel, request):
+    out = request.getfixturevalue("ber_ae_out")
+    table = pd.read_csv(out / channel / "results.csv")
+    assert set(table["system"]) == {"ae", "qam"}
+    assert (out / channel / "ber.png").stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def ber_ae_out(tmp_path_factory):
+    return _smoke("ber_ae.py", tmp_path_factory.mktemp("ber_ae"))
+
+
+def test_ber_ae_gaps(ber_ae_out):
+    gaps = pd.read_csv(ber_ae_out / "gaps.csv")
+    assert list(gaps["channel"]) == ["awgn", "rayleigh"]
+    assert {"gap_at_0.01_db", "gap_at_0.001_db", "max_point_gap_db"} <= set(gaps.columns)
+
+
+def test_ber_gan_enc_smoke(tmp_path):
+    out = _smoke("ber_gan_enc.py", tmp_path)
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["gan_enc_eve_ci_contains_half_offset_0"].all()
+    table = pd.read_csv(out / "awgn" / "offset_10" / "results.csv")
+    assert {"qam", "ae", "gan-enc", "gan-enc-naive"} == set(table["system"])
+    assert set(table["receiver"]) == {"bob", "eve"}
+    assert (out / "awgn" / "offset_0" / "ber.png").exists()
