@@ -98,8 +98,9 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
             row[f"gan_enc_eve_ci_contains_half_offset_{offset:g}"] = bool(
                 ((eve["ci_low"] <= 0.5) & (eve["ci_high"] >= 0.5)).all())
             ae_eve = table[(table["receiver"] == "eve") & (table["system"] == "ae")]
-            row[f"ae_eve_ber_at_10dB_offset_{offset:g}"] = float(
-                ae_eve.loc[ae_eve["ebno_db"] == 10.0, "ber"].iloc[0])
+            nearest = ae_eve.iloc[(ae_eve["ebno_db"] - 10.0).abs().argmin()]
+            row[f"ae_eve_ber_at_{nearest['ebno_db']:g}dB_offset_{offset:g}"] = float(
+                nearest["ber"])
         models = context.models
         for name in ("gan-enc", "gan-enc-naive"):
             metrics = _sidecar_metrics(models, name, channel)

@@ -55,6 +55,8 @@ def test_resume_skips_finished_points(tmp_path):
     result = _run(args[:-1])  # without --quiet, to see the log line
     assert result.exit_code == 0, result.output
     assert "resuming: 1 points done" in result.output
+    again = _run(args[:-1])  # a finished sweep with the same config is reused, not redone
+    assert "resuming: 2 points done" in again.output
     resumed = pd.read_csv(out / "results.csv")
     timing = ["seconds", "bits_per_s"]
     pd.testing.assert_frame_equal(full.drop(columns=timing), resumed.drop(columns=timing))
@@ -142,3 +144,27 @@ def test_help_and_version():
     assert _run(["--help"]).exit_code == 0
     assert "simulate" in _run([]).output
     assert _run(["--version"]).exit_code == 0
+
+
+def test_key_never_written_with_gan_enc(tmp_path):
+    """A known key through train + simulate of gan-enc: not in stdout, results, config or the
+    cached checkpoints, neither as hex nor raw."""
+    key_file = tmp_path / "k.key"
+    key_file.write_bytes(bytes(range(32)))
+    models = tmp_path / "models"
+    env = {"COMMGAN_KEY": KEY_HEX}
+    trained = _run(["train", "--system", "gan-enc", "--channel", "awgn", "--steps", "10",
+                    "--models", str(models)], **env)
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "run"
+    result = _run(["simulate", "--channel", "awgn", "--system", "gan-enc,qam+chacha", "--key",
+                   str(key_file), "--models", str(models), "--out", str(out), "--ebno", "5",
+                   "--max-bits", "50000"], **env)
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(out / "results.csv")["receiver"]) == {"bob", "eve"}
+    files = [p for folder in (out, models) for p in folder.rglob("*") if p.is_file()]
+    assert len(files) >= 5
+    raw = bytes(range(32))
+    for blob in [trained.output.encode(), result.output.encode(),
+                 *(p.read_bytes() for p in files)]:
+        assert KEY_HEX.encode() not in blob.lower() and raw not in blob

@@ -61,7 +61,8 @@ def run_sweep(
         out.mkdir(parents=True, exist_ok=True)
     done = _load_progress(out, config) if out is not None else pd.DataFrame()
     if len(done):
-        log(f"resuming: {done[['system', 'ebno_db']].drop_duplicates().shape[0]} points done")
+        points = done[["system", "ebno_db"]].drop_duplicates().shape[0]
+        log(f"resuming: {points} points done (same config)")
     wiretap = WiretapChannel(
         config.channel, config.eve_ebno_offset_db, device=config.device,
         **({"block_length": config.block_length} if config.channel == "rayleigh" else {}),
@@ -129,16 +130,21 @@ def _finished(done: pd.DataFrame, system: str, ebno_db: float) -> pd.DataFrame |
 
 
 def _load_progress(out: Path, config: SimulationConfig) -> pd.DataFrame:
-    meta, rows = out / _PROGRESS_CONFIG, out / PROGRESS_FILE
-    if not (meta.exists() and rows.exists()):
-        return pd.DataFrame()
+    """Rows already simulated for this exact config: an interrupted sweep's progress file, or
+    a finished sweep's results.csv (rerunning the same command then only rewrites the files)."""
     try:
-        saved = json.loads(meta.read_text())
-        if saved.get("fingerprint") != config.fingerprint():
-            return pd.DataFrame()
-        return pd.read_csv(rows)
-    except (OSError, ValueError, pd.errors.ParserError):
-        return pd.DataFrame()
+        meta, rows = out / _PROGRESS_CONFIG, out / PROGRESS_FILE
+        if (meta.exists() and rows.exists()
+                and json.loads(meta.read_text()).get("fingerprint") == config.fingerprint()):
+            return pd.read_csv(rows)
+        final, final_config = out / "results.csv", out / "config.json"
+        if final.exists() and final_config.exists():
+            saved = SimulationConfig.from_dict(json.loads(final_config.read_text())["config"])
+            if saved.fingerprint() == config.fingerprint():
+                return pd.read_csv(final)
+    except (OSError, KeyError, TypeError, ValueError, pd.errors.ParserError):
+        pass
+    return pd.DataFrame()
 
 
 def _save_progress(out: Path, config: SimulationConfig, rows: pd.DataFrame) -> None:
