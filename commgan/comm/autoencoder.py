@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from channels import ModulationSpec, get_channel, noise_variance, theory
 from commgan.comm.system import System
-from commgan.comm.transceiver import Decoder, Encoder, TransceiverConfig
+from commgan.comm.transceiver import Decoder, Encoder, TransceiverConfig, reset_parameters
 
 __all__ = ["AutoencoderSystem", "AutoencoderTraining", "default_train_ebno", "reference_ber",
            "train_autoencoder"]
@@ -115,11 +115,7 @@ def train_autoencoder(
     device = system.device
     torch.manual_seed(training.seed)
     sionna.phy.config.seed = training.seed
-    for module in (system.encoder, system.decoder):
-        for layer in module.modules():
-            if isinstance(layer, torch.nn.Conv1d):
-                layer.reset_parameters()
-    system.encoder.reset_parameters()
+    reset_parameters(system.encoder, system.decoder)
     link = get_channel(channel, device=str(device))
     rate = system.bits_per_channel_use
     params = list(system.encoder.parameters()) + list(system.decoder.parameters())

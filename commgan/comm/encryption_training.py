@@ -12,7 +12,7 @@ The game (one :class:`~commgan.gan.trainer.GANTrainer` loop, nothing else):
 
 from __future__ import annotations
 
-import os
+import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -31,6 +31,7 @@ from commgan.comm.encryption import (
     bce_per_frame,
 )
 from commgan.comm.keys import KeyStream
+from commgan.comm.transceiver import reset_parameters
 from commgan.gan import GANLoss, GANTrainer, TrainerConfig
 
 __all__ = ["EncryptedLinkProblem", "GanEncTraining", "evaluate_critics", "train_encrypted_link"]
@@ -63,7 +64,7 @@ class GanEncTraining:
     """Weight of fooling the covertness critic (0 = plain link; > 0 trades BER for a
     noise-like waveform)."""
     seed: int = 0
-    """Seed of weights, messages, fades and noise (the training key is random, never saved)."""
+    """Seed of weights, messages, fades, noise and the training key stream."""
     architecture: GanEncConfig = field(default_factory=GanEncConfig)
     """Shapes of G, Bob, Eve and the critics."""
 
@@ -91,7 +92,11 @@ class EncryptedLinkProblem:
         self.ebno_range = training.train_ebno_db or default_train_ebno(channel)
         self.reference = reference_ber(system.modulation.name, channel, system.device)
         self.gan_loss = GANLoss("nonsaturating")
-        self.keystream = KeyStream(os.urandom(32))
+        # The trained model does not depend on the key (G sees only v = m XOR z, uniform), so the
+        # training key is derived from the seed: training is reproducible, and this key is not
+        # Alice and Bob's (theirs is loaded at run time and never stored).
+        self.keystream = KeyStream(hashlib.sha256(f"commgan-training-{training.seed}".encode())
+                                   .digest())
         self.next_nonce = 0
         self.naive = isinstance(system, GanEncNaiveSystem)
 
@@ -181,6 +186,8 @@ def train_encrypted_link(
     """Train ``system`` (gan-enc or gan-enc-naive) through ``channel``; returns the history."""
     torch.manual_seed(training.seed)
     sionna.phy.config.seed = training.seed
+    reset_parameters(system.generator, system.bob, system.eve, system.independence_critic,
+                     system.covertness_critic)
     problem = EncryptedLinkProblem(system, channel, training)
     config = TrainerConfig(
         iterations=training.steps, lr_g=training.lr, lr_d=training.lr_adversaries,

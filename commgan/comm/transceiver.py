@@ -16,7 +16,7 @@ from channels import MODULATIONS, ChannelOutput, ModulationSpec
 from commgan.gan.blocks import broadcast_condition, conv_block
 
 __all__ = ["Decoder", "Encoder", "PowerNorm", "TransceiverConfig", "bits_to_channels",
-           "channels_to_bits", "conv_stack", "receiver_features"]
+           "channels_to_bits", "conv_stack", "receiver_features", "reset_parameters"]
 
 
 @dataclass
@@ -95,6 +95,17 @@ def receiver_features(out: ChannelOutput) -> torch.Tensor:
     z = out.y * out.h.conj() / gain.clamp_min(1e-12)
     log_gain = torch.log10(gain.clamp_min(1e-6))
     return torch.stack([z.real, z.imag, log_gain], dim=1)
+
+
+def reset_parameters(*modules: nn.Module) -> None:
+    """Re-initialise every layer of ``modules`` from the (freshly seeded) global RNG; encoders
+    with a QAM skip start as Gray QAM again."""
+    for module in modules:
+        for layer in module.modules():
+            if layer is not module and hasattr(layer, "reset_parameters"):
+                layer.reset_parameters()
+        if isinstance(module, Encoder):
+            module.reset_parameters()
 
 
 def _modulation_for(num_bits_per_symbol: int) -> ModulationSpec:
