@@ -113,6 +113,21 @@ def _positive(name: str):
     return check
 
 
+channel_option = click.option(
+    "--channel", type=click.Choice(CHANNEL_NAMES, case_sensitive=False), default="rayleigh",
+    show_default=True, help="Channel model.")
+mod_option = click.option(
+    "--mod", type=click.Choice(MOD_NAMES, case_sensitive=False), default="16qam",
+    show_default=True, help="Modulation (sets R = bits per channel use).")
+models_option = click.option(
+    "--models", "models_dir", default=None,
+    help="Model cache folder [default: $COMMGAN_MODELS or ~/.cache/commgan/models].")
+seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+device_option = click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"], case_sensitive=False),
+    default="auto", show_default=True, help="Torch device.")
+
+
 @click.group(cls=_OneLineErrors, no_args_is_help=True,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="commgan")
@@ -121,10 +136,8 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--channel", type=click.Choice(CHANNEL_NAMES, case_sensitive=False),
-              default="rayleigh", show_default=True, help="Channel model.")
-@click.option("--mod", type=click.Choice(MOD_NAMES, case_sensitive=False), default="16qam",
-              show_default=True, help="Modulation (sets R = bits per channel use).")
+@channel_option
+@mod_option
 @click.option("--system", "systems", default=DEFAULT_SYSTEMS, show_default=True,
               help="Comma-separated systems to simulate.")
 @click.option("--ebno", default="0:20:2", show_default=True,
@@ -142,11 +155,9 @@ def cli() -> None:
                    "(else $COMMGAN_KEY, else a fresh random key).")
 @click.option("--out", "out_dir", default=None,
               help="Output folder [default: results/simulate-CHANNEL-MOD].")
-@click.option("--models", "models_dir", default=None,
-              help="Model cache folder [default: $COMMGAN_MODELS or ~/.cache/commgan/models].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"], case_sensitive=False),
-              default="auto", show_default=True, help="Torch device.")
+@models_option
+@seed_option
+@device_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
 def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, eve_ebno_offset,
              key_file, out_dir, models_dir, seed, device, quiet) -> None:
@@ -198,10 +209,8 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
 @click.option("--system", "system_name",
               type=click.Choice(["ae", "gan-enc", "gan-enc-naive"], case_sensitive=False),
               default="ae", show_default=True, help="Learned system to train.")
-@click.option("--channel", type=click.Choice(CHANNEL_NAMES, case_sensitive=False),
-              default="rayleigh", show_default=True, help="Channel to train through.")
-@click.option("--mod", type=click.Choice(MOD_NAMES, case_sensitive=False), default="16qam",
-              show_default=True, help="Sets R, the bits per channel use.")
+@channel_option
+@mod_option
 @click.option("--steps", type=int, default=None, callback=_positive("--steps"),
               help="Training steps [default: 3000 for ae, 2000 for gan-enc].")
 @click.option("--train-ebno", default=None,
@@ -209,11 +218,9 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
                    "[default: 4:14 on awgn, 0:20 on rayleigh].")
 @click.option("--lambda-covert", type=float, default=None,
               help="gan-enc: weight of the covertness critic (BER for a noise-like waveform).")
-@click.option("--models", "models_dir", default=None,
-              help="Model cache folder [default: $COMMGAN_MODELS or ~/.cache/commgan/models].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"], case_sensitive=False),
-              default="auto", show_default=True, help="Torch device.")
+@models_option
+@seed_option
+@device_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
 def train(system_name, channel, mod, steps, train_ebno, lambda_covert, models_dir, seed, device,
           quiet) -> None:

@@ -17,8 +17,8 @@ from channels import ModulationSpec, get_channel, noise_variance, theory
 from commgan.comm.system import System
 from commgan.comm.transceiver import Decoder, Encoder, TransceiverConfig, reset_parameters
 
-__all__ = ["AutoencoderSystem", "AutoencoderTraining", "default_train_ebno", "reference_ber",
-           "train_autoencoder"]
+__all__ = ["AutoencoderSystem", "AutoencoderTraining", "LinkTraining", "default_train_ebno",
+           "reference_ber", "train_autoencoder"]
 
 
 def default_train_ebno(channel: str) -> tuple[float, float]:
@@ -27,8 +27,8 @@ def default_train_ebno(channel: str) -> tuple[float, float]:
 
 
 @dataclass
-class AutoencoderTraining:
-    """How an autoencoder is trained (saved in its checkpoint)."""
+class LinkTraining:
+    """What every end-to-end trained link shares (saved in its checkpoint)."""
 
     steps: int = 3000
     """Adam steps."""
@@ -44,14 +44,20 @@ class AutoencoderTraining:
     """Divide each frame's BCE by the Gray-QAM theory BER at its Eb/N0, so every SNR of the range
     counts alike (plain BCE is dominated by the low-SNR frames and gives up high-SNR accuracy)."""
     seed: int = 0
-    """Seed of weights, bits, fades and noise."""
-    transceiver: TransceiverConfig = field(default_factory=TransceiverConfig)
-    """Architecture."""
+    """Seed of weights, bits, fades and noise (and of the training key stream where used)."""
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["train_ebno_db"] = list(self.train_ebno_db) if self.train_ebno_db else None
         return data
+
+
+@dataclass
+class AutoencoderTraining(LinkTraining):
+    """How an autoencoder is trained."""
+
+    transceiver: TransceiverConfig = field(default_factory=TransceiverConfig)
+    """Architecture."""
 
 
 class AutoencoderSystem(System):

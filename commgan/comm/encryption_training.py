@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from channels import get_channel, noise_variance
-from commgan.comm.autoencoder import default_train_ebno, reference_ber
+from commgan.comm.autoencoder import LinkTraining, default_train_ebno, reference_ber
 from commgan.comm.encryption import (
     GanEncConfig,
     GanEncNaiveSystem,
@@ -38,24 +38,13 @@ __all__ = ["EncryptedLinkProblem", "GanEncTraining", "evaluate_critics", "train_
 
 
 @dataclass
-class GanEncTraining:
-    """How an encrypted link is trained (saved in its checkpoint). Loss weights are documented in
-    the module docstring."""
+class GanEncTraining(LinkTraining):
+    """How an encrypted link is trained; the loss weights are those of the module docstring."""
 
     steps: int = 2000
     """GAN iterations (one adversary update, then one generator update)."""
-    batch_frames: int = 256
-    """Frames per step."""
-    frame_bits: int = 128
-    """Training frame length L in bits."""
-    lr: float = 3e-3
-    """Adam learning rate of the generator side (G and Bob), cosine decay to 1%."""
     lr_adversaries: float = 1e-3
-    """Adam learning rate of Eve and the critics."""
-    train_ebno_db: tuple[float, float] | None = None
-    """(low, high) dB uniform per frame; None = the channel's default (as for ae)."""
-    relative_loss: bool = True
-    """Divide Bob's per-frame BCE by the Gray baseline's BER at the frame's Eb/N0 (as ae)."""
+    """Adam learning rate of Eve and the critics (``lr`` is the generator side's: G and Bob)."""
     lambda_eve: float = 1.0
     """Weight of the Abadi-Andersen term pushing the in-loop Eve's bit error rate to 0.5."""
     lambda_independence: float = 0.1
@@ -63,15 +52,8 @@ class GanEncTraining:
     lambda_covert: float = 0.0
     """Weight of fooling the covertness critic (0 = plain link; > 0 trades BER for a
     noise-like waveform)."""
-    seed: int = 0
-    """Seed of weights, messages, fades, noise and the training key stream."""
     architecture: GanEncConfig = field(default_factory=GanEncConfig)
     """Shapes of G, Bob, Eve and the critics."""
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["train_ebno_db"] = list(self.train_ebno_db) if self.train_ebno_db else None
-        return data
 
 
 class EncryptedLinkProblem:
