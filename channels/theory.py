@@ -32,6 +32,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import erfc
 
+from channels.modulation import MODULATIONS
+from channels.registry import CHANNELS as CHANNEL_CLASSES
+
 __all__ = [
     "CHANNELS",
     "MODULATION_BITS",
@@ -41,10 +44,12 @@ __all__ = [
     "gray_qam_terms",
 ]
 
-MODULATION_BITS: dict[str, int] = {"bpsk": 1, "qpsk": 2, "16qam": 4, "64qam": 6}
-"""Bits per symbol of each supported modulation name."""
+MODULATION_BITS: dict[str, int] = {
+    name: spec.num_bits_per_symbol for name, spec in MODULATIONS.items()
+}
+"""Bits per symbol of each supported modulation name (from :data:`channels.MODULATIONS`)."""
 
-CHANNELS: tuple[str, ...] = ("awgn", "rayleigh", "rayleigh-fast")
+CHANNELS: tuple[str, ...] = tuple(CHANNEL_CLASSES)
 """Supported channel names; ``rayleigh`` and ``rayleigh-fast`` share one average BER."""
 
 

@@ -104,13 +104,11 @@ def check_out_dir(path: str, option: str = "--out") -> Path:
     return out
 
 
-def _positive(name: str):
-    def check(ctx, param, value):
-        if value is not None and value <= 0:
-            raise click.BadParameter(f"must be a positive integer, got {value}")
-        return value
-
-    return check
+def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    """Click callback: reject a non-positive integer option."""
+    if value is not None and value <= 0:
+        raise click.BadParameter(f"must be a positive integer, got {value}")
+    return value
 
 
 channel_option = click.option(
@@ -143,11 +141,11 @@ def cli() -> None:
 @click.option("--ebno", default="0:20:2", show_default=True,
               help="Eb/N0 grid in dB: START:STOP:STEP (inclusive) or a comma list.")
 @click.option("--target-errors", type=int, default=1000, show_default=True,
-              callback=_positive("--target-errors"), help="Bit errors per point and receiver.")
+              callback=_positive, help="Bit errors per point and receiver.")
 @click.option("--max-bits", type=int, default=10_000_000, show_default=True,
-              callback=_positive("--max-bits"), help="Most bits per point.")
+              callback=_positive, help="Most bits per point.")
 @click.option("--frame-bits", type=int, default=512, show_default=True,
-              callback=_positive("--frame-bits"), help="Frame length L in bits.")
+              callback=_positive, help="Frame length L in bits.")
 @click.option("--eve-ebno-offset", type=float, default=0.0, show_default=True,
               help="Eve's Eb/N0 minus Bob's, in dB.")
 @click.option("--key", "key_file", type=click.Path(dir_okay=True), default=None,
@@ -178,7 +176,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     grid = parse_ebno(ebno)
     device = resolve_device(device)
     channel, mod = channel.lower(), mod.lower()
-    needs_key = any(getattr(SYSTEMS[name], "keyed", False) for name in names)
+    needs_key = any(SYSTEMS[name].keyed for name in names)
     key, key_source = load_key(key_file) if (needs_key or key_file) else (None, "none")
     bits_per_symbol = get_modulation(mod).num_bits_per_symbol
     if frame_bits % bits_per_symbol:
@@ -211,7 +209,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
               default="ae", show_default=True, help="Learned system to train.")
 @channel_option
 @mod_option
-@click.option("--steps", type=int, default=None, callback=_positive("--steps"),
+@click.option("--steps", type=int, default=None, callback=_positive,
               help="Training steps [default: 3000 for ae, 2000 for gan-enc].")
 @click.option("--train-ebno", default=None,
               help="Training Eb/N0 in dB: one value or LOW:HIGH (uniform per frame) "

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -128,8 +127,7 @@ class _EncryptedSystem(System):
             raise ValueError(f"system {self.name!r} needs one nonce per frame")
         stream = self.keystream_for(key)
         fn = stream.encryption_bits if encrypt and key is None else stream.decryption_bits
-        return torch.from_numpy(fn(np.asarray(nonces.cpu() if hasattr(nonces, "cpu") else nonces),
-                                   num_bits)).to(self.device, torch.float32)
+        return torch.from_numpy(fn(nonces, num_bits)).to(self.device, torch.float32)
 
     def eve_logits(self, out: ChannelOutput) -> torch.Tensor:
         """The in-loop eavesdropper's message-bit logits [B, L]."""
