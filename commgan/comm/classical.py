@@ -92,6 +92,10 @@ class QAMChaChaSystem(QAMSystem):
     def eavesdrop(self, out):
         return self._demap_hard(out)
 
+    def bob_logits(self, out: ChannelOutput, z: torch.Tensor) -> torch.Tensor:
+        """APP LLRs of the ciphertext, sign-flipped where z = 1 (logits of m = c XOR z)."""
+        return self.llr(out) * (1.0 - 2.0 * z.to(torch.float32))
+
     def frame_errors(self, batch_size, frame_bits, wiretap: WiretapChannel, ebno_db, nonces,
                      eve=None):
         """Fast path in the symbol-index domain: the key stream is XORed onto R-bit labels."""

@@ -83,6 +83,14 @@ class System(ABC, torch.nn.Module):
         Keyed systems use Alice's key unless ``key`` is given (a wrong-key Bob).
         """
 
+    def bob_logits(self, out: ChannelOutput, z: torch.Tensor) -> torch.Tensor:
+        """Keyed systems: Bob's message-bit logits [B, L] given key-stream bits ``z`` [B, L].
+
+        ``z`` may be relaxed to real values in [0, 1] (the nonce-reuse attack fits it by
+        gradient descent, with every weight public by Kerckhoffs' principle).
+        """
+        raise CommganError(f"system {self.name!r} has no key stream")
+
     def eavesdrop(self, out: ChannelOutput) -> torch.Tensor:
         """Eve's receiver without the key: channel output -> hard bits [B, L].
 

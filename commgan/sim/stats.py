@@ -22,7 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["FrameErrorStats", "ber_interval"]
+__all__ = ["SECURE_BAND", "FrameErrorStats", "ber_interval", "security_verdict"]
+
+SECURE_BAND = (0.49, 0.51)
+"""An eavesdropper is held to a coin toss when her whole 95% BER interval lies in this band."""
 
 
 @dataclass
@@ -85,3 +88,10 @@ def ber_interval(
     low = stats.beta.ppf(alpha / 2, x, n_eff - x + 1) if x > 0 else 0.0
     high = stats.beta.ppf(1 - alpha / 2, x + 1, n_eff - x)
     return float(low), float(high)
+
+
+def security_verdict(ci_low: float, ci_high: float,
+                     band: tuple[float, float] = SECURE_BAND) -> str:
+    """``"holds"`` when Eve's BER interval [ci_low, ci_high] lies inside ``band``, else
+    ``"broken"``: she does measurably better (or worse, which also leaks) than a coin toss."""
+    return "holds" if band[0] <= ci_low and ci_high <= band[1] else "broken"

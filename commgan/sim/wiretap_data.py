@@ -1,0 +1,93 @@
+"""Wiretap observations as data: what Alice sent, what Bob and Eve received, frame by frame.
+
+The attack suite trains eavesdroppers on these; ``commgan export`` writes them to disk. Frames
+are generated in chunks under Sionna's seed, so the same (seed, nonces) give the same frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import sionna.phy
+import torch
+
+from channels import ChannelOutput, WiretapChannel
+from commgan.comm.eavesdroppers import Observations
+from commgan.comm.system import System
+
+__all__ = ["NonceCounter", "WiretapFrames", "derived_seed", "noiseless_tap", "wiretap_frames"]
+
+
+def derived_seed(*parts: object) -> int:
+    """A 63-bit seed from any labels (stable across runs and platforms)."""
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+class NonceCounter:
+    """Fresh, never repeating frame nonces for one run: ``base + 0, 1, 2, ...``."""
+
+    def __init__(self, seed: int) -> None:
+        self.next = (derived_seed("nonces", seed) & 0x7FFFFFFF) << 32
+
+    def fresh(self, count: int) -> np.ndarray:
+        """``count`` nonces [count] int64 never handed out before by this counter."""
+        nonces = np.arange(self.next, self.next + count, dtype=np.int64)
+        self.next += count
+        return nonces
+
+
+@dataclass
+class WiretapFrames:
+    """One batch of transmissions: ``bits`` [F, L] float {0, 1}, ``nonces`` [F] int64,
+    ``x`` [F, L/R] complex64 (unit average energy), Bob's and Eve's channel outputs."""
+
+    bits: torch.Tensor
+    nonces: np.ndarray
+    x: torch.Tensor
+    bob: ChannelOutput
+    eve: ChannelOutput
+
+    def seen_by_eve(self) -> Observations:
+        return Observations(self.bits, self.eve)
+
+    def seen_by_bob(self) -> Observations:
+        return Observations(self.bits, self.bob)
+
+
+def noiseless_tap(x: torch.Tensor) -> ChannelOutput:
+    """An eavesdropper who sees the transmitted symbols themselves (h = 1, no noise)."""
+    return ChannelOutput(x, torch.ones_like(x), torch.zeros((), device=x.device))
+
+
+@torch.no_grad()
+def wiretap_frames(system: System, channel: str, ebno_db: float, nonces: np.ndarray,
+                   frame_bits: int, seed: int, eve_ebno_offset_db: float = 0.0,
+                   chunk_frames: int = 1024, tap: bool = False) -> WiretapFrames:
+    """Send ``len(nonces)`` fresh random frames of ``frame_bits`` bits through ``system`` and a
+    wiretap channel: Bob at ``ebno_db``, Eve at ``ebno_db + eve_ebno_offset_db`` on her own
+    realisation (or, with ``tap``, Eve sees x itself)."""
+    system.check_frame_bits(frame_bits)
+    system.eval()
+    wiretap = WiretapChannel(channel, eve_ebno_offset_db, device=str(system.device))
+    parts: list[tuple] = []
+    for start in range(0, len(nonces), chunk_frames):
+        chunk = nonces[start:start + chunk_frames]
+        sionna.phy.config.seed = derived_seed(seed, channel, ebno_db, start, int(chunk[0]))
+        bits = system._source([len(chunk), frame_bits])
+        x = system.transmit(bits, torch.as_tensor(chunk, device=system.device))
+        out = wiretap(x, float(ebno_db), system.bits_per_channel_use, eve=not tap)
+        parts.append((bits, x, out.bob, noiseless_tap(x) if tap else out.eve))
+    bits, x, bob, eve = zip(*parts, strict=True)
+    return WiretapFrames(torch.cat(bits), np.asarray(nonces, dtype=np.int64), torch.cat(x),
+                         _concat(bob), _concat(eve))
+
+
+def _concat(outputs: tuple[ChannelOutput, ...]) -> ChannelOutput:
+    """Join chunked channel outputs (scalar noise variances must agree)."""
+    no = outputs[0].no
+    if no.dim():
+        no = torch.cat([o.no for o in outputs])
+    return ChannelOutput(torch.cat([o.y for o in outputs]), torch.cat([o.h for o in outputs]), no)
