@@ -48,3 +48,14 @@ def test_ber_gan_enc_smoke(tmp_path):
     assert {"qam", "ae", "gan-enc", "gan-enc-naive"} == set(table["system"])
     assert set(table["receiver"]) == {"bob", "eve"}
     assert (out / "awgn" / "offset_0" / "ber.png").exists()
+
+
+def test_security_eval_smoke(tmp_path):
+    out = _smoke("security_eval.py", tmp_path)
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["channel"]) == {"awgn", "rayleigh"}
+    assert {"gan-enc", "ae", "gan-enc-naive", "qam", "qam+chacha"} == set(summary["system"])
+    assert set(summary.loc[summary["system"] == "gan-enc", "scenario"]) == {
+        "ciphertext-only", "known-plaintext", "better-channel", "wrong-key", "leakage",
+        "nonce-reuse"}
+    assert (out / "rayleigh" / "attack.png").stat().st_size > 0
