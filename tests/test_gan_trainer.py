@@ -412,3 +412,37 @@ def test_cosine_learning_rate_schedule():
     assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-4)
     with pytest.raises(ValueError, match="lr_decay"):
         TrainerConfig(lr_decay="step")
+
+
+def test_warmup_trains_generator_alone_on_extra_losses():
+    """TrainerConfig.warmup: G alone on warmup_loss (no D step, no adversarial term), then the
+    usual alternation; helpers ignore the warm-up rows (their loss_d is NaN)."""
+    torch.manual_seed(0)
+    problem = AdversarialGAN(
+        mlp(2, [8], 2), mlp(2, [8], 1), noise_shape=(2,), sampler=lambda: gaussian_batch(64),
+        extra_losses={"mean": (1.0, lambda fake, batch: (fake.mean(0) - MU).pow(2).sum())})
+    d_before = [p.detach().clone() for p in problem.discriminator.parameters()]
+    trainer = GANTrainer(problem, TrainerConfig(iterations=6, warmup=4, progress=False))
+    history = trainer.fit(iterations=4)
+    assert all(torch.equal(a, b) for a, b in zip(d_before, problem.discriminator.parameters(),
+                                                 strict=True))
+    assert history["loss_d"].isna().all() and "g_adv" not in history.columns
+    assert history["loss_g"].tolist() == pytest.approx(history["g_mean"].tolist())
+    history = trainer.fit(iterations=2)
+    assert history["loss_d"].iloc[4:].notna().all() and history["g_adv"].iloc[4:].notna().all()
+    assert not all(torch.equal(a, b) for a, b in zip(
+        d_before, problem.discriminator.parameters(), strict=True))
+    assert crossover_iteration(history) in (None, 5, 6)
+    assert equilibrium_iteration(history, eps=10.0, window=2) == 5
+
+
+def test_warmup_needs_warmup_loss():
+    with pytest.raises(TypeError, match="warmup_loss"):
+        GANTrainer(CountingProblem(), TrainerConfig(iterations=2, warmup=1,
+                                                    progress=False)).fit()
+    with pytest.raises(ValueError, match="warmup"):
+        TrainerConfig(warmup=-1)
+    problem = AdversarialGAN(mlp(2, [4], 2), mlp(2, [4], 1), noise_shape=(2,),
+                             sampler=lambda: torch.randn(8, 2))
+    with pytest.raises(TypeError, match="extra"):
+        GANTrainer(problem, TrainerConfig(iterations=1, warmup=1, progress=False)).fit()

@@ -9,7 +9,9 @@ L_G with the discriminator frozen. What the two sides *are* is left to a `GANPro
 - ``discriminator``: one `nn.Module` holding every adversary-side parameter (a discriminator, or
   an eavesdropper and critics);
 - ``discriminator_loss(batch)`` / ``generator_loss(batch)``: ``(scalar loss, {name: float})``;
-- optionally ``next_batch()`` when no data is passed to `GANTrainer.fit`.
+- optionally ``next_batch()`` when no data is passed to `GANTrainer.fit`;
+- optionally ``warmup_loss(batch)``: the generator's non-adversarial loss, trained alone for the
+  first ``TrainerConfig.warmup`` iterations (e.g. SRGAN starts from a content-loss-trained G).
 
 `AdversarialGAN` implements that protocol for the standard G(n[, c]) vs D(x[, c]) game.
 `GANTrainer.fit` returns a per-iteration history (a DataFrame) from which `crossover_iteration` and
@@ -173,6 +175,20 @@ class AdversarialGAN:
             metrics["gp"] = float(gp.detach())
         return loss, metrics
 
+    def warmup_loss(self, batch: Any) -> tuple[Tensor, Metrics]:
+        """Sum of the weighted extra losses alone (no D); metrics g_<name>."""
+        if not self.extra_losses:
+            raise TypeError("warm-up needs extra (non-adversarial) generator losses")
+        real, condition = self.split(batch)
+        fake = self.generate(real.shape[0], condition, real.device)
+        loss = torch.zeros((), device=real.device)
+        metrics = {}
+        for name, (weight, fn) in self.extra_losses.items():
+            term = fn(fake, batch)
+            loss = loss + weight * term
+            metrics[f"g_{name}"] = float(term.detach())
+        return loss, metrics
+
     def generator_loss(self, batch: Any) -> tuple[Tensor, Metrics]:
         """adv_weight * L_G + sum of weighted extra losses; metrics g_adv, g_<name>."""
         real, condition = self.split(batch)
@@ -196,6 +212,9 @@ class TrainerConfig:
     """Number of iterations; one iteration = n_critic D updates then one G update."""
     n_critic: int = 1
     """Discriminator (critic) updates per generator update (5 for WGAN-GP)."""
+    warmup: int = 0
+    """First iterations (counted in `iterations`) that update only the generator, on the
+    problem's ``warmup_loss`` (its non-adversarial terms); loss_d is NaN in their rows."""
     lr_g: float = 2e-4
     """Adam learning rate of the generator side."""
     lr_d: float = 2e-4
@@ -228,6 +247,8 @@ class TrainerConfig:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
         if self.n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {self.n_critic}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0, got {self.warmup}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
         if self.checkpoint_every < 1:
@@ -444,6 +465,10 @@ class GANTrainer:
             torch.manual_seed(cfg.seed)
         self._seeded = True
         next_batch = _batch_source(data, self.problem)
+        if cfg.warmup > self.iteration and not callable(getattr(self.problem, "warmup_loss",
+                                                                None)):
+            raise TypeError(f"{self.label}: warmup = {cfg.warmup} needs a problem with "
+                            "warmup_loss(batch)")
         if self._checkpoint is None:
             self._take_checkpoint()
         start = time.perf_counter() - self._elapsed
@@ -485,6 +510,13 @@ class GANTrainer:
         for optimizer, base in ((self.opt_g, self._base_lr_g), (self.opt_d, self._base_lr_d)):
             for group, lr in zip(optimizer.param_groups, base, strict=True):
                 group["lr"] = lr * factor
+        if it <= cfg.warmup:  # generator alone on its non-adversarial loss
+            batch = _to_device(next_batch(), self.device)
+            with frozen(self.discriminator):
+                loss_g, g_metrics = self._step(self.problem.warmup_loss, batch, self.opt_g,
+                                               self.scaler_g, self.generator, "loss_g", it)
+            return {"iteration": it, "loss_d": math.nan, "loss_g": loss_g,
+                    **{k: float(v) for k, v in g_metrics.items()}}
         d_losses: list[float] = []
         d_metrics: dict[str, float] = {}
         with frozen(self.generator):  # max_D: G(n|c) is a constant
@@ -561,6 +593,7 @@ def crossover_iteration(history: pd.DataFrame, smooth: int = 1) -> int | None:
     history: a `GANTrainer` history (columns iteration, loss_d, loss_g). smooth: width of a
     centred moving average (1 = none). Returns the iteration number, or None if never.
     """
+    history = history.dropna(subset=["loss_d"])  # warm-up rows have no L_D
     if len(history) == 0:
         return None
     diff = _smoothed(history["loss_g"] - history["loss_d"], smooth).to_numpy()
@@ -589,6 +622,7 @@ def equilibrium_iteration(
     """
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
+    history = history.dropna(subset=["loss_d"])  # warm-up rows have no L_D
     if len(history) < window:
         return None
     d = _smoothed(history["loss_d"], smooth)

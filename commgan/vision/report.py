@@ -1,0 +1,91 @@
+"""Files of a restoration: the restored PNG, a side-by-side PNG with metrics, metrics CSV.
+
+Every file is written atomically (`commgan.fileio.atomic_write`): a crash leaves the old file or
+none. Plots use matplotlib's Agg backend.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from PIL import Image  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+from commgan.fileio import atomic_write  # noqa: E402
+from commgan.vision.data import to_uint8  # noqa: E402
+from commgan.vision.evaluate import Restoration  # noqa: E402
+
+__all__ = ["BASELINE_NAMES", "MODEL_NAMES", "save_png", "side_by_side", "write_restoration"]
+
+BASELINE_NAMES = {"sr": "bicubic", "inpaint": "biharmonic", "denoise": "non-local means",
+                  "colour": "white balance + stretch"}
+"""Display name of each task's classical baseline."""
+MODEL_NAMES = {"sr": "SRGAN x4", "inpaint": "multi-loss GAN", "denoise": "multi-loss GAN",
+               "colour": "CR-SRGAN x2"}
+"""Display name of each task's model."""
+
+
+def save_png(image: Tensor, path: str | Path) -> None:
+    """Write [3, H, W] in [0, 1] as an 8-bit RGB PNG, atomically."""
+    pil = Image.fromarray(to_uint8(image))
+    atomic_write(path, lambda tmp: pil.save(tmp, format="PNG"))
+
+
+def _caption(metrics: dict[str, float] | None, task: str) -> str:
+    if not metrics:
+        return ""
+    y = task == "sr"  # SR is measured on Y; colour restoration on RGB
+    psnr = metrics["psnr_y" if y else "psnr"]
+    ssim = metrics["ssim_y" if y else "ssim"]
+    text = f"\nPSNR{'(Y)' if y else ''} {psnr:.2f} dB  SSIM {ssim:.3f}"
+    if not math.isnan(metrics.get("lpips", float("nan"))):
+        text += f"  LPIPS {metrics['lpips']:.3f}"
+    return text
+
+
+def side_by_side(result: Restoration, path: str | Path, title: str = "") -> None:
+    """PNG: degraded | baseline | model (| reference), each titled with its metrics."""
+    panels = [("degraded input" + (" (bicubic-enlarged)" if result.task in ("sr", "colour")
+                                   else ""), result.degraded, result.metrics.get("degraded")),
+              (BASELINE_NAMES[result.task], result.baseline, result.metrics.get("baseline")),
+              (MODEL_NAMES[result.task], result.restored, result.metrics.get("model"))]
+    if result.reference is not None:
+        panels.append(("reference", result.reference, None))
+    h, w = result.restored.shape[-2:]
+    width = 4.0 * len(panels)
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 4.0 * h / w + 0.9))
+    for ax, (name, image, metrics) in zip(axes, panels, strict=True):
+        ax.imshow(to_uint8(image), interpolation="nearest")
+        ax.set_title(name + _caption(metrics, result.task), fontsize=9)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    finally:
+        plt.close(fig)
+
+
+def write_restoration(result: Restoration, out: str | Path, title: str = "") -> list[Path]:
+    """Write restored.png, side_by_side.png and (with a reference) metrics.csv into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "restored.png", out / "side_by_side.png"]
+    save_png(result.restored, written[0])
+    side_by_side(result, written[1], title)
+    if result.metrics:
+        table = pd.DataFrame([{"method": {"degraded": "degraded", "baseline":
+                                          BASELINE_NAMES[result.task],
+                                          "model": MODEL_NAMES[result.task]}[k], **v}
+                              for k, v in result.metrics.items()])
+        path = out / "metrics.csv"
+        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+        written.append(path)
+    return written

@@ -1,0 +1,163 @@
+"""commgan.vision.models and .training: shapes, the bicubic/identity start, training through the
+shared GANTrainer (warm-up, then the D/G game), learning, and the model cache."""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from commgan.checkpoint import checkpoint_paths
+from commgan.errors import CommganError
+from commgan.vision.baselines import biharmonic_inpaint
+from commgan.vision.data import load_image
+from commgan.vision.evaluate import TaskSettings, evaluate_images, run_model
+from commgan.vision.models import (
+    ConvDiscriminator,
+    RestorationConfig,
+    RestorationGenerator,
+    SRConfig,
+    SRGenerator,
+)
+from commgan.vision.training import (
+    ColourTraining,
+    RestorationSource,
+    RestorationTraining,
+    SRTraining,
+    build_problem,
+    cache_stem,
+    load_or_train,
+    train_model,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_sr(**kw) -> SRTraining:
+    return SRTraining(generator=SRConfig(channels=8, blocks=1), d_channels=8, patch=32,
+                      batch_size=4, images=("rocket",), **kw)
+
+
+def tiny_restoration(**kw) -> RestorationTraining:
+    return RestorationTraining(generator=RestorationConfig(channels=8, blocks=2), d_channels=8,
+                               patch=32, batch_size=4, bank=6, images=("rocket",), **kw)
+
+
+class TestModels:
+    @pytest.mark.parametrize("scale", [1, 2, 4])
+    @pytest.mark.parametrize("colour", [False, True])
+    def test_sr_generator_starts_as_bicubic(self, scale, colour):
+        g = SRGenerator(SRConfig(scale=scale, channels=8, blocks=2, colour=colour))
+        x = torch.rand(2, 3, 12, 10)
+        out = g(x)
+        assert out.shape == (2, 3, 12 * scale, 10 * scale)
+        base = x if scale == 1 else F.interpolate(x, scale_factor=scale, mode="bicubic")
+        assert torch.allclose(out, base, atol=1e-6)
+        with pytest.raises(ValueError, match="scale"):
+            SRGenerator(SRConfig(scale=3))
+
+    def test_restoration_generator_keeps_known_pixels(self):
+        g = RestorationGenerator(RestorationConfig(channels=8, blocks=2))
+        torch.nn.init.normal_(g.out.weight, std=0.1)  # a non-trivial residual
+        prefill = torch.rand(1, 3, 30, 27)  # odd sizes are padded and cropped
+        mask = (torch.rand(1, 1, 30, 27) < 0.3).float()
+        out = g(torch.cat([prefill, mask, 1 - mask], dim=1))
+        assert out.shape == (1, 3, 30, 27)
+        assert torch.equal(out * (1 - mask), prefill * (1 - mask))
+        assert not torch.allclose(out * mask, prefill * mask)
+        noisy = g(torch.cat([prefill, torch.zeros_like(mask), torch.zeros_like(mask)], dim=1))
+        assert not torch.allclose(noisy, prefill)  # a noisy input is changed everywhere
+
+    @pytest.mark.parametrize("patch, shape", [(False, (2,)), (True, (2, 1, 8, 8))])
+    def test_discriminator(self, patch, shape):
+        assert ConvDiscriminator(8, 3, patch=patch)(torch.rand(2, 3, 64, 64)).shape == shape
+
+
+class TestTraining:
+    def test_sr_problem_losses(self):
+        problem = build_problem(tiny_sr())
+        target, low = problem.next_batch()
+        assert target.shape == (4, 3, 32, 32) and low.shape == (4, 3, 8, 8)
+        assert problem.adv_weight == 1e-3 and not problem.condition_discriminator
+        loss, metrics = problem.warmup_loss((target, low))
+        assert set(metrics) == {"g_content"}
+
+    def test_colour_batches_are_faded_and_downsampled(self):
+        problem = build_problem(ColourTraining(generator=SRConfig(scale=2, channels=8, blocks=1,
+                                                                  colour=True),
+                                               patch=32, batch_size=4, images=("rocket",)))
+        target, low = problem.next_batch()
+        assert low.shape == (4, 3, 16, 16)
+        assert float(low.mean()) < float(target.mean())  # darkened on average
+
+    def test_restoration_source(self):
+        source = RestorationSource(tiny_restoration(p_occlusion=1.0, p_block_removal=0.0),
+                                   [load_image("rocket")])
+        target, condition = source()
+        assert target.shape == (4, 3, 32, 32) and condition.shape == (4, 5, 32, 32)
+        mask = condition[:, 3:4]
+        assert torch.equal(condition[:, 4:5], 1 - mask) and float(mask.mean()) > 0.04
+        refill = biharmonic_inpaint(target[0] * (1 - mask[0]), mask[0])
+        assert torch.allclose(condition[0, :3], refill, atol=1e-6)
+        noisy = RestorationSource(tiny_restoration(p_occlusion=0.0, p_block_removal=0.0),
+                                  [load_image("rocket")])
+        target, condition = noisy()
+        assert condition[:, 3:].abs().sum() == 0 and (condition[:, :3] != target).any()
+
+    @pytest.mark.parametrize("make", [tiny_sr, tiny_restoration])
+    def test_trains_through_the_shared_trainer(self, make):
+        generator, history = train_model(make(iterations=4, warmup=2))
+        assert len(history) == 4
+        assert history["loss_d"].iloc[:2].isna().all() and history["loss_d"].iloc[2:].notna().all()
+        assert "g_adv" in history.columns and history["loss_g"].notna().all()
+        assert not generator.training
+
+    def test_content_warmup_beats_bicubic_on_a_held_out_crop(self):
+        """Learning can fail: 60 warm-up iterations must lift PSNR(Y) above bicubic's."""
+        training = SRTraining(generator=SRConfig(channels=16, blocks=2), d_channels=8,
+                              patch=48, batch_size=8, iterations=60, warmup=60, lr_g=1e-3)
+        generator, _ = train_model(training)
+        images = {"astronaut": load_image("astronaut")[:, 128:384, 128:384]}
+        table = evaluate_images("sr", generator, images).set_index("method")
+        gain = table.loc["model", "psnr_y"] - table.loc["baseline", "psnr_y"]
+        assert gain > 0.05, f"gain over bicubic {gain:.3f} dB"
+
+
+class TestCache:
+    def test_train_save_load_and_refuse(self, tmp_path):
+        training = tiny_sr(iterations=2, warmup=1)
+        messages = []
+        first = load_or_train("sr", tmp_path, training, log=messages.append)
+        assert "training" in messages[0]
+        weights, meta = checkpoint_paths(cache_stem("sr", tmp_path, training))
+        assert weights.exists() and json.loads(meta.read_text())["train_seconds"] > 0
+        second = load_or_train("sr", tmp_path, training, log=messages.append,
+                               train_if_missing=False)
+        assert "cached" in messages[-1]
+        x = torch.rand(1, 3, 8, 8)
+        assert torch.equal(first(x), second(x))
+        other = tiny_sr(iterations=3, warmup=1)
+        assert cache_stem("sr", tmp_path, other) != cache_stem("sr", tmp_path, training)
+        with pytest.raises(CommganError, match="no trained"):
+            load_or_train("sr", tmp_path, other, train_if_missing=False)
+        weights.write_bytes(weights.read_bytes()[:-10])
+        with pytest.raises(CommganError, match="corrupt or truncated"):
+            load_or_train("sr", tmp_path, training)
+        with pytest.raises(CommganError, match="unknown model"):
+            cache_stem("gan", tmp_path)
+
+    def test_inpaint_model_run_keeps_known_pixels(self):
+        generator, _ = train_model(tiny_restoration(iterations=2, warmup=1))
+        image = load_image("coffee")[:, :64, :64]
+        settings = TaskSettings(ratio=0.2)
+        from commgan.vision.evaluate import degrade
+
+        reference, degraded, mask = degrade("inpaint", image, settings)
+        out = run_model("inpaint", generator, degraded, mask)
+        assert torch.allclose(out * (1 - mask), reference * (1 - mask), atol=0.5 / 255)
