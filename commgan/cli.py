@@ -260,6 +260,82 @@ def parse_train_ebno(text: str | None) -> tuple[float, float] | None:
     return parts[0], parts[1]
 
 
+@cli.command("export")
+@click.option("--system", "system_name", required=True,
+              help="The link to record: qam, qam+chacha, ae, gan-enc (or gan-enc-naive).")
+@channel_option
+@mod_option
+@click.option("--frames", type=int, required=True, callback=_positive,
+              help="Frames N (per split).")
+@click.option("--frame-bits", type=int, required=True, callback=_positive,
+              help="Frame length L in bits (a multiple of R).")
+@click.option("--ebno", type=float, required=True, help="Bob's Eb/N0 in dB.")
+@click.option("--eve-ebno-offset", type=float, default=0.0, show_default=True,
+              help="Eve's Eb/N0 minus Bob's, in dB (Eve has her own channel realisation).")
+@click.option("--split", "split_spec", default=None,
+              help="Splits with disjoint nonces, NAME[:FRAMES],... e.g. train,test or "
+                   "train:8000,test:2000; stored as NAME/FIELD [default: one split, fields "
+                   "under plain names].")
+@click.option("--key", "key_file", type=click.Path(dir_okay=True), default=None,
+              help="Key file of keyed systems: 32 raw bytes or 64 hex characters (else "
+                   "$COMMGAN_KEY, else a fresh random key). Never written to the archive.")
+@click.option("--out", "out_file", default=None,
+              help="Archive (.npz) [default: results/wiretap-SYSTEM-CHANNEL-MOD-EBNOdB.npz].")
+@models_option
+@seed_option
+@device_option
+@click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
+def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset, split_spec,
+           key_file, out_file, models_dir, seed, device, quiet) -> None:
+    """Write a wiretap dataset: per frame the true bits, the public nonce, the transmitted
+    symbols and what Bob and Eve received (y, h), plus metadata; never the key.
+
+    Read it with numpy.load or commgan.sim.export.load_wiretap. Large N is generated in
+    chunks, so memory stays bounded.
+    """
+    from channels import get_modulation
+    from commgan.comm.keys import load_key
+    from commgan.comm.registry import SYSTEMS, parse_system_names
+    from commgan.sim.export import export_wiretap, parse_splits
+    from commgan.sim.models import SystemContext, build_systems
+
+    names = parse_system_names(system_name)
+    if len(names) != 1:
+        raise CommganError(f"--system {system_name!r}: export takes one system")
+    name, channel, mod = names[0], channel.lower(), mod.lower()
+    for option, value in (("--ebno", ebno), ("--eve-ebno-offset", eve_ebno_offset)):
+        if not abs(value) < 1e3:
+            raise CommganError(f"{option} {value}: must be a finite number of dB")
+    bits_per_symbol = get_modulation(mod).num_bits_per_symbol
+    if frame_bits % bits_per_symbol:
+        raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
+                           f"{bits_per_symbol} (R for {mod})")
+    splits = parse_splits(split_spec, frames)
+    out = Path(out_file or f"results/wiretap-{name.replace('+', '_')}-{channel}-{mod}-"
+                           f"{ebno:g}dB.npz")
+    if out.suffix != ".npz":
+        raise CommganError(f"--out {str(out)!r} must end in .npz")
+    if out.is_dir():
+        raise CommganError(f"--out {str(out)!r} is a folder; give a file name ending in .npz")
+    check_out_dir(str(out.parent), "--out")
+    keyed = SYSTEMS[name].keyed
+    key, key_source = load_key(key_file) if (keyed or key_file) else (None, "none")
+    device = resolve_device(device)
+    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    progress = not quiet and sys.stderr.isatty()
+    context = SystemContext(mod=mod, channel=channel, device=device, key=key,
+                            models_dir=models_dir, progress=progress, log=say)
+    system = build_systems([name], context)[name]
+    say(f"exporting {name} over {channel} with {mod} at {ebno:g} dB (Eve "
+        f"{ebno + eve_ebno_offset:g} dB): " + ", ".join(f"{k} {v}" for k, v in splits.items())
+        + f" frames of {frame_bits} bits" + (f" (key: {key_source})" if keyed else ""))
+    if keyed and key_source == "random":
+        say("note: a random key; pass --key to decode this archive as Bob later")
+    export_wiretap(out, system, channel, ebno, frames, frame_bits, splits=splits, seed=seed,
+                   eve_ebno_offset_db=eve_ebno_offset, key_source=key_source, progress=progress)
+    click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli.main(prog_name="commgan")
