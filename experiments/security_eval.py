@@ -70,8 +70,13 @@ def main(channels, ebno, budget, scenarios, models, out, seed, device, smoke) ->
         systems = build_systems([name for name, _ in config.attacked_systems()], context)
         config.models = {name: s.fingerprint for name, s in systems.items()
                          if getattr(s, "fingerprint", None)}
-        results = run_attack(config, systems, key, progress=True)
-        write_attack_results(results, Path(out) / channel, config)
+        folder = Path(out) / channel
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / "attack.partial.csv"
+        results = run_attack(config, systems, key, progress=True,
+                             on_row=lambda table, path=partial: write_csv(table, path))
+        write_attack_results(results, folder, config)
+        (folder / "attack.partial.csv").unlink(missing_ok=True)
         click.echo(f"\n== {channel} (budget {config.budget_name}) ==")
         click.echo(format_attack_table(results))
         rows.append(results)

@@ -187,10 +187,22 @@ class _Attack:
     """One run: fresh nonces, a progress bar, and the rows found so far."""
 
     def __init__(self, config: AttackConfig, systems: dict[str, System], key: bytes,
-                 bar: tqdm, log: Callable[[str], None]) -> None:
+                 bar: tqdm, log: Callable[[str], None],
+                 on_row: Callable[[pd.DataFrame], None] | None = None) -> None:
         self.config, self.systems, self.key, self.bar, self.log = config, systems, key, bar, log
+        self.on_row = on_row
         self.nonces = NonceCounter(config.seed)
         self.rows: list[dict] = []
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        if self.on_row is not None:
+            self.on_row(self.table())
+
+    def table(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.rows).reindex(columns=ATTACK_COLUMNS)
+        frame["channel"], frame["mod"] = self.config.channel, self.config.mod
+        return frame
 
     def frames_for(self, bits: int) -> int:
         return max(1, -(-bits // self.config.frame_bits))
@@ -214,7 +226,7 @@ class _Attack:
         stats = FrameErrorStats(self.config.frame_bits)
         stats.add(frame_errors)
         low, high = stats.interval()
-        self.rows.append({
+        self.add({
             "system": system.name, "scenario": scenario, "eve_model": eve_model,
             "ebno_db": ebno_db, "eve_ebno_db": eve_ebno_db, "bits": stats.bits,
             "errors": stats.errors, "ber": stats.ber, "ci_low": low, "ci_high": high,
@@ -338,7 +350,7 @@ class _Attack:
                                    steps=plan.critic_steps, seed=seed)
         common = {"system": system.name, "scenario": "leakage", "bits": test.bits.numel(),
                   "train_bits": train.bits.numel()}
-        self.rows.append({
+        self.add({
             **common, "eve_model": "critic lower bound (Donsker-Varadhan)",
             "leakage_bits": bound["bits"], "leakage_null_bits": 0.0,
             "ci_low": bound["ci_low"], "ci_high": bound["ci_high"],
@@ -349,7 +361,7 @@ class _Attack:
         bits = torch.cat([train.bits, test.bits])
         x = torch.cat([train.x, test.x])
         plugin = plugin_leakage(bits, x, r, seed=seed)
-        self.rows.append({
+        self.add({
             **common, "bits": bits.numel(), "eve_model": "plug-in on symbol I/Q (16x16 grid)",
             "leakage_bits": plugin["bits"], "leakage_null_bits": plugin["null_bits"],
             "verdict": "broken" if plugin["bits"] > plugin["null_bits"] else "holds",
@@ -359,22 +371,23 @@ class _Attack:
 
 
 def run_attack(config: AttackConfig, systems: dict[str, System], key: bytes,
-               progress: bool = False, log: Callable[[str], None] = lambda message: None
-               ) -> pd.DataFrame:
+               progress: bool = False, log: Callable[[str], None] = lambda message: None,
+               on_row: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
     """Run every scenario of ``config`` against ``systems`` (name -> frozen system, including
-    the reference systems when that scenario is on); return the tidy table (ATTACK_COLUMNS)."""
+    the reference systems when that scenario is on); return the tidy table (ATTACK_COLUMNS).
+
+    ``on_row(table_so_far)`` is called after each finished attack (e.g. to save partial
+    results of a long run)."""
     for name, _ in config.attacked_systems():
         if name not in systems:
             raise CommganError(f"attack: system {name!r} was not built")
         systems[name].check_frame_bits(config.frame_bits)
     with tqdm(total=_units(config, systems), disable=not progress, unit="eve",
               dynamic_ncols=True) as bar:
-        run = _Attack(config, systems, key, bar, log)
+        run = _Attack(config, systems, key, bar, log, on_row)
         for name, scenarios in config.attacked_systems():
             run.attack(systems[name], scenarios)
-    frame = pd.DataFrame(run.rows).reindex(columns=ATTACK_COLUMNS)
-    frame["channel"], frame["mod"] = config.channel, config.mod
-    return frame
+    return run.table()
 
 
 def format_attack_table(results: pd.DataFrame) -> str:
