@@ -1,0 +1,47 @@
+"""The issue's targets, on the held-out images with the default (cached) models. Slow: the first
+run trains the three models (minutes each on a CPU); later runs reuse the model cache
+(``$COMMGAN_MODELS`` or ``~/.cache/commgan/models``)."""
+
+import pytest
+
+from commgan.sim.models import default_models_dir
+from commgan.vision.data import TEST_IMAGES, load_image
+from commgan.vision.evaluate import TaskSettings, evaluate_images
+from commgan.vision.training import load_or_train
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def images():
+    return {name: load_image(name) for name in TEST_IMAGES}
+
+
+def _means(task, name, images, settings=None):
+    model = load_or_train(name, default_models_dir())
+    table = evaluate_images(task, model, images, settings or TaskSettings())
+    return table, table.groupby("method")[["psnr", "ssim", "psnr_y", "ssim_y"]].mean()
+
+
+def test_srgan_x4_beats_bicubic_by_1db_on_y(images):
+    table, means = _means("sr", "sr", images)
+    gain = means.loc["model", "psnr_y"] - means.loc["baseline", "psnr_y"]
+    per_image = table.pivot(index="image", columns="method", values="psnr_y")
+    assert gain >= 1.0, f"mean PSNR(Y) gain {gain:.2f} dB; per image:\n{per_image}"
+    assert means.loc["model", "ssim_y"] > means.loc["baseline", "ssim_y"]
+
+
+def test_colour_restoration_gains_3db_over_the_degraded_input(images):
+    _, means = _means("colour", "colour", images)
+    gain = means.loc["model", "psnr"] - means.loc["degraded", "psnr"]
+    assert gain >= 3.0, f"colour restoration gains {gain:.2f} dB over the degraded input"
+
+
+@pytest.mark.xfail(strict=True, reason="target not met: the multi-loss GAN measured +0.01 to "
+                   "+0.05 dB over biharmonic at 10-30% (README, Image restoration)")
+@pytest.mark.parametrize("ratio", [0.1, 0.2, 0.3])
+def test_multiloss_gan_beats_biharmonic_by_1db(images, ratio):
+    _, means = _means("inpaint", "restore", images, TaskSettings(ratio=ratio, mask="block"))
+    gain = means.loc["model", "psnr"] - means.loc["baseline", "psnr"]
+    assert gain >= 1.0, f"inpainting at {ratio:.0%} gains {gain:.2f} dB over biharmonic"
+    assert means.loc["model", "ssim"] > means.loc["baseline", "ssim"]
