@@ -410,6 +410,67 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
 
 
 @cli.command()
+@channel_option
+@mod_option
+@click.option("--models", "model_names", default="gan,cgan,dcgan", show_default=True,
+              help="Comma-separated channel models: gan, cgan, dcgan.")
+@click.option("--seeds", type=int, default=5, show_default=True, callback=_positive,
+              help="Training seeds per model (seed, seed + 1, ...).")
+@click.option("--iters", type=int, default=None, callback=_positive,
+              help="Training iterations of every model [default: per model, see README].")
+@click.option("--train-ebno", default="0:20", show_default=True,
+              help="Eb/N0 range of the training samples in dB: DB or LOW:HIGH.")
+@click.option("--fidelity/--no-fidelity", default=True, show_default=True,
+              help="Also measure each model's fidelity (distance, BER, ae through it).")
+@click.option("--ae/--no-ae", "ae", default=True, show_default=True,
+              help="With --fidelity: train ae through each learned channel (the slow part).")
+@click.option("--jobs", type=int, default=None, callback=_positive,
+              help="Trainings run in parallel processes [default: min(2, CPU cores)].")
+@click.option("--out", "out_dir", default=None,
+              help="Output folder [default: results/converge-CHANNEL-MOD].")
+@seed_option
+@device_option
+@click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
+def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, jobs, out_dir,
+             seed, device, quiet) -> None:
+    """Convergence benchmark of GAN, CGAN and DCGAN channel models (seed 003 Figs. 8-10).
+
+    Trains each model for each seed, reports the crossover and equilibrium iterations of the G
+    and D losses (mean ± std over seeds) and the fidelity of each model, and writes
+    convergence.csv, summary.csv, fidelity.csv, ae_ber.csv, histories.csv, losses.png and
+    config.json to the output folder.
+    """
+    from commgan.comm.channel_models import CHANNEL_MODELS
+    from commgan.sim.convergence import (
+        DEFAULT_ITERATIONS,
+        ConvergenceConfig,
+        format_summary,
+        run_convergence,
+    )
+
+    names = [name.strip().lower() for name in model_names.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CHANNEL_MODELS]
+    if unknown or not names:
+        raise CommganError(f"--models {model_names!r}: unknown model(s) "
+                           f"{', '.join(unknown) or '(none)'}; valid: {', '.join(CHANNEL_MODELS)}")
+    channel, mod = channel.lower(), mod.lower()
+    iterations = {name: iters or DEFAULT_ITERATIONS[name] for name in names}
+    config = ConvergenceConfig(
+        channel=channel, mod=mod, models=tuple(names), seeds=seeds, seed=seed,
+        iterations=iterations, train_ebno_db=parse_train_ebno(train_ebno), fidelity=fidelity,
+        ae=ae, device=resolve_device(device))
+    out = check_out_dir(out_dir or f"results/converge-{channel}-{mod}")
+    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    say(f"converge: {', '.join(names)} x {seeds} seeds over {channel} with {mod} on "
+        f"{config.device}")
+    jobs = jobs or min(2, os.cpu_count() or 1)
+    result = run_convergence(config, out, jobs=jobs, progress=not quiet and sys.stderr.isatty(),
+                             log=say)
+    click.echo(format_summary(result.summary, result.fidelity))
+    say(f"wrote convergence.csv, summary.csv, fidelity.csv, losses.png and more in {out}")
+
+
+@cli.command()
 @click.option("--task", type=click.Choice(["sr", "inpaint", "denoise", "colour"],
                                           case_sensitive=False), required=True,
               help="sr: x4 super-resolution (SRGAN); inpaint / denoise: the multi-loss GAN; "

@@ -19,6 +19,7 @@ from commgan.gan import (
     crossover_iteration,
     equilibrium_iteration,
     mlp,
+    separation_iteration,
 )
 
 # Target of the toy: a correlated, non-isotropic 2-D Gaussian N(MU, COV).
@@ -364,6 +365,84 @@ class TestConvergenceHelpers:
         history = _history(np.full(30, LN2), np.full(30, -LN2))
         assert equilibrium_iteration(history, window=10) is None
         assert equilibrium_iteration(history, window=10, target_g=-LN2) == 1
+
+
+class TestSeparationAndMargin:
+    """The survey's crossing: D first pulls ahead (L_G > L_D), then G catches up."""
+
+    @staticmethod
+    def history() -> pd.DataFrame:
+        n = np.arange(1, 301)
+        # Iterations 1-10: an untrained D, both losses ~ln 2 in alternating order; 11-100: D
+        # ahead (L_G - L_D rises to 0.5); 101-200: G catches up (the difference falls to -0.1
+        # at 200, crossing 0 at 184); 201-300: both at ln 2 +- 0.01.
+        diff = np.where(n <= 10, 0.01 * (-1.0) ** n, 0.0)
+        diff = np.where((n > 10) & (n <= 100), 0.5 * (n - 10) / 90, diff)
+        diff = np.where((n > 100) & (n <= 200), 0.5 - 0.6 * (n - 100) / 100, diff)
+        diff = np.where(n > 200, 0.01 * (-1.0) ** n, diff)
+        return _history(LN2 - diff / 2, LN2 + diff / 2)
+
+    def test_separation(self):
+        history = self.history()
+        # 0.5 * (n - 10) / 90 >= 0.05 first at n = 19.
+        assert separation_iteration(history, margin=0.05) == 19
+        assert separation_iteration(history, margin=0.6) is None
+        with pytest.raises(ValueError, match="margin"):
+            separation_iteration(history, margin=0.0)
+
+    def test_crossover_with_margin_ignores_the_untrained_start(self):
+        history = self.history()
+        assert crossover_iteration(history) == 2  # any sign change: the noise at the start
+        # 0.5 - 0.6 (n - 100) / 100 <= 0 first at n = 184 (0.5 - 0.504 < 0).
+        assert crossover_iteration(history, margin=0.05) == 184
+        assert crossover_iteration(history, smooth=5, margin=0.05) == 184
+        assert crossover_iteration(history.iloc[:150], margin=0.05) is None
+
+    def test_equilibrium_start(self):
+        history = self.history()
+        # Both losses are within 0.05 of ln 2 from the start (|diff| < 0.1 up to n = 27), and
+        # again once 0.5 - 0.6 (n - 100) / 100 < 0.1, from n = 167.
+        assert equilibrium_iteration(history, eps=0.05, window=10) == 1
+        assert equilibrium_iteration(history, eps=0.05, window=10, start=19) == 167
+        assert equilibrium_iteration(history, eps=0.05, window=150, start=19) is None
+
+
+class TestMixedBatch:
+    class BatchNormD(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = nn.BatchNorm1d(2, affine=False)
+            self.calls: list[int] = []
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.calls.append(x.shape[0])
+            return self.norm(x).sum(dim=1)
+
+    def problem(self, mixed: bool) -> AdversarialGAN:
+        torch.manual_seed(0)
+        generator = nn.Linear(2, 2)
+        with torch.no_grad():  # G outputs ~5 + small: far from the real N(0, 1) samples
+            generator.weight.mul_(0.01)
+            generator.bias.fill_(5.0)
+        return AdversarialGAN(generator, self.BatchNormD(), noise_shape=(2,), mixed_batch=mixed)
+
+    def test_one_call_on_real_and_fake_together(self):
+        problem = self.problem(mixed=True)
+        real = torch.randn(16, 2)
+        problem.discriminator_loss(real)
+        problem.generator_loss(real)
+        assert problem.discriminator.calls == [32, 32]
+
+    def test_batch_norm_sees_the_difference_only_when_mixed(self):
+        real = torch.randn(256, 2)
+        separate = self.problem(mixed=False)
+        _, metrics = separate.discriminator_loss(real)
+        # Each batch normalised by its own statistics: real and fake look alike to D.
+        assert metrics["d_real"] == pytest.approx(metrics["d_fake"], abs=0.02)
+        assert separate.discriminator.calls == [256, 256]
+        mixed = self.problem(mixed=True)
+        _, metrics = mixed.discriminator_loss(real)
+        assert metrics["d_real"] < 0.2 and metrics["d_fake"] > 0.8  # fake is larger: D(x) ~ x
 
 
 def test_core_imports_nothing_domain_specific():

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from channels import ModulationSpec, get_channel, noise_variance, theory
+from channels import ChannelOutput, ModulationSpec, get_channel, noise_variance, theory
 from commgan.comm.system import System
 from commgan.comm.transceiver import Decoder, Encoder, TransceiverConfig, reset_parameters
 
@@ -108,6 +108,7 @@ def train_autoencoder(
     channel: str,
     training: AutoencoderTraining,
     *,
+    link: Callable[[torch.Tensor, torch.Tensor], ChannelOutput] | None = None,
     progress: bool = False,
     log: Callable[[str], None] = lambda message: None,
     log_every: int = 500,
@@ -115,14 +116,18 @@ def train_autoencoder(
     """Train ``system`` end to end with BCE through ``channel`` (Sionna-backed, differentiable).
 
     Every frame gets its own Eb/N0, uniform in the training range. Returns the history
-    (step, loss, ber of the batch, seconds).
+    (step, loss, ber of the batch, seconds). ``link``: what to train through instead of the
+    true channel, called like it, ``link(x [B, n] complex, no [B, 1]) -> ChannelOutput``
+    (e.g. a learned channel model, `commgan.comm.channel_models.LearnedChannel`); ``channel``
+    still names the channel of the training Eb/N0 range and of the relative loss.
     """
     low, high = training.train_ebno_db or default_train_ebno(channel)
     device = system.device
     torch.manual_seed(training.seed)
     sionna.phy.config.seed = training.seed
     reset_parameters(system.encoder, system.decoder)
-    link = get_channel(channel, device=str(device))
+    if link is None:
+        link = get_channel(channel, device=str(device))
     rate = system.bits_per_channel_use
     params = list(system.encoder.parameters()) + list(system.decoder.parameters())
     optimizer = torch.optim.Adam(params, lr=training.lr)

@@ -37,6 +37,7 @@ from commgan.gan.trainer import (
     crossover_iteration,
     equilibrium_iteration,
     frozen,
+    separation_iteration,
 )
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "minimax_generator_loss",
     "mlp",
     "nonsaturating_generator_loss",
+    "separation_iteration",
     "wgan_critic_loss",
     "wgan_generator_loss",
 ]

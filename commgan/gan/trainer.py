@@ -48,6 +48,7 @@ __all__ = [
     "crossover_iteration",
     "equilibrium_iteration",
     "frozen",
+    "separation_iteration",
 ]
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,11 @@ class AdversarialGAN:
     adv_weight: weight of the adversarial term in L_G (e.g. 1e-3 for SRGAN).
     condition_discriminator: pass the condition to D too (CGAN/pix2pix); False for SRGAN.
     sampler: ``sampler() -> batch`` used by `next_batch`.
+    mixed_batch: D scores real and generated samples in one call (concatenated along the batch,
+    the condition repeated), in the D step and in the G step, so that D's batch-norm statistics
+    are those of a mixed batch. With separate batches (the default), batch norm normalises each
+    batch by its own statistics, which hides from D any difference in a feature's mean or
+    scale between real and generated samples (e.g. a wrong noise power).
 
     A batch is ``real`` [B, ...], ``(real, condition)`` or ``{"real": ..., "condition": ...}``.
     Metrics: ``d_real``/``d_fake`` (mean D output on real/generated samples, as probabilities
@@ -112,6 +118,7 @@ class AdversarialGAN:
         adv_weight: float = 1.0,
         condition_discriminator: bool = True,
         sampler: Callable[[], Any] | None = None,
+        mixed_batch: bool = False,
     ) -> None:
         self.generator = generator
         self.discriminator = discriminator
@@ -124,6 +131,7 @@ class AdversarialGAN:
         self.adv_weight = float(adv_weight)
         self.condition_discriminator = condition_discriminator
         self.sampler = sampler
+        self.mixed_batch = mixed_batch
 
     @staticmethod
     def split(batch: Any) -> tuple[Tensor, Any]:
@@ -155,6 +163,14 @@ class AdversarialGAN:
     def _d(self, x: Tensor, condition: Any) -> Tensor:
         return self.discriminator(x) if condition is None else self.discriminator(x, condition)
 
+    def _d_pair(self, real: Tensor, fake: Tensor, condition: Any) -> tuple[Tensor, Tensor]:
+        """D's outputs on (real, fake): two calls, or one on the mixed batch (`mixed_batch`)."""
+        if not self.mixed_batch:
+            return self._d(real, condition), self._d(fake, condition)
+        both_condition = None if condition is None else torch.cat([condition, condition])
+        out = self._d(torch.cat([real, fake]), both_condition)
+        return out[:real.shape[0]], out[real.shape[0]:]
+
     def _mean_score(self, out: Tensor) -> float:
         out = out.detach().float()
         return float((torch.sigmoid(out) if self.loss.is_probabilistic else out).mean())
@@ -165,8 +181,7 @@ class AdversarialGAN:
         with torch.no_grad():  # the fake is a constant for D: G(n|c) detached
             fake = self.generate(real.shape[0], condition, real.device)
         d_cond = condition if self.condition_discriminator else None
-        real_out = self._d(real, d_cond)  # D(i|c)
-        fake_out = self._d(fake, d_cond)  # D(G(n|c)|c)
+        real_out, fake_out = self._d_pair(real, fake, d_cond)  # D(i|c), D(G(n|c)|c)
         loss = self.loss.discriminator_loss(real_out, fake_out)
         metrics = {"d_real": self._mean_score(real_out), "d_fake": self._mean_score(fake_out)}
         if self.gp_weight > 0:
@@ -194,7 +209,11 @@ class AdversarialGAN:
         real, condition = self.split(batch)
         fake = self.generate(real.shape[0], condition, real.device)
         d_cond = condition if self.condition_discriminator else None
-        adv = self.loss.generator_loss(self._d(fake, d_cond))
+        if self.mixed_batch:
+            fake_out = self._d_pair(real.detach(), fake, d_cond)[1]
+        else:
+            fake_out = self._d(fake, d_cond)
+        adv = self.loss.generator_loss(fake_out)
         loss = self.adv_weight * adv
         metrics = {"g_adv": float(adv.detach())}
         for name, (weight, fn) in self.extra_losses.items():
@@ -587,16 +606,47 @@ def _smoothed(series: pd.Series, smooth: int) -> pd.Series:
     return series.astype(float).rolling(smooth, center=True, min_periods=1).mean()
 
 
-def crossover_iteration(history: pd.DataFrame, smooth: int = 1) -> int | None:
+def separation_iteration(history: pd.DataFrame, margin: float, smooth: int = 1) -> int | None:
+    """First iteration at which the smoothed loss_g - loss_d reaches ``margin`` (nats).
+
+    With the BCE losses, L_G - L_D > 0 to first order exactly when D scores real samples above
+    generated ones, so this is where D has learned to tell them apart (an untrained D gives
+    both losses ~ln 2). history, smooth: as in `crossover_iteration`. None if never.
+    """
+    if margin <= 0:
+        raise ValueError(f"margin must be > 0, got {margin}")
+    history = history.dropna(subset=["loss_d"])  # warm-up rows have no L_D
+    if len(history) == 0:
+        return None
+    diff = _smoothed(history["loss_g"] - history["loss_d"], smooth).to_numpy()
+    ahead = np.flatnonzero(diff >= margin)
+    return int(history["iteration"].iloc[ahead[0]]) if len(ahead) else None
+
+
+def crossover_iteration(history: pd.DataFrame, smooth: int = 1,
+                        margin: float | None = None) -> int | None:
     """First iteration at which the smoothed loss_g - loss_d changes sign (or reaches 0).
 
     history: a `GANTrainer` history (columns iteration, loss_d, loss_g). smooth: width of a
-    centred moving average (1 = none). Returns the iteration number, or None if never.
+    centred moving average (1 = none). margin: if given (nats), only the crossing of the
+    survey's Figs. 8-10 counts: L_G must first exceed L_D by ``margin`` (D ahead, see
+    `separation_iteration`), and the crossover is the first later iteration at which the
+    smoothed L_G - L_D is <= 0 (G caught up); sign changes of the first iterations, where an
+    untrained D puts both losses near ln 2 in either order, are ignored. Returns the
+    iteration number, or None if never.
     """
     history = history.dropna(subset=["loss_d"])  # warm-up rows have no L_D
     if len(history) == 0:
         return None
     diff = _smoothed(history["loss_g"] - history["loss_d"], smooth).to_numpy()
+    if margin is not None:
+        if margin <= 0:
+            raise ValueError(f"margin must be > 0, got {margin}")
+        ahead = np.flatnonzero(diff >= margin)
+        if len(ahead) == 0:
+            return None
+        caught = np.flatnonzero(diff[ahead[0]:] <= 0)
+        return int(history["iteration"].iloc[ahead[0] + caught[0]]) if len(caught) else None
     signs = np.sign(diff)
     nonzero = np.flatnonzero(signs != 0)
     if len(nonzero) == 0:
@@ -615,10 +665,14 @@ def equilibrium_iteration(
     target_d: float = LN2,
     target_g: float = LN2,
     smooth: int = 1,
+    start: int | None = None,
 ) -> int | None:
     """First iteration from which |loss_d - target_d| < eps and |loss_g - target_g| < eps hold
     for `window` consecutive iterations (ln 2 = the BCE losses at D = 1/2; use target_g = -ln 2
-    for the minimax L_G). smooth: centred moving-average width. Returns None if never reached.
+    for the minimax L_G). smooth: centred moving-average width. start: only windows that begin
+    at this iteration or later count (e.g. the `separation_iteration`, so that the first
+    iterations of an untrained D, at ln 2 by construction, are not taken for an equilibrium).
+    Returns None if never reached.
     """
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
@@ -629,6 +683,7 @@ def equilibrium_iteration(
     g = _smoothed(history["loss_g"], smooth)
     ok = (((d - target_d).abs() < eps) & ((g - target_g).abs() < eps)).astype(float)
     full = np.flatnonzero(ok.rolling(window).sum().to_numpy() >= window)
-    if len(full) == 0:
-        return None
-    return int(history["iteration"].iloc[full[0] - window + 1])
+    begins = history["iteration"].to_numpy()[full - window + 1]
+    if start is not None:
+        begins = begins[begins >= start]
+    return int(begins[0]) if len(begins) else None
