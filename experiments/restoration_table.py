@@ -4,9 +4,10 @@ Every model is trained on the training images only (or loaded from the model cac
 on the held-out astronaut, coffee and chelsea images:
 
 - sr: SRGAN x4 vs bicubic (PSNR/SSIM on Y with a 4-pixel border crop, and in RGB);
-- inpaint: the multi-loss GAN vs biharmonic inpainting, block and free-form masks at 10/20/30%;
+- inpaint: the multi-loss GAN vs biharmonic inpainting, block and free-form masks and lost 8x8
+  blocks (block removal) at 10/20/30%;
 - denoise: the multi-loss GAN vs non-local means, sigma 15/25/50 (8-bit levels);
-- colour: CR-SRGAN x2 vs the degraded input and a white balance + contrast stretch, two fadings.
+- colour: CR-SRGAN x2 vs the degraded input and a white balance + contrast stretch, three fadings.
 
 LPIPS is measured only with ``--backbone-weights`` (see commgan.vision.perceptual); without it
 the column is empty ("unavailable"). Writes, under --out (default results/restoration_table/):
@@ -34,10 +35,12 @@ from commgan.vision.perceptual import LPIPS, load_backbone_state
 from commgan.vision.report import BASELINE_NAMES, MODEL_NAMES, side_by_side
 from commgan.vision.training import MODELS, load_or_train
 
-FADES = {"faded-sepia": Fade(desaturation=0.6, sepia=0.7, gamma=1.3, brightness=0.8, lift=0.15),
+FADES = {"default": Fade(),
+         "faded-sepia": Fade(desaturation=0.6, sepia=0.7, gamma=1.3, brightness=0.8, lift=0.15),
          "dark": Fade(desaturation=0.3, sepia=0.2, gamma=2.0, brightness=0.55, lift=0.02)}
-"""The two fadings of the colour rows (inside the training distribution of `random_fade`)."""
-FIGURES = {"sr": "x4", "inpaint": "block 20%", "denoise": "sigma 25", "colour": "faded-sepia"}
+"""The fadings of the colour rows (inside the training distribution of `random_fade`); "default"
+is the one ``commgan restore --task colour`` applies."""
+FIGURES = {"sr": "x4", "inpaint": "block 20%", "denoise": "sigma 25", "colour": "default"}
 """The setting of each task drawn side by side in TASK.png."""
 
 
@@ -46,7 +49,7 @@ class Experiment:
     """What the table measures."""
 
     ratios: tuple[float, ...] = (0.1, 0.2, 0.3)
-    masks: tuple[str, ...] = ("block", "free-form")
+    masks: tuple[str, ...] = ("block", "free-form", "block-removal")
     sigmas: tuple[int, ...] = (15, 25, 50)
     seed: int = 0
     smoke: bool = False

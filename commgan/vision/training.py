@@ -4,8 +4,9 @@ Every model here is an `commgan.gan.AdversarialGAN` with ``noise_shape=None`` (G
 trained by `commgan.gan.GANTrainer`: there is no other D/G loop.
 
 - SRGAN x4 (Ledig et al.; seed 003 eq. (1)): l_SR = l_X + 1e-3 l_Gen, with the content loss
-  l_X = MSE on images scaled to [-1, 1] (SRGAN-MSE; the VGG content loss needs a backbone file)
-  and l_Gen = -log D(G(I_LR)) (non-saturating). The first ``warmup`` iterations train G on
+  l_X = MSE on images scaled to [-1, 1] (the SRGAN-MSE variant; backbone weights, when given,
+  serve the multi-loss GAN's perceptual term and LPIPS, not SR) and l_Gen = -log D(G(I_LR))
+  (non-saturating). The first ``warmup`` iterations train G on
   l_X alone, as SRGAN starts from a trained SRResNet.
 - CR-SRGAN (seed 003 section 3.1): the same game at x2 on faded/darkened inputs, with a global
   colour context in G.
@@ -13,7 +14,8 @@ trained by `commgan.gan.GANTrainer`: there is no other D/G loop.
   inputs with occlusion (block and free-form masks), noise and block removal.
 
 Models are cached in a folder given by the caller (the CLI passes ``--models`` or
-``commgan.sim.models.default_models_dir()``) as ``NAME.safetensors`` + ``NAME.json``.
+``commgan.sim.models.default_models_dir()``) as ``STEM-FINGERPRINT.safetensors`` + ``.json``
+(see `cache_stem`).
 """
 
 from __future__ import annotations
