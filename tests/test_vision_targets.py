@@ -6,6 +6,7 @@ import pytest
 
 from commgan.sim.models import default_models_dir
 from commgan.vision.data import TEST_IMAGES, load_image
+from commgan.vision.degradations import Fade
 from commgan.vision.evaluate import TaskSettings, evaluate_images
 from commgan.vision.training import load_or_train
 
@@ -31,14 +32,21 @@ def test_srgan_x4_beats_bicubic_by_1db_on_y(images):
     assert means.loc["model", "ssim_y"] > means.loc["baseline", "ssim_y"]
 
 
-def test_colour_restoration_gains_3db_over_the_degraded_input(images):
-    _, means = _means("colour", "colour", images)
+@pytest.mark.parametrize("fade", [
+    Fade(),  # the CLI's fading
+    Fade(desaturation=0.3, sepia=0.2, gamma=2.0, brightness=0.55, lift=0.02),  # dark
+    pytest.param(Fade(desaturation=0.6, sepia=0.7, gamma=1.3, brightness=0.8, lift=0.15),
+                 marks=pytest.mark.xfail(strict=True, reason="target not met for this mild "
+                                         "faded-sepia fading: measured -1.25 dB (README)")),
+], ids=["default", "dark", "faded-sepia"])
+def test_colour_restoration_gains_3db_over_the_degraded_input(images, fade):
+    _, means = _means("colour", "colour", images, TaskSettings(fade=fade))
     gain = means.loc["model", "psnr"] - means.loc["degraded", "psnr"]
     assert gain >= 3.0, f"colour restoration gains {gain:.2f} dB over the degraded input"
 
 
-@pytest.mark.xfail(strict=True, reason="target not met: the multi-loss GAN measured +0.01 to "
-                   "+0.05 dB over biharmonic at 10-30% (README, Image restoration)")
+@pytest.mark.xfail(strict=True, reason="target not met: the multi-loss GAN measured +0.02 dB "
+                   "over biharmonic at 10-30% block occlusion (README, Image restoration)")
 @pytest.mark.parametrize("ratio", [0.1, 0.2, 0.3])
 def test_multiloss_gan_beats_biharmonic_by_1db(images, ratio):
     _, means = _means("inpaint", "restore", images, TaskSettings(ratio=ratio, mask="block"))
