@@ -85,9 +85,9 @@ def test_leakage_estimators_tell_qam_from_encrypted_qam():
     _, secret = _frames("qam+chacha", 400)
     half = 200
     bound_clear = dv_lower_bound(clear.bits[:half], clear.x[:half], clear.bits[half:],
-                                 clear.x[half:], 4, steps=400, seed=0)
+                                 clear.x[half:], 4, steps=200, seed=0)
     bound_secret = dv_lower_bound(secret.bits[:half], secret.x[:half], secret.bits[half:],
-                                  secret.x[half:], 4, steps=400, seed=0)
+                                  secret.x[half:], 4, steps=200, seed=0)
     assert bound_clear["ci_low"] > 0.5 and bound_clear["bits"] <= 1.0 + 1e-6
     assert bound_secret["ci_low"] <= 0.0 < bound_clear["ci_low"]
     plug_clear = plugin_leakage(clear.bits, clear.x, 4)
