@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -19,7 +20,22 @@ from safetensors.torch import load_file, save_file
 from commgan.errors import CommganError
 from commgan.fileio import atomic_write, write_json
 
-__all__ = ["CHECKPOINT_FORMAT", "checkpoint_paths", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "checkpoint_paths", "default_models_dir", "load_checkpoint",
+           "models_dir", "save_checkpoint"]
+
+
+def default_models_dir() -> Path:
+    """Where trained models are cached unless ``--models`` says otherwise:
+    ``$COMMGAN_MODELS``, else ``$XDG_CACHE_HOME/commgan/models`` (``~/.cache/commgan/models``)."""
+    if os.environ.get("COMMGAN_MODELS"):
+        return Path(os.environ["COMMGAN_MODELS"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "commgan" / "models"
+
+
+def models_dir(path: str | os.PathLike | None) -> Path:
+    """The model cache folder: ``path`` when given, else :func:`default_models_dir`."""
+    return Path(path) if path else default_models_dir()
 
 CHECKPOINT_FORMAT = "commgan-checkpoint/1"
 

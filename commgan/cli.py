@@ -509,14 +509,14 @@ def restore(task, image_path, demo, degraded, mask_path, ratio, mask_kind, sigma
     and, when there is a reference, metrics.csv. The task's model is trained on first use
     (minutes on a CPU) and cached in the model folder.
     """
-    from commgan.sim.models import default_models_dir
+    from commgan.checkpoint import models_dir as resolve_models_dir
     from commgan.vision.evaluate import TaskSettings
     from commgan.vision.report import BASELINE_NAMES, MODEL_NAMES, write_restoration
     from commgan.vision.restore import DEMO_IMAGE, RestoreRequest, run_restore
 
     task = task.lower()
     out = check_out_dir(out_dir or f"results/restore-{task}")
-    models = Path(models_dir) if models_dir else default_models_dir()
+    models = resolve_models_dir(models_dir)
     check_out_dir(str(models), "--models")
     settings = TaskSettings(ratio=ratio, mask=mask_kind.lower(), sigma=sigma / 255, seed=seed)
     request = RestoreRequest(task=task, image=image_path, demo=demo, degraded=degraded,

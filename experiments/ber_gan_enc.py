@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from channels import get_modulation
-from commgan.checkpoint import checkpoint_paths
+from commgan.checkpoint import checkpoint_paths, models_dir
 from commgan.sim.analysis import ebno_at_ber
 from commgan.sim.config import SimulationConfig
 from commgan.sim.models import LEARNED_SYSTEMS, SystemContext, build_systems, load_or_train
@@ -135,10 +135,7 @@ def main() -> None:
         experiment.training_steps, experiment.max_bits = 20, 20_000
         experiment.target_errors, experiment.ebno_db = 50, (0.0, 10.0)
         experiment.channels = experiment.covert_channels = ("awgn",)
-    if experiment.models is None:
-        from commgan.sim.models import default_models_dir
-
-        experiment.models = str(default_models_dir())
+    experiment.models = str(models_dir(experiment.models))
     print(run(experiment).T.to_string())
 
 

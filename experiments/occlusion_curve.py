@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from commgan.checkpoint import models_dir as resolve_models_dir  # noqa: E402
 from commgan.fileio import atomic_write, write_json  # noqa: E402
 from commgan.vision.data import TEST_IMAGES, load_image  # noqa: E402
 from commgan.vision.evaluate import TaskSettings, evaluate_images  # noqa: E402
@@ -45,12 +46,7 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
     """Measure the curve, write the files; returns mean.csv's table."""
     out = Path(experiment.out)
     out.mkdir(parents=True, exist_ok=True)
-    if experiment.models:
-        models_dir = Path(experiment.models)
-    else:  # imported here: the engine's import chain (Sionna) is heavy
-        from commgan.sim.models import default_models_dir
-
-        models_dir = default_models_dir()
+    models_dir = resolve_models_dir(experiment.models)
     training = None
     if experiment.smoke:
         training = MODELS["restore"]()

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from commgan.checkpoint import models_dir as resolve_models_dir
 from commgan.fileio import atomic_write, write_json
 from commgan.vision.data import TEST_IMAGES, load_image
 from commgan.vision.degradations import Fade
@@ -85,12 +86,7 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
     """Train or load the models, measure every block, write the files; returns table.csv."""
     out = Path(experiment.out)
     out.mkdir(parents=True, exist_ok=True)
-    if experiment.models:
-        models_dir = Path(experiment.models)
-    else:  # imported here: the engine's import chain (Sionna) is heavy
-        from commgan.sim.models import default_models_dir
-
-        models_dir = default_models_dir()
+    models_dir = resolve_models_dir(experiment.models)
     state = load_backbone_state(experiment.backbone_weights) if experiment.backbone_weights \
         else None
     lpips = LPIPS.from_state(state) if state is not None else None

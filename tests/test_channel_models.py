@@ -23,14 +23,7 @@ from commgan.comm.channel_models import (
 )
 from commgan.gan import GANDivergenceError, GANProblem
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small networks run fastest on one thread (and leave the other core to other jobs)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def seed(value: int = 0) -> None:

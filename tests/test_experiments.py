@@ -1,24 +1,7 @@
 """Tiny-budget smoke runs of every experiment script (each writes its CSV and PNG files)."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _smoke(script: str, tmp_path: Path) -> Path:
-    out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / script), "--smoke",
-         "--models", str(tmp_path / "models"), "--out", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return out
 
 
 @pytest.mark.parametrize("channel", ["awgn", "rayleigh"])
@@ -30,8 +13,8 @@ def test_ber_ae_smoke(channel, request):
 
 
 @pytest.fixture(scope="module")
-def ber_ae_out(tmp_path_factory):
-    return _smoke("ber_ae.py", tmp_path_factory.mktemp("ber_ae"))
+def ber_ae_out(tmp_path_factory, smoke):
+    return smoke("ber_ae.py", tmp_path_factory.mktemp("ber_ae"))
 
 
 def test_ber_ae_gaps(ber_ae_out):
@@ -40,8 +23,8 @@ def test_ber_ae_gaps(ber_ae_out):
     assert {"gap_at_0.01_db", "gap_at_0.001_db", "max_point_gap_db"} <= set(gaps.columns)
 
 
-def test_ber_gan_enc_smoke(tmp_path):
-    out = _smoke("ber_gan_enc.py", tmp_path)
+def test_ber_gan_enc_smoke(tmp_path, smoke):
+    out = smoke("ber_gan_enc.py", tmp_path)
     summary = pd.read_csv(out / "summary.csv")
     assert summary["gan_enc_eve_ci_contains_half_offset_0"].all()
     table = pd.read_csv(out / "awgn" / "offset_10" / "results.csv")
@@ -50,8 +33,8 @@ def test_ber_gan_enc_smoke(tmp_path):
     assert (out / "awgn" / "offset_0" / "ber.png").exists()
 
 
-def test_security_eval_smoke(tmp_path):
-    out = _smoke("security_eval.py", tmp_path)
+def test_security_eval_smoke(tmp_path, smoke):
+    out = smoke("security_eval.py", tmp_path)
     summary = pd.read_csv(out / "summary.csv")
     assert set(summary["channel"]) == {"awgn", "rayleigh"}
     assert {"gan-enc", "ae", "gan-enc-naive", "qam", "qam+chacha"} == set(summary["system"])

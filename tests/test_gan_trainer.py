@@ -33,13 +33,7 @@ def gaussian_batch(n: int = 512) -> torch.Tensor:
     return MU + torch.randn(n, 2) @ _CHOL.T
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny MLPs run fastest on one thread (and do not fight other processes for the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def toy_gan(mode: str = "nonsaturating", gp_weight: float = 0.0, seed: int = 0) -> AdversarialGAN:

@@ -4,20 +4,13 @@ one error line, a non-zero exit and no output files. Models are trained with ``-
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from click.testing import CliRunner
 from PIL import Image
 
 from commgan.cli import cli
 from commgan.vision.data import load_image, to_uint8
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def restore(tmp_path, *args):

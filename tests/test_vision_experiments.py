@@ -1,28 +1,12 @@
 """Tiny-budget smoke runs of the restoration experiments (each writes its CSV and PNG files)."""
 
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def _smoke(script: str, tmp_path: Path) -> Path:
-    out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / script), "--smoke",
-         "--models", str(tmp_path / "models"), "--out", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return out
-
-
-def test_restoration_table_smoke(tmp_path):
-    out = _smoke("restoration_table.py", tmp_path)
+def test_restoration_table_smoke(tmp_path, smoke):
+    out = smoke("restoration_table.py", tmp_path)
     table = pd.read_csv(out / "table.csv")
     assert set(table["task"]) == {"sr", "inpaint", "denoise", "colour"}
     assert set(table["image"]) == {"astronaut", "coffee", "chelsea"}
@@ -36,8 +20,8 @@ def test_restoration_table_smoke(tmp_path):
     assert len(summary) == len(table) // 3
 
 
-def test_occlusion_curve_smoke(tmp_path):
-    out = _smoke("occlusion_curve.py", tmp_path)
+def test_occlusion_curve_smoke(tmp_path, smoke):
+    out = smoke("occlusion_curve.py", tmp_path)
     mean = pd.read_csv(out / "mean.csv")
     assert sorted(set(mean["ratio"])) == [0.0, 0.3, 0.6]
     assert set(mean["mask"]) == {"block", "free-form"}

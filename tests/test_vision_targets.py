@@ -4,7 +4,7 @@ run trains the three models (minutes each on a CPU); later runs reuse the model 
 
 import pytest
 
-from commgan.sim.models import default_models_dir
+from commgan.checkpoint import default_models_dir
 from commgan.vision.data import TEST_IMAGES, load_image
 from commgan.vision.degradations import Fade
 from commgan.vision.evaluate import TaskSettings, evaluate_images

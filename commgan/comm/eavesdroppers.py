@@ -28,6 +28,7 @@ from torch import nn
 from channels import ChannelOutput
 from commgan.comm.system import System
 from commgan.comm.transceiver import Decoder, TransceiverConfig, bits_to_channels
+from commgan.gan import frozen
 
 __all__ = [
     "EVE_SIZES",
@@ -164,7 +165,8 @@ def fit_key_stream(system: System, known: Observations, steps: int = 300, lr: fl
     theta = torch.zeros(frame_bits, device=known.bits.device, requires_grad=True)
     optimiser = torch.optim.Adam([theta], lr=lr)
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    with _frozen(system):
+    system.eval()
+    with frozen(system):
         for _ in range(steps):
             index = torch.randint(0, len(known), (min(batch_frames, len(known)),),
                                   generator=generator)
@@ -176,24 +178,6 @@ def fit_key_stream(system: System, known: Observations, steps: int = 300, lr: fl
             loss.backward()
             optimiser.step()
     return (theta.detach() > 0).float()
-
-
-class _frozen:
-    """Context: ``module`` in eval mode with gradients off for its parameters."""
-
-    def __init__(self, module: nn.Module) -> None:
-        self.module = module
-
-    def __enter__(self) -> nn.Module:
-        self.flags = [p.requires_grad for p in self.module.parameters()]
-        self.module.eval()
-        for p in self.module.parameters():
-            p.requires_grad_(False)
-        return self.module
-
-    def __exit__(self, *exc) -> None:
-        for p, flag in zip(self.module.parameters(), self.flags, strict=True):
-            p.requires_grad_(flag)
 
 
 class LeakageCritic(nn.Module):

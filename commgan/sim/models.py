@@ -15,7 +15,13 @@ from typing import Any
 import pandas as pd
 
 from channels import ModulationSpec, WiretapChannel, get_modulation
-from commgan.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
+from commgan.checkpoint import (
+    checkpoint_paths,
+    default_models_dir,
+    load_checkpoint,
+    models_dir,
+    save_checkpoint,
+)
 from commgan.comm.autoencoder import AutoencoderSystem, AutoencoderTraining, train_autoencoder
 from commgan.comm.encryption import GanEncConfig, GanEncNaiveSystem, GanEncSystem, generator_config
 from commgan.comm.encryption_training import (
@@ -34,14 +40,6 @@ __all__ = ["LEARNED_SYSTEMS", "SystemContext", "build_systems", "default_models_
            "load_or_train", "model_stem", "quick_ber"]
 
 
-def default_models_dir() -> Path:
-    """Where trained models are cached unless ``--models`` says otherwise."""
-    if os.environ.get("COMMGAN_MODELS"):
-        return Path(os.environ["COMMGAN_MODELS"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "commgan" / "models"
-
-
 @dataclass
 class SystemContext:
     """What building a system needs besides its name."""
@@ -57,7 +55,7 @@ class SystemContext:
 
     @property
     def models(self) -> Path:
-        return Path(self.models_dir) if self.models_dir else default_models_dir()
+        return models_dir(self.models_dir)
 
 
 def model_stem(models_dir: Path, system: str, channel: str, mod: str) -> Path:

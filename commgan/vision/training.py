@@ -14,7 +14,7 @@ trained by `commgan.gan.GANTrainer`: there is no other D/G loop.
   inputs with occlusion (block and free-form masks), noise and block removal.
 
 Models are cached in a folder given by the caller (the CLI passes ``--models`` or
-``commgan.sim.models.default_models_dir()``) as ``STEM-FINGERPRINT.safetensors`` + ``.json``
+``commgan.checkpoint.default_models_dir()``) as ``STEM-FINGERPRINT.safetensors`` + ``.json``
 (see `cache_stem`).
 """
 
