@@ -155,22 +155,3 @@ class TestCache:
         reference, degraded, mask = degrade("inpaint", image, settings)
         out = run_model("inpaint", generator, degraded, mask)
         assert torch.allclose(out * (1 - mask), reference * (1 - mask), atol=0.5 / 255)
-
-
-def test_vision_imports_only_the_layers_below():
-    """DESIGN section 1: commgan.gan <- commgan.vision <- commgan.sim <- commgan.cli."""
-    import ast
-    from pathlib import Path
-
-    import commgan.vision
-
-    forbidden = ("channels", "commgan.comm", "commgan.sim", "commgan.cli")
-    for path in Path(commgan.vision.__file__).parent.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            else:
-                continue
-            assert not any(n.startswith(forbidden) for n in names), f"{path.name}: {names}"
