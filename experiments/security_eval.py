@@ -15,7 +15,7 @@ import click
 import pandas as pd
 
 from channels import get_modulation
-from commgan.comm.eavesdroppers import EveTraining
+from commgan.comm.eavesdroppers import EVE_SIZES, EveTraining
 from commgan.sim.attack import (
     AttackBudget,
     AttackConfig,
@@ -47,13 +47,19 @@ def _tiny_models(context: SystemContext) -> None:
               show_default=True)
 @click.option("--scenarios", default="all", show_default=True,
               help="all, or a comma list (see commgan attack --help).")
+@click.option("--eve-sizes", default=",".join(EVE_SIZES), show_default=True,
+              help="Known-plaintext decoder sizes (comma list).")
 @click.option("--models", default=None, help="Model cache folder.")
 @click.option("--out", default="results/security_eval", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--smoke", is_flag=True, help="Tiny models and budget (plumbing check).")
-def main(channels, ebno, budget, scenarios, models, out, seed, device, smoke) -> None:
+def main(channels, ebno, budget, scenarios, eve_sizes, models, out, seed, device, smoke) -> None:
     """Run the suite and print one table per channel."""
+    unknown = set(eve_sizes.split(",")) - set(EVE_SIZES)
+    if unknown:
+        raise click.BadParameter(f"unknown Eve size(s) {sorted(unknown)}; "
+                                 f"choose from {', '.join(EVE_SIZES)}", param_hint="--eve-sizes")
     key = os.urandom(32)
     rows = []
     for channel in channels.split(","):
@@ -66,6 +72,7 @@ def main(channels, ebno, budget, scenarios, models, out, seed, device, smoke) ->
                               scenarios=parse_scenarios(scenarios),
                               ebno_db=tuple(float(v) for v in ebno.split(",")),
                               budget=SMOKE_BUDGET if smoke else budget, seed=seed,
+                              eve_sizes=tuple(eve_sizes.split(",")),
                               device=device)
         systems = build_systems([name for name, _ in config.attacked_systems()], context)
         config.models = {name: s.fingerprint for name, s in systems.items()
