@@ -7,17 +7,21 @@ import pytest
 import sionna.phy
 import torch
 
-from channels import ChannelOutput, get_modulation
+from channels import ChannelOutput, get_modulation, noise_variance
 from commgan.comm.autoencoder import AutoencoderSystem, AutoencoderTraining, train_autoencoder
 from commgan.comm.channel_models import (
     CHANNEL_MODELS,
+    GAINS,
     PILOT,
+    BlockGenerator,
     BlockSampler,
     ChannelGAN,
     ChannelModelConfig,
     LearnedChannel,
+    ebno_condition,
     equalised,
     estimate_fading,
+    nominal_noise_std,
     referenced_features,
     train_channel_model,
 )
@@ -41,6 +45,7 @@ class TestConfig:
     @pytest.mark.parametrize("kwargs, match", [
         ({"model": "vae"}, "unknown channel model"),
         ({"head": "tanh"}, "unknown head"),
+        ({"gain": "block"}, "unknown gain"),
         ({"mod": "8psk"}, "unknown modulation"),
         ({"channel": "rician"}, "unknown channel"),
         ({"pilot_symbols": 0}, "at least one"),
@@ -94,6 +99,40 @@ def test_estimate_fading_and_equalised_are_exact_without_noise():
     assert features.shape == (1, 8, 2)
     assert torch.allclose(features[:, 4:6], torch.zeros(1, 2, 2), atol=1e-6)  # z - ref = 0
     assert torch.allclose(features[:, 7], torch.full((1, 2), -6.0))  # log10(0 + 1e-6)
+
+
+def test_nominal_noise_std_is_the_conditions_noise_std():
+    ebno = torch.tensor([0.0, 7.5, 10.0, 20.0])
+    assert torch.allclose(nominal_noise_std(ebno_condition(ebno), 4).square(),
+                          noise_variance(ebno, 4), rtol=1e-5)
+
+
+@pytest.mark.parametrize("gain", GAINS)
+def test_dcgan_gain_sources_and_head(gain):
+    """"latent" and "pooled" give one gain a per block ("latent": from the block latent only,
+    the same for other symbols and Eb/N0), "symbol" one per symbol; y = a x + sigma(c) (s w + b)."""
+    seed()
+    generator = BlockGenerator(latent=4, hidden=8, head="affine", gain=gain, rate=4)
+    for p in generator.parameters():  # away from the near-zero DCGAN initialisation
+        torch.nn.init.normal_(p, std=0.5)
+    x = torch.randn(6, 16, dtype=torch.complex64)
+    condition = torch.cat([torch.stack([x.real, x.imag], 1),
+                           torch.full((6, 1, 16), 0.5)], dim=1)
+    noise = generator.sample_noise(condition)
+    out = generator.head_output(noise, condition)
+    a = torch.complex(out[:, 0], out[:, 1])
+    constant = torch.allclose(a, a[:, :1].expand_as(a), atol=1e-6)
+    assert constant == (gain != "symbol")
+    other = condition.clone()
+    other[:, :2] = other[:, :2].flip(-1)  # other symbols
+    other[:, 2] = -1.0  # other Eb/N0
+    a_other = generator.head_output(noise, other)[:, :2]
+    assert torch.allclose(a_other, out[:, :2], atol=1e-6) == (gain == "latent")
+    w = torch.complex(noise[:, -2], noise[:, -1]) / math.sqrt(2.0)
+    b = torch.complex(out[:, 3], out[:, 4])
+    expected = a * x + nominal_noise_std(condition[:, 2], 4) * (out[:, 2] * w + b)
+    y = generator(noise, condition)
+    assert torch.allclose(torch.complex(y[:, 0], y[:, 1]), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("model", CHANNEL_MODELS)
