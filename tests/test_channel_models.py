@@ -135,6 +135,21 @@ def test_dcgan_gain_sources_and_head(gain):
     assert torch.allclose(torch.complex(y[:, 0], y[:, 1]), expected, atol=1e-5)
 
 
+def test_dcgan_discriminator_sees_the_noise_on_one_scale():
+    """The residual channels of D's input: y - ref x in units of sqrt(N0), for true blocks about
+    unit power at 0 dB and at 20 dB alike (the raw y spans 100x in noise power)."""
+    seed()
+    gan = ChannelGAN(ChannelModelConfig(model="dcgan"))
+    powers = []
+    for ebno_db in (0.0, 20.0):
+        real, condition = gan.as_training_batch(gan.sampler_blocks.draw(2000, ebno_db))
+        features = gan.discriminator.features(real, condition)
+        assert features.shape == (2000, 15, 16)
+        powers.append(features[:, 13:].square().sum(1).mean().item())
+    assert 0.9 < powers[0] < 1.5 and 0.9 < powers[1] < 1.5
+    assert powers[1] == pytest.approx(powers[0], rel=0.05)
+
+
 @pytest.mark.parametrize("model", CHANNEL_MODELS)
 class TestModels:
     def test_layout_shapes_and_protocol(self, model):
