@@ -305,8 +305,9 @@ def _apply_head(out: Tensor, x: Tensor, w: Tensor, head: str, dim: int,
         return _complex(out, dim)
     a = torch.complex(out.select(dim, 0), out.select(dim, 1))
     b = torch.complex(out.select(dim, 3), out.select(dim, 4))
-    random = out.select(dim, 2) * w + b
-    return a * x + (random if scale is None else scale * random)
+    if scale is None:
+        return a * x + out.select(dim, 2) * w + b
+    return a * x + scale * (out.select(dim, 2) * w + b)
 
 
 MIN_SYMBOL_POWER = 0.05
