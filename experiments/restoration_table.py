@@ -39,8 +39,8 @@ from commgan.vision.training import MODELS, load_or_train
 FADES = {"default": Fade(),
          "faded-sepia": Fade(desaturation=0.6, sepia=0.7, gamma=1.3, brightness=0.8, lift=0.15),
          "dark": Fade(desaturation=0.3, sepia=0.2, gamma=2.0, brightness=0.55, lift=0.02)}
-"""The fadings of the colour rows (inside the training distribution of `random_fade`); "default"
-is the one ``commgan restore --task colour`` applies."""
+"""The fadings of the colour rows (inside the training distribution of CR-SRGAN,
+`ColourTraining.fade_ranges`); "default" is the one ``commgan restore --task colour`` applies."""
 FIGURES = {"sr": "x4", "inpaint": "block 20%", "denoise": "sigma 25", "colour": "default"}
 """The setting of each task drawn side by side in TASK.png."""
 

@@ -11,15 +11,20 @@ from commgan.checkpoint import checkpoint_paths
 from commgan.errors import CommganError
 from commgan.vision.baselines import biharmonic_inpaint
 from commgan.vision.data import load_image
+from commgan.vision.degradations import Fade, degrade_colour, fade
 from commgan.vision.evaluate import TaskSettings, evaluate_images, run_model
 from commgan.vision.models import (
+    ColourConfig,
+    ColourSRGenerator,
     ConvDiscriminator,
     RestorationConfig,
     RestorationGenerator,
     SRConfig,
     SRGenerator,
+    colour_statistics,
 )
 from commgan.vision.training import (
+    ColourSource,
     ColourTraining,
     RestorationSource,
     RestorationTraining,
@@ -36,6 +41,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def tiny_sr(**kw) -> SRTraining:
     return SRTraining(generator=SRConfig(channels=8, blocks=1), d_channels=8, patch=32,
                       batch_size=4, images=("rocket",), **kw)
+
+
+def tiny_colour(**kw) -> ColourTraining:
+    return ColourTraining(generator=ColourConfig(channels=8, blocks=1), d_channels=8, patch=32,
+                          batch_size=4, images=("rocket",), context_pixels=256, **kw)
 
 
 def tiny_restoration(**kw) -> RestorationTraining:
@@ -55,6 +65,26 @@ class TestModels:
         assert torch.allclose(out, base, atol=1e-6)
         with pytest.raises(ValueError, match="scale"):
             SRGenerator(SRConfig(scale=3))
+
+    def test_colour_generator_starts_as_bicubic_and_takes_context(self):
+        g = ColourSRGenerator(ColourConfig(channels=8, blocks=2))
+        x = torch.rand(2, 3, 12, 10)
+        base = F.interpolate(x, scale_factor=2, mode="bicubic")
+        assert torch.allclose(g(x), base, atol=2e-3)  # identity colour transform (x >= 1e-3)
+        torch.nn.init.normal_(g.transform.weight, std=0.1)  # a non-trivial transform
+        context = torch.rand(2, 3, 12, 10)
+        assert torch.equal(g(torch.cat([x, x], dim=1)), g(x))
+        assert not torch.allclose(g(torch.cat([x, context], dim=1)), g(x))
+
+    def test_colour_statistics_ignore_size_and_pixel_order(self):
+        image = load_image("coffee")[None, :, :128, :128]
+        stats = colour_statistics(image)
+        shuffled = image.flatten(2)[..., torch.randperm(128 * 128)].view_as(image)
+        assert torch.allclose(colour_statistics(shuffled), stats, atol=1e-6)
+        smooth = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+        tiled = smooth.repeat(1, 1, 2, 3)  # the same colour distribution, 6 times the pixels
+        assert torch.allclose(colour_statistics(tiled), colour_statistics(smooth), atol=1e-2)
+        assert not torch.allclose(colour_statistics(fade(image, Fade())), stats, atol=1e-2)
 
     def test_restoration_generator_keeps_known_pixels(self):
         g = RestorationGenerator(RestorationConfig(channels=8, blocks=2))
@@ -90,6 +120,23 @@ class TestTraining:
         assert low.shape == (4, 3, 16, 16)
         assert float(low.mean()) < float(target.mean())  # darkened on average
 
+    def test_colour_source(self):
+        training = ColourTraining(generator=ColourConfig(channels=8, blocks=1), patch=32,
+                                  batch_size=4, images=("rocket",), context_pixels=256,
+                                  context_min=64)
+        source = ColourSource(training, [load_image("rocket")])
+        target, condition = source()
+        assert target.shape == (4, 3, 32, 32) and condition.shape == (4, 6, 16, 16)
+        assert float(condition[:, :3].mean()) < float(target.mean())  # darkened on average
+        # with a single fading, the patch is the degraded target
+        training.fade_ranges = {name: (value, value) for name, value in Fade().to_dict().items()}
+        target, condition = ColourSource(training, [load_image("rocket")])()
+        assert torch.equal(condition[0, :3], degrade_colour(target[0], Fade(), 2))
+        assert torch.equal(condition[0, 3:], fade(condition[0, 3:], Fade(0, 0, 1, 1, 0)))
+        problem = build_problem(training)
+        assert isinstance(problem.generator, ColourSRGenerator)
+        assert problem.next_batch()[1].shape == (4, 6, 16, 16)
+
     def test_restoration_source(self):
         source = RestorationSource(tiny_restoration(p_occlusion=1.0, p_block_removal=0.0),
                                    [load_image("rocket")])
@@ -104,7 +151,7 @@ class TestTraining:
         target, condition = noisy()
         assert condition[:, 3:].abs().sum() == 0 and (condition[:, :3] != target).any()
 
-    @pytest.mark.parametrize("make", [tiny_sr, tiny_restoration])
+    @pytest.mark.parametrize("make", [tiny_sr, tiny_restoration, tiny_colour])
     def test_trains_through_the_shared_trainer(self, make):
         generator, history = train_model(make(iterations=4, warmup=2))
         assert len(history) == 4

@@ -23,6 +23,7 @@ from torch import Tensor
 from commgan.vision.data import from_numpy, quantize, to_uint8
 
 __all__ = [
+    "FADE_RANGES",
     "MASK_KINDS",
     "Fade",
     "block_mask",
@@ -212,12 +213,18 @@ def fade(image: Tensor, params: Fade) -> Tensor:
     return quantize(x)
 
 
-def random_fade(generator: torch.Generator) -> Fade:
-    """A random `Fade` from the training/test distribution (desaturation 0.2-0.8, sepia 0-0.8,
-    gamma 1.2-2.2, brightness 0.5-0.85, lift 0-0.2)."""
-    return Fade(desaturation=_rand(generator, 0.2, 0.8), sepia=_rand(generator, 0.0, 0.8),
-                gamma=_rand(generator, 1.2, 2.2), brightness=_rand(generator, 0.5, 0.85),
-                lift=_rand(generator, 0.0, 0.2))
+FADE_RANGES: dict[str, tuple[float, float]] = {
+    "desaturation": (0.2, 0.8), "sepia": (0.0, 0.8), "gamma": (1.2, 2.2),
+    "brightness": (0.5, 0.85), "lift": (0.0, 0.2)}
+"""Default ranges of `random_fade` (each parameter of `Fade` uniform in its range)."""
+
+
+def random_fade(generator: torch.Generator,
+                ranges: dict[str, tuple[float, float]] | None = None) -> Fade:
+    """A random `Fade`, each parameter uniform in its range (default `FADE_RANGES`:
+    desaturation 0.2-0.8, sepia 0-0.8, gamma 1.2-2.2, brightness 0.5-0.85, lift 0-0.2)."""
+    ranges = {**FADE_RANGES, **(ranges or {})}
+    return Fade(**{name: _rand(generator, *ranges[name]) for name in FADE_RANGES})
 
 
 def degrade_colour(image: Tensor, params: Fade, scale: int) -> Tensor:

@@ -1,11 +1,14 @@
 """Generators and discriminators of the restoration GANs (small enough to train on a CPU).
 
-- `SRGenerator` (SRGAN, Ledig et al.; CR-SRGAN of seed 003 with ``colour=True``): residual
-  blocks at low resolution, pixel-shuffle x2 up-sampling stages, and a global skip: the output is
-  bicubic(input) + learned residual (the residual branch's last conv starts at zero, so an
-  untrained generator is bicubic interpolation). CR-SRGAN adds a global colour context: features
-  pooled over the whole image modulate every residual block (scale and shift), so the fading of
-  an image, a global property, can be undone everywhere.
+- `SRGenerator` (SRGAN, Ledig et al.): residual blocks at low resolution, pixel-shuffle x2
+  up-sampling stages, and a global skip: the output is bicubic(input) + learned residual (the
+  residual branch's last conv starts at zero, so an untrained generator is bicubic
+  interpolation). ``colour=True`` adds the first CR-SRGAN variant's context (conv features pooled
+  over the image modulate the residual blocks); the default CR-SRGAN is now:
+- `ColourSRGenerator` (CR-SRGAN of seed 003): size-independent colour statistics of the whole
+  image (`colour_statistics`) drive, through an MLP, a global colour transform of the input
+  (levels + gamma per channel, then a 3x3 colour matrix) and the FiLM modulation of the SRGAN
+  body, which adds the detail on top of bicubic(transformed input).
 - `RestorationGenerator` (seed 001): encoder-decoder with residual blocks at 1/4 resolution and
   skip connections; input = the degraded image with its missing pixels pre-filled by biharmonic
   inpainting, the missing-pixel mask and the keep mask; output = input + learned residual (the
@@ -26,11 +29,14 @@ from torch import Tensor, nn
 from commgan.gan import conv_block, dcgan_init_
 
 __all__ = [
+    "ColourConfig",
+    "ColourSRGenerator",
     "ConvDiscriminator",
     "RestorationConfig",
     "RestorationGenerator",
     "SRConfig",
     "SRGenerator",
+    "colour_statistics",
 ]
 
 
@@ -110,6 +116,122 @@ class SRGenerator(nn.Module):
         if self.context is not None:
             pooled = torch.cat([feat.mean(dim=(2, 3)), feat.amax(dim=(2, 3))], dim=1)
             films = list(self.context(pooled).chunk(len(self.body), dim=1))
+        h = feat
+        for block, film in zip(self.body, films, strict=True):
+            h = block(h, film)
+        h = feat + self.body_tail(h)
+        return base + self.tail(self.upsample(h))
+
+
+_YCC = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5],
+                     [0.5, -0.418688, -0.081312]])
+_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+STATISTICS = 7 * (len(_QUANTILES) + 2) + 2
+"""Length of a `colour_statistics` vector."""
+
+
+def colour_statistics(pixels: Tensor, max_pixels: int = 65536) -> Tensor:
+    """Size-independent colour statistics of images: [B, 3, ...] in [0, 1] -> [B, STATISTICS].
+
+    For R, G, B, Y, Cb, Cr (BT.601) and the chroma magnitude sqrt(Cb^2 + Cr^2): the 1, 5, 10,
+    25, 50, 75, 90, 95, 99 % quantiles, mean and standard deviation; and the covariances of Y
+    with Cb and Cr (a tint that grows with brightness, as sepia toning). These estimate the
+    distribution of the image's colours, so they do not depend on the image's size or on the
+    pixels' order: CR-SRGAN trains them on a random sample of a large region's pixels and applies
+    them to all pixels of a whole image. More than ``max_pixels`` pixels are subsampled with a
+    fixed stride.
+    """
+    x = pixels.flatten(2)
+    if x.shape[-1] > max_pixels:
+        x = x[..., :: math.ceil(x.shape[-1] / max_pixels)]
+    ycc = torch.einsum("dc,bcn->bdn", _YCC.to(x), x)
+    chroma = ycc[:, 1:].pow(2).sum(1, keepdim=True).add(1e-8).sqrt()
+    channels = torch.cat([x, ycc, chroma], dim=1)
+    ordered = channels.sort(dim=-1).values
+    n = ordered.shape[-1]
+    index = torch.tensor([min(round(q * (n - 1)), n - 1) for q in _QUANTILES],
+                         device=x.device)
+    quantiles = ordered[..., index]
+    centred = ycc - ycc.mean(-1, keepdim=True)
+    cov = (centred[:, :1] * centred[:, 1:]).mean(-1)
+    return torch.cat([quantiles.flatten(1), channels.mean(-1), channels.std(-1), 4 * cov], 1)
+
+
+@dataclass
+class ColourConfig(SRConfig):
+    """Architecture of `ColourSRGenerator` (CR-SRGAN; saved in checkpoints)."""
+
+    scale: int = 2
+    colour: bool = True
+    context: int = 64
+    """Width of the MLP on the image's `colour_statistics` (the global colour context)."""
+
+
+class ColourSRGenerator(nn.Module):
+    """CR-SRGAN generator: a global colour transform estimated from the whole image, then SR.
+
+    From the `colour_statistics` of the context (by default the input image itself; in training
+    a pixel sample of a region larger than the patch, see ``forward``) an MLP estimates
+
+    - a global colour transform T of the input: per channel a black point, a white point and an
+      exponent (levels + gamma), then a 3x3 colour matrix and an offset (a channel mixer), the
+      identity at start; and
+    - FiLM scales and shifts of the residual blocks.
+
+    Output = bicubic(T(input)) + residual, the residual computed from T(input) by the SRGAN body
+    (last conv zero-initialised, so an untrained generator is bicubic up-sampling).
+    """
+
+    def __init__(self, config: ColourConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or ColourConfig()
+        if config.scale not in (1, 2, 4):
+            raise ValueError(f"scale must be 1, 2 or 4, got {config.scale}")
+        c, k = config.channels, config.context
+        self.stats = nn.Sequential(nn.Linear(STATISTICS, k), nn.PReLU(k), nn.Linear(k, k),
+                                   nn.PReLU(k))
+        self.transform = nn.Linear(k, 21)
+        self.film = nn.Linear(k, 2 * c * config.blocks)
+        self.head = nn.Sequential(nn.Conv2d(3, c, 5, padding=2), nn.PReLU(c))
+        self.body = nn.ModuleList(_ResBlock(c) for _ in range(config.blocks))
+        self.body_tail = nn.Conv2d(c, c, 3, padding=1)
+        up: list[nn.Module] = []
+        for _ in range(int(math.log2(config.scale))):
+            up += [nn.Conv2d(c, 4 * c, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(c)]
+        self.upsample = nn.Sequential(*up)
+        self.tail = nn.Conv2d(c, 3, 3, padding=1)
+        for layer in (self.tail, self.transform, self.film):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def colour_transform(self, x: Tensor, params: Tensor) -> Tensor:
+        """Apply the global transform of ``params`` [B, 21] to x [B, 3, h, w]."""
+        p = params[:, :, None, None]
+        black, white = 0.5 * p[:, 0:3], 1 + 0.5 * p[:, 3:6]
+        exponent = p[:, 6:9].clamp(-3, 3).exp()
+        matrix = torch.eye(3, device=x.device) + 2 * params[:, 9:18].view(-1, 3, 3)
+        offset = 0.5 * p[:, 18:21]
+        level = (x - black) / (white - black).clamp_min(0.05)
+        curved = level.clamp(1e-3, 2.0) ** exponent
+        return torch.einsum("bdc,bchw->bdhw", matrix, curved) + offset
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x [B, 3, h, w] in [0, 1] -> [B, 3, h*scale, w*scale].
+
+        x may also be [B, 6, h, w]: the image and, in channels 3-5, context pixels (any order)
+        whose colour statistics replace the image's own (training on patches of large images).
+        """
+        if x.shape[1] == 6:
+            x, context = x[:, :3], x[:, 3:]
+        else:
+            context = x
+        g = self.stats(2 * colour_statistics(context) - 1)
+        corrected = self.colour_transform(x, self.transform(g))
+        s = self.config.scale
+        base = corrected if s == 1 else F.interpolate(corrected, scale_factor=s, mode="bicubic",
+                                                      align_corners=False)
+        feat = self.head((2 * corrected - 1).clamp(-2, 2))
+        films = self.film(g).chunk(len(self.body), dim=1)
         h = feat
         for block, film in zip(self.body, films, strict=True):
             h = block(h, film)

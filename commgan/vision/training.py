@@ -8,8 +8,8 @@ trained by `commgan.gan.GANTrainer`: there is no other D/G loop.
   serve the multi-loss GAN's perceptual term and LPIPS, not SR) and l_Gen = -log D(G(I_LR))
   (non-saturating). The first ``warmup`` iterations train G on
   l_X alone, as SRGAN starts from a trained SRResNet.
-- CR-SRGAN (seed 003 section 3.1): the same game at x2 on faded/darkened inputs, with a global
-  colour context in G.
+- CR-SRGAN (seed 003 section 3.1): the same game at x2 on faded/darkened inputs; G estimates a
+  global colour transform from the colour statistics of a large region (`ColourSource`).
 - The multi-loss GAN (seed 001): L = L_GAN + alpha L_perceptual + beta L1 + gamma L_edge, on
   inputs with occlusion (block and free-form masks), noise and block removal.
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -41,12 +42,15 @@ from commgan.vision.data import TRAIN_IMAGES, PatchSampler, load_image
 from commgan.vision.degradations import (
     crop_to_multiple,
     degrade_colour,
+    fade,
     gaussian_noise,
     make_mask,
     pil_resize,
     random_fade,
 )
 from commgan.vision.models import (
+    ColourConfig,
+    ColourSRGenerator,
     ConvDiscriminator,
     RestorationConfig,
     RestorationGenerator,
@@ -62,6 +66,7 @@ from commgan.vision.perceptual import (
 
 __all__ = [
     "MODELS",
+    "ColourSource",
     "ColourTraining",
     "RestorationTraining",
     "SRTraining",
@@ -113,11 +118,29 @@ class SRTraining:
 
 @dataclass
 class ColourTraining(SRTraining):
-    """CR-SRGAN training: x2 super-resolution of faded/darkened inputs, global colour context."""
+    """CR-SRGAN training: x2 super-resolution of faded/darkened inputs, global colour context.
 
-    generator: SRConfig = field(default_factory=lambda: SRConfig(scale=2, colour=True))
+    Each sample is a patch of a region of a training image (a random square of
+    ``context_min``-pixel side up to the whole image) with the region's colour statistics
+    estimated from ``context_pixels`` random pixels of the region, both under the same random
+    fading (`ColourSource`), so that the generator learns to estimate the fading from statistics
+    of a large area, as it meets them on a whole image.
+    """
+
+    generator: SRConfig = field(default_factory=ColourConfig)
     iterations: int = 1500
     warmup: int = 300
+    context_pixels: int = 1024
+    """Pixels sampled from the region for its colour statistics."""
+    context_min: int = 256
+    """Smallest side of the region in (high-resolution) pixels."""
+    fade_ranges: dict[str, tuple[float, float]] = field(default_factory=lambda: {
+        "desaturation": (0.0, 0.8), "sepia": (0.0, 0.8), "gamma": (0.9, 2.0),
+        "brightness": (0.55, 1.0), "lift": (0.0, 0.2)})
+    """Range of each `Fade` parameter (uniform). Wider than `FADE_RANGES` on the mild side (no
+    desaturation, sepia, gamma or darkening at the low ends), so that the network sees mild
+    fadings as often as strong ones and learns to estimate the strength instead of applying an
+    average correction."""
 
     kind = "colour"
 
@@ -183,6 +206,8 @@ _STEMS = {"sr": "srgan-x4", "colour": "cr-srgan-x2", "restore": "multiloss-resto
 def _make_generator(training: Any) -> nn.Module:
     if isinstance(training, RestorationTraining):
         return RestorationGenerator(training.generator)
+    if isinstance(training.generator, ColourConfig):
+        return ColourSRGenerator(training.generator)
     return SRGenerator(training.generator)
 
 
@@ -239,6 +264,67 @@ class RestorationSource:
         return torch.stack(targets), torch.stack(conditions)
 
 
+class ColourSource:
+    """Batches of CR-SRGAN: ``() -> (target [B, 3, P, P], condition [B, 6, P/s, P/s])``.
+
+    For each sample: an image (probability proportional to its area), a square region of it
+    (side uniform between ``context_min`` and the image's smaller side), a random `Fade`, a
+    patch inside the region (faded, then down-sampled by the scale as `degrade_colour`; random
+    flips and rotations) and ``context_pixels`` pixels drawn at random from the region of the
+    down-sampled clean image, faded in the same way. The condition is the faded patch
+    (channels 0-2) and the context pixels arranged as a square image (channels 3-5; only their
+    colour statistics are used, see `ColourSRGenerator`).
+    """
+
+    def __init__(self, training: ColourTraining, images: list[Tensor]) -> None:
+        self.training = training
+        self.scale = s = training.generator.scale
+        self.images = [crop_to_multiple(image, s) for image in images]
+        self.lows = [pil_resize(im, (im.shape[1] // s, im.shape[2] // s)) for im in self.images]
+        areas = torch.tensor([float(im.shape[1] * im.shape[2]) for im in self.images])
+        self.weights = areas / areas.sum()
+        self.generator = torch.Generator().manual_seed(training.seed)
+        side = math.isqrt(training.context_pixels)
+        if side * side != training.context_pixels:
+            raise ValueError("context_pixels must be a square number")
+        self.side = side
+
+    def _randint(self, low: int, high: int) -> int:
+        """Uniform in [low, high]."""
+        return int(torch.randint(low, high + 1, (), generator=self.generator))
+
+    def sample(self) -> tuple[Tensor, Tensor]:
+        """One (target [3, P, P], condition [6, P/s, P/s])."""
+        t, s = self.training, self.scale
+        i = int(torch.multinomial(self.weights, 1, generator=self.generator))
+        image, low = self.images[i], self.lows[i]
+        h, w = image.shape[1:]
+        region = max(self._randint(min(t.context_min, h, w), min(h, w)) // s * s, t.patch)
+        ry, rx = self._randint(0, h - region) // s * s, self._randint(0, w - region) // s * s
+        py = ry + self._randint(0, region - t.patch) // s * s
+        px = rx + self._randint(0, region - t.patch) // s * s
+        target = image[:, py:py + t.patch, px:px + t.patch]
+        k = self._randint(0, 3)
+        target = torch.rot90(target, k, (1, 2))
+        if self._randint(0, 1):
+            target = target.flip(2)
+        params = random_fade(self.generator, t.fade_ranges)
+        patch = degrade_colour(target, params, s)
+        lr = region // s
+        n = self.side * self.side
+        ys = ry // s + torch.randint(lr, (n,), generator=self.generator)
+        xs = rx // s + torch.randint(lr, (n,), generator=self.generator)
+        context = fade(low[:, ys, xs].view(3, self.side, self.side), params)
+        if context.shape[-1] != patch.shape[-1] or context.shape[-2] != patch.shape[-2]:
+            context = F.interpolate(context[None], size=patch.shape[-2:], mode="nearest")[0]
+        return target, torch.cat([patch, context])
+
+    def __call__(self) -> tuple[Tensor, Tensor]:
+        """One batch of ``training.batch_size`` samples."""
+        pairs = [self.sample() for _ in range(self.training.batch_size)]
+        return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+
+
 def occlusion_condition(degraded: Tensor, mask: Tensor) -> Tensor:
     """Generator input of an occluded image [3, H, W] with mask [1, H, W] (1 = missing):
     [5, H, W] = biharmonic pre-fill, mask, keep = 1 - mask."""
@@ -261,6 +347,8 @@ def _sampler(training: Any) -> Callable[[], Any]:
     if isinstance(training, RestorationTraining):
         return RestorationSource(training, images)
     scale = training.generator.scale
+    if isinstance(training, ColourTraining) and isinstance(training.generator, ColourConfig):
+        return ColourSource(training, images)
     if isinstance(training, ColourTraining):
         def colour(target: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor]:
             lows = [degrade_colour(t, random_fade(g), scale) for t in target]
