@@ -35,9 +35,7 @@ def test_srgan_x4_beats_bicubic_by_1db_on_y(images):
 @pytest.mark.parametrize("fade", [
     Fade(),  # the CLI's fading
     Fade(desaturation=0.3, sepia=0.2, gamma=2.0, brightness=0.55, lift=0.02),  # dark
-    pytest.param(Fade(desaturation=0.6, sepia=0.7, gamma=1.3, brightness=0.8, lift=0.15),
-                 marks=pytest.mark.xfail(strict=True, reason="target not met for this mild "
-                                         "faded-sepia fading: measured +2.75 dB (README)")),
+    Fade(desaturation=0.6, sepia=0.7, gamma=1.3, brightness=0.8, lift=0.15),  # faded-sepia
 ], ids=["default", "dark", "faded-sepia"])
 def test_colour_restoration_gains_3db_over_the_degraded_input(images, fade):
     _, means = _means("colour", "colour", images, TaskSettings(fade=fade))

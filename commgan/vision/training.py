@@ -128,7 +128,7 @@ class ColourTraining(SRTraining):
     """
 
     generator: SRConfig = field(default_factory=ColourConfig)
-    iterations: int = 1500
+    iterations: int = 1700
     warmup: int = 300
     context_pixels: int = 1024
     """Pixels sampled from the region for its colour statistics."""
