@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -121,6 +122,15 @@ models_option = click.option(
     "--models", "models_dir", default=None,
     help="Model cache folder [default: $COMMGAN_MODELS or ~/.cache/commgan/models].")
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+
+
+def key_option(role: str) -> Callable:
+    """--key (a key file; else $COMMGAN_KEY, else a fresh random key), ``role`` opening the help."""
+    return click.option("--key", "key_file", type=click.Path(dir_okay=True), default=None,
+                        help=f"{role}: 32 raw bytes or 64 hex characters (else $COMMGAN_KEY, "
+                             "else a fresh random key).")
+
+
 device_option = click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"], case_sensitive=False),
     default="auto", show_default=True, help="Torch device.")
@@ -148,9 +158,7 @@ def cli() -> None:
               callback=_positive, help="Frame length L in bits.")
 @click.option("--eve-ebno-offset", type=float, default=0.0, show_default=True,
               help="Eve's Eb/N0 minus Bob's, in dB.")
-@click.option("--key", "key_file", type=click.Path(dir_okay=True), default=None,
-              help="Shared key file: 32 raw bytes or 64 hex characters "
-                   "(else $COMMGAN_KEY, else a fresh random key).")
+@key_option("Shared key file")
 @click.option("--out", "out_dir", default=None,
               help="Output folder [default: results/simulate-CHANNEL-MOD].")
 @models_option
@@ -261,9 +269,7 @@ def train(system_name, channel, mod, steps, train_ebno, lambda_covert, models_di
               help="small: N = 1e5 known bits, 3 restarts; full: N = 1e6, 5 restarts.")
 @click.option("--frame-bits", type=int, default=256, show_default=True, callback=_positive,
               help="Frame length L in bits.")
-@click.option("--key", "key_file", type=click.Path(dir_okay=True), default=None,
-              help="Alice and Bob's key file (Eve never gets it): 32 raw bytes or 64 hex "
-                   "characters (else $COMMGAN_KEY, else a fresh random key).")
+@key_option("Alice and Bob's key file (Eve never gets it)")
 @click.option("--out", "out_dir", default=None,
               help="Output folder [default: results/attack-SYSTEM-CHANNEL-MOD].")
 @models_option
@@ -349,9 +355,7 @@ def parse_train_ebno(text: str | None) -> tuple[float, float] | None:
               help="Splits with disjoint nonces, NAME[:FRAMES],... e.g. train,test or "
                    "train:8000,test:2000; stored as NAME/FIELD [default: one split, fields "
                    "under plain names].")
-@click.option("--key", "key_file", type=click.Path(dir_okay=True), default=None,
-              help="Key file of keyed systems: 32 raw bytes or 64 hex characters (else "
-                   "$COMMGAN_KEY, else a fresh random key). Never written to the archive.")
+@key_option("Key file of keyed systems, never written to the archive")
 @click.option("--out", "out_file", default=None,
               help="Archive (.npz) [default: results/wiretap-SYSTEM-CHANNEL-MOD-EBNOdB.npz].")
 @models_option

@@ -3,8 +3,7 @@
 - `SRGenerator` (SRGAN, Ledig et al.): residual blocks at low resolution, pixel-shuffle x2
   up-sampling stages, and a global skip: the output is bicubic(input) + learned residual (the
   residual branch's last conv starts at zero, so an untrained generator is bicubic
-  interpolation). ``colour=True`` adds the first CR-SRGAN variant's context (conv features pooled
-  over the image modulate the residual blocks); the default CR-SRGAN is now:
+  interpolation).
 - `ColourSRGenerator` (CR-SRGAN of seed 003): size-independent colour statistics of the whole
   image (`colour_statistics`) drive, through an MLP, a global colour transform of the input
   (levels + gamma per channel, then a 3x3 colour matrix) and the FiLM modulation of the SRGAN
@@ -20,6 +19,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -51,7 +51,7 @@ class SRConfig:
     blocks: int = 6
     """Residual blocks at the input resolution."""
     colour: bool = False
-    """CR-SRGAN: global colour context modulating the residual blocks."""
+    """True only in `ColourConfig` (CR-SRGAN, built as `ColourSRGenerator`)."""
 
     def to_dict(self) -> dict:
         """Plain dict (for JSON)."""
@@ -76,8 +76,41 @@ class _ResBlock(nn.Module):
         return x + self.conv2(h)
 
 
-class SRGenerator(nn.Module):
-    """SRGAN / CR-SRGAN generator: [B, 3, h, w] in [0, 1] -> [B, 3, h*scale, w*scale].
+class _SRBody(nn.Module):
+    """The SRGAN body shared by both SR generators: head conv, residual blocks (optionally
+    FiLM-modulated), pixel-shuffle x2 stages and a zero-initialised tail on top of bicubic."""
+
+    def _build_body(self, config: SRConfig) -> None:
+        if config.scale not in (1, 2, 4):
+            raise ValueError(f"scale must be 1, 2 or 4, got {config.scale}")
+        c = config.channels
+        self.head = nn.Sequential(nn.Conv2d(3, c, 5, padding=2), nn.PReLU(c))
+        self.body = nn.ModuleList(_ResBlock(c) for _ in range(config.blocks))
+        self.body_tail = nn.Conv2d(c, c, 3, padding=1)
+        up: list[nn.Module] = []
+        for _ in range(int(math.log2(config.scale))):
+            up += [nn.Conv2d(c, 4 * c, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(c)]
+        self.upsample = nn.Sequential(*up)
+        self.tail = nn.Conv2d(c, 3, 3, padding=1)
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+
+    def _upscale(self, x: Tensor, films: Sequence[Tensor | None]) -> Tensor:
+        """x [B, 3, h, w] (about [0, 1]) -> bicubic(x) + residual [B, 3, h*scale, w*scale];
+        films: one [B, 2C] or None per residual block."""
+        s = self.config.scale
+        base = x if s == 1 else F.interpolate(x, scale_factor=s, mode="bicubic",
+                                              align_corners=False)
+        feat = self.head((2 * x - 1).clamp(-2, 2))
+        h = feat
+        for block, film in zip(self.body, films, strict=True):
+            h = block(h, film)
+        h = feat + self.body_tail(h)
+        return base + self.tail(self.upsample(h))
+
+
+class SRGenerator(_SRBody):
+    """SRGAN generator: [B, 3, h, w] in [0, 1] -> [B, 3, h*scale, w*scale].
 
     The output is not clipped (clip when saving); an untrained generator is bicubic (torch,
     a = -0.75) up-sampling because the residual branch's last conv is zero-initialised.
@@ -86,41 +119,13 @@ class SRGenerator(nn.Module):
     def __init__(self, config: SRConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or SRConfig()
-        if config.scale not in (1, 2, 4):
-            raise ValueError(f"scale must be 1, 2 or 4, got {config.scale}")
-        c = config.channels
-        self.head = nn.Sequential(nn.Conv2d(3, c, 5, padding=2), nn.PReLU(c))
-        self.body = nn.ModuleList(_ResBlock(c) for _ in range(config.blocks))
-        self.body_tail = nn.Conv2d(c, c, 3, padding=1)
-        self.context = (nn.Sequential(nn.Linear(2 * c, 2 * c), nn.PReLU(2 * c),
-                                      nn.Linear(2 * c, 2 * c * config.blocks))
-                        if config.colour else None)
-        up: list[nn.Module] = []
-        for _ in range(int(math.log2(config.scale))):
-            up += [nn.Conv2d(c, 4 * c, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(c)]
-        self.upsample = nn.Sequential(*up)
-        self.tail = nn.Conv2d(c, 3, 3, padding=1)
-        nn.init.zeros_(self.tail.weight)
-        nn.init.zeros_(self.tail.bias)
-        if self.context is not None:
-            nn.init.zeros_(self.context[-1].weight)
-            nn.init.zeros_(self.context[-1].bias)
+        if config.colour:
+            raise ValueError("colour=True is the CR-SRGAN: use ColourSRGenerator(ColourConfig)")
+        self._build_body(config)
 
     def forward(self, x: Tensor) -> Tensor:
         """x [B, 3, h, w] in [0, 1] -> [B, 3, h*scale, w*scale]."""
-        s = self.config.scale
-        base = x if s == 1 else F.interpolate(x, scale_factor=s, mode="bicubic",
-                                              align_corners=False)
-        feat = self.head(2 * x - 1)
-        films: list[Tensor | None] = [None] * len(self.body)
-        if self.context is not None:
-            pooled = torch.cat([feat.mean(dim=(2, 3)), feat.amax(dim=(2, 3))], dim=1)
-            films = list(self.context(pooled).chunk(len(self.body), dim=1))
-        h = feat
-        for block, film in zip(self.body, films, strict=True):
-            h = block(h, film)
-        h = feat + self.body_tail(h)
-        return base + self.tail(self.upsample(h))
+        return self._upscale(x, [None] * len(self.body))
 
 
 _YCC = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5],
@@ -167,7 +172,7 @@ class ColourConfig(SRConfig):
     """Width of the MLP on the image's `colour_statistics` (the global colour context)."""
 
 
-class ColourSRGenerator(nn.Module):
+class ColourSRGenerator(_SRBody):
     """CR-SRGAN generator: a global colour transform estimated from the whole image, then SR.
 
     From the `colour_statistics` of the context (by default the input image itself; in training
@@ -185,22 +190,13 @@ class ColourSRGenerator(nn.Module):
     def __init__(self, config: ColourConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or ColourConfig()
-        if config.scale not in (1, 2, 4):
-            raise ValueError(f"scale must be 1, 2 or 4, got {config.scale}")
         c, k = config.channels, config.context
         self.stats = nn.Sequential(nn.Linear(STATISTICS, k), nn.PReLU(k), nn.Linear(k, k),
                                    nn.PReLU(k))
         self.transform = nn.Linear(k, 21)
         self.film = nn.Linear(k, 2 * c * config.blocks)
-        self.head = nn.Sequential(nn.Conv2d(3, c, 5, padding=2), nn.PReLU(c))
-        self.body = nn.ModuleList(_ResBlock(c) for _ in range(config.blocks))
-        self.body_tail = nn.Conv2d(c, c, 3, padding=1)
-        up: list[nn.Module] = []
-        for _ in range(int(math.log2(config.scale))):
-            up += [nn.Conv2d(c, 4 * c, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(c)]
-        self.upsample = nn.Sequential(*up)
-        self.tail = nn.Conv2d(c, 3, 3, padding=1)
-        for layer in (self.tail, self.transform, self.film):
+        self._build_body(config)
+        for layer in (self.transform, self.film):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -227,16 +223,7 @@ class ColourSRGenerator(nn.Module):
             context = x
         g = self.stats(2 * colour_statistics(context) - 1)
         corrected = self.colour_transform(x, self.transform(g))
-        s = self.config.scale
-        base = corrected if s == 1 else F.interpolate(corrected, scale_factor=s, mode="bicubic",
-                                                      align_corners=False)
-        feat = self.head((2 * corrected - 1).clamp(-2, 2))
-        films = self.film(g).chunk(len(self.body), dim=1)
-        h = feat
-        for block, film in zip(self.body, films, strict=True):
-            h = block(h, film)
-        h = feat + self.body_tail(h)
-        return base + self.tail(self.upsample(h))
+        return self._upscale(corrected, self.film(g).chunk(len(self.body), dim=1))
 
 
 @dataclass
