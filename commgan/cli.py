@@ -515,7 +515,7 @@ def restore(task, image_path, demo, degraded, mask_path, ratio, mask_kind, sigma
     """
     from commgan.checkpoint import models_dir as resolve_models_dir
     from commgan.vision.evaluate import TaskSettings
-    from commgan.vision.report import BASELINE_NAMES, MODEL_NAMES, write_restoration
+    from commgan.vision.report import method_label, write_restoration
     from commgan.vision.restore import DEMO_IMAGE, RestoreRequest, run_restore
 
     task = task.lower()
@@ -531,9 +531,9 @@ def restore(task, image_path, demo, degraded, mask_path, ratio, mask_kind, sigma
     result = run_restore(request, progress=not quiet and sys.stderr.isatty(), log=say)
     source = f"{DEMO_IMAGE} (demo)" if demo else Path(image_path).name
     written = write_restoration(result, out, f"{task}: {source}")
-    names = {"degraded": "degraded", "baseline": BASELINE_NAMES[task], "model": MODEL_NAMES[task]}
     for method, values in result.metrics.items():
-        click.echo(f"{names[method]}: PSNR {values['psnr']:.2f} dB, SSIM {values['ssim']:.4f}, "
+        click.echo(f"{method_label(task, method)}: PSNR {values['psnr']:.2f} dB, "
+                   f"SSIM {values['ssim']:.4f}, "
                    f"PSNR(Y) {values['psnr_y']:.2f} dB, SSIM(Y) {values['ssim_y']:.4f}"
                    + ("" if values["lpips"] != values["lpips"]
                       else f", LPIPS {values['lpips']:.4f}"))

@@ -1,5 +1,6 @@
 """Seed 001's Fig. 2 on our held-out images: PSNR vs occlusion ratio 0-60%, multi-loss GAN vs
-biharmonic inpainting, for block and free-form masks.
+biharmonic inpainting (and the two other classical fills: harmonic and the self-calibrated
+harmonic/biharmonic blend that the GAN takes as input), for block and free-form masks.
 
 At 0% nothing is missing and both methods return the image exactly (PSNR = infinity: the CSV
 says inf, the plot starts at 10%). Writes, under --out (default results/occlusion_curve/):
@@ -61,8 +62,8 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
             table = evaluate_images("inpaint", model, images,
                                     TaskSettings(ratio=ratio, mask=kind, seed=experiment.seed))
             table = table[table["method"] != "degraded"].assign(mask=kind, ratio=ratio)
-            table["method"] = table["method"].map({"baseline": "biharmonic",
-                                                   "model": "multi-loss GAN"})
+            table["method"] = table["method"].replace({"baseline": "biharmonic",
+                                                       "model": "multi-loss GAN"})
             tables.append(table)
             means = table.groupby("method")["psnr"].mean()
             log(f"{kind} {ratio:.0%}: " + ", ".join(f"{m} {v:.2f} dB" for m, v in means.items()))
@@ -82,7 +83,8 @@ def _plot(mean: pd.DataFrame, path: Path) -> None:
     kinds = list(dict.fromkeys(mean["mask"]))
     fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 3.8), squeeze=False)
     for ax, kind in zip(axes[0], kinds, strict=True):
-        for method, style in (("multi-loss GAN", "o-"), ("biharmonic", "s--")):
+        for method, style in (("multi-loss GAN", "o-"), ("biharmonic", "s--"),
+                              ("harmonic", "^:"), ("calibrated blend", "d-.")):
             rows = mean[(mean["mask"] == kind) & (mean["method"] == method)]
             rows = rows[rows["psnr"].map(math.isfinite)]
             ax.plot(100 * rows["ratio"], rows["psnr"], style, label=method)

@@ -4,8 +4,9 @@ Every model is trained on the training images only (or loaded from the model cac
 on the held-out astronaut, coffee and chelsea images:
 
 - sr: SRGAN x4 vs bicubic (PSNR/SSIM on Y with a 4-pixel border crop, and in RGB);
-- inpaint: the multi-loss GAN vs biharmonic inpainting, block and free-form masks and lost 8x8
-  blocks (block removal) at 10/20/30%;
+- inpaint: the multi-loss GAN vs biharmonic inpainting (and harmonic inpainting and the
+  self-calibrated harmonic/biharmonic blend, the GAN's pre-fill), block and free-form masks and
+  lost 8x8 blocks (block removal) at 10/20/30%;
 - denoise: the multi-loss GAN vs non-local means, sigma 15/25/50 (8-bit levels);
 - colour: CR-SRGAN x2 vs the degraded input and a white balance + contrast stretch, three fadings.
 
@@ -33,7 +34,7 @@ from commgan.vision.data import TEST_IMAGES, load_image
 from commgan.vision.degradations import Fade
 from commgan.vision.evaluate import TaskSettings, degrade, evaluate_images, restore_degraded
 from commgan.vision.perceptual import LPIPS, load_backbone_state
-from commgan.vision.report import BASELINE_NAMES, MODEL_NAMES, side_by_side
+from commgan.vision.report import method_label, side_by_side
 from commgan.vision.training import MODELS, load_or_train
 
 FADES = {"default": Fade(),
@@ -110,7 +111,7 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
         log(f"{task} {label}: " + ", ".join(
             f"{m} {r.psnr:.2f} dB/{r.ssim:.3f} (Y {r.psnr_y:.2f})" for m, r in means.iterrows()))
     table = pd.concat(tables, ignore_index=True)
-    table["method"] = [{"baseline": BASELINE_NAMES[t], "model": MODEL_NAMES[t]}.get(m, m)
+    table["method"] = [method_label(t, m)
                        for t, m in zip(table["task"], table["method"], strict=True)]
     summary = (table.groupby(["task", "setting", "method"], sort=False)
                [["psnr", "ssim", "psnr_y", "ssim_y", "lpips"]].mean().reset_index())

@@ -12,6 +12,9 @@ from commgan.errors import CommganError
 from commgan.vision.baselines import (
     bicubic_upsample,
     biharmonic_inpaint,
+    blend_weight,
+    calibrated_inpaint,
+    harmonic_inpaint,
     nlm_denoise,
     stretch_colours,
 )
@@ -144,6 +147,49 @@ class TestBaselines:
         filled = biharmonic_inpaint(image * (1 - mask), mask)
         assert torch.equal(filled * (1 - mask), (image * (1 - mask)).mul(255).round() / 255)
         assert float(psnr(filled, image)) > float(psnr(image * (1 - mask), image)) + 10
+
+    def test_harmonic_fill_solves_laplace(self):
+        mask = make_mask("block", 64, 80, 0.25, torch.Generator().manual_seed(3))
+        y, x = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 80), indexing="ij")
+        ramp = torch.stack([0.1 + 0.8 * x, 0.9 - 0.7 * y, 0.2 + 0.3 * x + 0.4 * y])
+        filled = harmonic_inpaint(ramp * (1 - mask), mask)  # a plane is harmonic: exact
+        assert float((filled - ramp).abs().max()) <= 0.5 / 255 + 1e-6
+        image = load_image("coffee")[:, 100:164, 200:280]
+        filled = harmonic_inpaint(image * (1 - mask), mask).double()
+        assert torch.equal(filled * (1 - mask), (image * (1 - mask)).mul(255).round() / 255)
+        padded = torch.nn.functional.pad(filled[None], (1, 1, 1, 1), mode="replicate")[0]
+        laplacian = (padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1] + padded[:, 1:-1, :-2]
+                     + padded[:, 1:-1, 2:] - 4 * filled)
+        assert float((laplacian * mask).abs().max()) <= 4 / 255  # zero up to 8-bit rounding
+        assert float((laplacian * (1 - mask)).abs().max()) > 0.1  # the known pixels are not
+
+    def test_blend_weight_follows_the_image(self):
+        """A quadratic surface is biharmonic (w -> 1); white noise is best filled by the
+        smoother membrane fill (w -> 0); only the degraded image is read."""
+        mask = make_mask("block", 96, 96, 0.2, torch.Generator().manual_seed(1))
+        y, x = torch.meshgrid(torch.linspace(0, 1, 96), torch.linspace(0, 1, 96), indexing="ij")
+        bowl = (0.2 + 0.6 * ((x - 0.5) ** 2 + (y - 0.5) ** 2)).expand(3, 96, 96)
+        noise = (0.5 + 0.15 * torch.randn(1, 96, 96, generator=torch.Generator().manual_seed(0))
+                 ).clamp(0, 1).expand(3, 96, 96)
+        assert blend_weight(bowl * (1 - mask), mask) > 0.9
+        assert blend_weight(noise * (1 - mask), mask) < 0.1
+        assert blend_weight(bowl, torch.zeros(1, 96, 96)) == 0.5  # nothing to fit
+
+    def test_calibrated_fill_finds_the_better_blend(self):
+        """On a textured crop (china: foliage and roof tiles, biharmonic 21.46 dB, harmonic
+        22.20) the self-calibrated weight leans to harmonic and lands near the best blend that
+        the reference would choose (22.52 dB at w = 0.3)."""
+        image = load_image("china")[:, 100:228, 200:328]
+        mask = make_mask("block", 128, 128, 0.2, torch.Generator().manual_seed(0))
+        degraded = image * (1 - mask)
+        biharmonic, harmonic = biharmonic_inpaint(degraded, mask), harmonic_inpaint(degraded, mask)
+        calibrated = calibrated_inpaint(degraded, mask)
+        assert torch.equal(calibrated * (1 - mask), biharmonic * (1 - mask))
+        best = max(float(psnr(harmonic + w / 10 * (biharmonic - harmonic), image))
+                   for w in range(11))
+        assert blend_weight(degraded, mask) < 0.5
+        assert float(psnr(calibrated, image)) >= float(psnr(biharmonic, image)) + 0.5
+        assert float(psnr(calibrated, image)) >= best - 0.5
 
     def test_nlm_denoises(self, pair):
         noisy, clean = pair

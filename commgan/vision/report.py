@@ -21,7 +21,8 @@ from commgan.fileio import atomic_write  # noqa: E402
 from commgan.vision.data import to_uint8  # noqa: E402
 from commgan.vision.evaluate import Restoration  # noqa: E402
 
-__all__ = ["BASELINE_NAMES", "MODEL_NAMES", "save_png", "side_by_side", "write_restoration"]
+__all__ = ["BASELINE_NAMES", "MODEL_NAMES", "method_label", "save_png", "side_by_side",
+           "write_restoration"]
 
 BASELINE_NAMES = {"sr": "bicubic", "inpaint": "biharmonic", "denoise": "non-local means",
                   "colour": "white balance + stretch"}
@@ -29,6 +30,11 @@ BASELINE_NAMES = {"sr": "bicubic", "inpaint": "biharmonic", "denoise": "non-loca
 MODEL_NAMES = {"sr": "SRGAN x4", "inpaint": "multi-loss GAN", "denoise": "multi-loss GAN",
                "colour": "CR-SRGAN x2"}
 """Display name of each task's model."""
+
+
+def method_label(task: str, key: str) -> str:
+    """Display name of a key of `Restoration.metrics` ("baseline", "model", or a name)."""
+    return {"baseline": BASELINE_NAMES[task], "model": MODEL_NAMES[task]}.get(key, key)
 
 
 def save_png(image: Tensor, path: str | Path) -> None:
@@ -81,9 +87,7 @@ def write_restoration(result: Restoration, out: str | Path, title: str = "") -> 
     save_png(result.restored, written[0])
     side_by_side(result, written[1], title)
     if result.metrics:
-        table = pd.DataFrame([{"method": {"degraded": "degraded", "baseline":
-                                          BASELINE_NAMES[result.task],
-                                          "model": MODEL_NAMES[result.task]}[k], **v}
+        table = pd.DataFrame([{"method": method_label(result.task, k), **v}
                               for k, v in result.metrics.items()])
         path = out / "metrics.csv"
         atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
