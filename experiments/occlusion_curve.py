@@ -1,6 +1,6 @@
 """Seed 001's Fig. 2 on our held-out images: PSNR vs occlusion ratio 0-60%, multi-loss GAN vs
 biharmonic inpainting (and the two other classical fills: harmonic and the self-calibrated
-harmonic/biharmonic blend that the GAN takes as input), for block and free-form masks.
+harmonic/biharmonic blend), for block and free-form masks.
 
 At 0% nothing is missing and both methods return the image exactly (PSNR = infinity: the CSV
 says inf, the plot starts at 10%). Writes, under --out (default results/occlusion_curve/):

@@ -5,7 +5,7 @@ on the held-out astronaut, coffee and chelsea images:
 
 - sr: SRGAN x4 vs bicubic (PSNR/SSIM on Y with a 4-pixel border crop, and in RGB);
 - inpaint: the multi-loss GAN vs biharmonic inpainting (and harmonic inpainting and the
-  self-calibrated harmonic/biharmonic blend, the GAN's pre-fill), block and free-form masks and
+  self-calibrated harmonic/biharmonic blend), block and free-form masks and
   lost 8x8 blocks (block removal) at 10/20/30%;
 - denoise: the multi-loss GAN vs non-local means, sigma 15/25/50 (8-bit levels);
 - colour: CR-SRGAN x2 vs the degraded input and a white balance + contrast stretch, three fadings.

@@ -4,7 +4,7 @@
 - occlusion / block removal: biharmonic inpainting (``skimage.restoration.inpaint_biharmonic``),
   the issue's baseline, and harmonic (membrane, Laplace-equation) inpainting, a second classical
   baseline that is often the stronger of the two on textured photographs, and their
-  self-calibrated blend (`calibrated_inpaint`), the multi-loss GAN's pre-fill;
+  self-calibrated blend (`calibrated_inpaint`);
 - noise: non-local means (``skimage.restoration.denoise_nl_means``, h = 0.8 sigma, 5x5 patches,
   13x13 search window, the noise level known or estimated);
 - fading: grey-world white balance followed by a per-channel 1-99 percentile contrast stretch.
@@ -14,8 +14,6 @@ All take and return float tensors [3, H, W] in [0, 1] (outputs rounded to 8 bits
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
 from scipy import ndimage
@@ -24,7 +22,7 @@ from torch import Tensor
 from commgan.vision.data import from_numpy, quantize, to_numpy
 from commgan.vision.degradations import pil_resize
 
-__all__ = ["PREFILLS", "bicubic_upsample", "biharmonic_inpaint", "blend_weight",
+__all__ = ["bicubic_upsample", "biharmonic_inpaint", "blend_weight",
            "calibrated_inpaint", "harmonic_inpaint", "nlm_denoise", "stretch_colours"]
 
 
@@ -160,7 +158,3 @@ def stretch_colours(image: Tensor, low: float = 1.0, high: float = 99.0) -> Tens
     x = (x - lo) / (hi - lo).clamp_min(1e-6)
     return quantize(x.float())
 
-
-PREFILLS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-    "biharmonic": biharmonic_inpaint, "calibrated": calibrated_inpaint}
-"""Hole fills the multi-loss GAN can take as input: ``fill(image [3, H, W], mask [1, H, W])``."""

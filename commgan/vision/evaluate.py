@@ -4,8 +4,8 @@ Each task has a degradation (seeded) -> a classical baseline | a learned model:
 
 - sr: bicubic x4 down-sampling (Pillow) -> bicubic x4 up-sampling | SRGAN x4;
 - inpaint: occlusion (block or free-form mask) at a ratio -> biharmonic inpainting | multi-loss GAN
-  (two more classical rows: harmonic inpainting and the self-calibrated harmonic/biharmonic blend
-  that the GAN takes as its pre-fill);
+  (with a reference, two more classical rows: harmonic inpainting and the self-calibrated
+  harmonic/biharmonic blend);
 - denoise: Gaussian noise (sigma in [0, 1] units) -> non-local means | multi-loss GAN;
 - colour: fading/darkening + bicubic x2 down-sampling -> white balance + contrast stretch after
   bicubic x2 up-sampling | CR-SRGAN.
@@ -25,9 +25,9 @@ from torch import Tensor, nn
 
 from commgan.errors import CommganError
 from commgan.vision.baselines import (
-    PREFILLS,
     bicubic_upsample,
     biharmonic_inpaint,
+    calibrated_inpaint,
     harmonic_inpaint,
     nlm_denoise,
     stretch_colours,
@@ -134,8 +134,8 @@ def run_model(task: str, model: nn.Module, degraded: Tensor, mask: Tensor | None
               prefill: Tensor | None = None) -> Tensor:
     """The model's restoration of one degraded image [3, h, w] -> [3, H, W] (8-bit rounded).
 
-    inpaint: ``mask`` [1, H, W] is required; ``prefill`` is the classical fill of the holes that
-    the generator takes as input (``model.config.prefill``), computed here when not given.
+    inpaint: ``mask`` [1, H, W] is required; ``prefill`` is the biharmonic fill of the holes
+    (the generator's input), computed here when not given.
     """
     device = next(model.parameters()).device
     with torch.no_grad():
@@ -144,8 +144,8 @@ def run_model(task: str, model: nn.Module, degraded: Tensor, mask: Tensor | None
         elif task == "inpaint":
             if mask is None:
                 raise CommganError("inpainting needs a mask (1 = missing pixel)")
-            condition = (occlusion_condition(degraded, mask, model.config.prefill)
-                         if prefill is None else torch.cat([prefill, mask, 1 - mask]))
+            condition = (occlusion_condition(degraded, mask) if prefill is None
+                         else torch.cat([prefill, mask, 1 - mask]))
             out = model(condition.unsqueeze(0).to(device))
         else:
             out = model(noise_condition(degraded).unsqueeze(0).to(device))
@@ -180,14 +180,11 @@ def restore_degraded(task: str, model: nn.Module, degraded: Tensor, mask: Tensor
     also measures the two other classical fills ("harmonic", "calibrated blend").
     """
     baseline = run_baseline(task, degraded, mask, sigma)
+    prefill = baseline if task == "inpaint" else None
     extra: dict[str, Tensor] = {}
-    prefill = None
-    if task == "inpaint" and mask is not None:
-        kind = getattr(getattr(model, "config", None), "prefill", "biharmonic")
-        prefill = baseline if kind == "biharmonic" else PREFILLS[kind](degraded, mask)
-        if reference is not None:
-            extra = {"harmonic": harmonic_inpaint(degraded, mask), "calibrated blend":
-                     prefill if kind == "calibrated" else PREFILLS["calibrated"](degraded, mask)}
+    if task == "inpaint" and reference is not None:
+        extra = {"harmonic": harmonic_inpaint(degraded, mask),
+                 "calibrated blend": calibrated_inpaint(degraded, mask)}
     result = Restoration(task=task, reference=reference,
                          degraded=_as_target_size(task, degraded), baseline=baseline,
                          restored=run_model(task, model, degraded, mask, prefill), mask=mask)

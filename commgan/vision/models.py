@@ -9,10 +9,9 @@
   (levels + gamma per channel, then a 3x3 colour matrix) and the FiLM modulation of the SRGAN
   body, which adds the detail on top of bicubic(transformed input).
 - `RestorationGenerator` (seed 001): encoder-decoder with residual blocks at 1/4 resolution and
-  skip connections; input = the degraded image with its missing pixels pre-filled by a classical
-  method (the self-calibrated harmonic/biharmonic blend), the missing-pixel mask and the keep
-  mask; output = input + learned residual (the last conv starts at zero), the pixels to keep
-  copied from the input.
+  skip connections; input = the degraded image with its missing pixels pre-filled by biharmonic
+  inpainting, the missing-pixel mask and the keep mask; output = input + learned residual (the
+  last conv starts at zero), the pixels to keep copied from the input.
 - `ConvDiscriminator`: strided convolutions with spectral norm and LeakyReLU(0.2) (DCGAN family,
   `commgan.gan.conv_block`), either one logit per image (SRGAN) or a patch map (PatchGAN).
 """
@@ -235,10 +234,6 @@ class RestorationConfig:
     """Channels at full resolution (x2 at 1/2, x4 at 1/4 resolution)."""
     blocks: int = 4
     """Residual blocks at 1/4 resolution (dilations 1, 2, 4, 8, ... for a wide receptive field)."""
-    prefill: str = "calibrated"
-    """Classical fill of the holes in the generator's input (one of
-    `commgan.vision.baselines.PREFILLS`): "calibrated" (the self-calibrated harmonic/biharmonic
-    blend) or "biharmonic" (the models before 2026-11-21)."""
 
     def to_dict(self) -> dict:
         """Plain dict (for JSON)."""
@@ -248,8 +243,8 @@ class RestorationConfig:
 class RestorationGenerator(nn.Module):
     """Seed 001's encoder-decoder generator.
 
-    Forward: ``condition`` [B, 5, H, W] = pre-filled degraded RGB (missing pixels filled by the
-    classical method named by ``config.prefill``; a noisy image as it is), missing mask
+    Forward: ``condition`` [B, 5, H, W] = pre-filled degraded RGB (missing pixels filled by
+    `commgan.vision.baselines.biharmonic_inpaint`; a noisy image as it is), missing mask
     (1 = pixel lost), keep mask (1 = pixel to copy to the output: the known pixels of an occluded
     image; 0 everywhere for a noisy one). Output [B, 3, H, W] = keep * input + (1 - keep) *
     (input + residual). H and W need not be multiples of 4 (reflection padding, then a crop).

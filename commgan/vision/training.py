@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from commgan.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
 from commgan.errors import CommganError
 from commgan.gan import AdversarialGAN, GANTrainer, TrainerConfig
-from commgan.vision.baselines import PREFILLS
+from commgan.vision.baselines import biharmonic_inpaint
 from commgan.vision.data import TRAIN_IMAGES, PatchSampler, load_image
 from commgan.vision.degradations import (
     crop_to_multiple,
@@ -183,7 +183,7 @@ class RestorationTraining:
     noise_sigma: tuple[float, float] = (5 / 255, 50 / 255)
     """Noise standard deviations are uniform in this range ([0, 1] units)."""
     bank: int = 1000
-    """Occluded patches drawn (with their pre-fills) before training."""
+    """Occluded patches drawn (with their biharmonic pre-fills) before training."""
     seed: int = 0
     """Seed of weights, patches and degradations."""
     images: tuple[str, ...] = TRAIN_IMAGES
@@ -215,10 +215,9 @@ class RestorationSource:
     """Batches of the multi-loss GAN: ``() -> (target [B, 3, P, P], condition [B, 5, P, P])``.
 
     Occluded samples (block, free-form, block removal) come from a bank of ``training.bank``
-    patches drawn once with their masks and pre-fills (the calibrated pre-fill costs about 50 ms
-    a patch), each used under a random flip/rotation (the harmonic and biharmonic fills commute
-    with them; the blend weight is fitted once per patch); noisy samples are drawn fresh from the
-    training images every time.
+    patches drawn once with their masks and biharmonic pre-fills (the pre-fill costs tens of
+    milliseconds a patch), each used under a random flip/rotation (biharmonic inpainting commutes
+    with them); noisy samples are drawn fresh from the training images every time.
     """
 
     def __init__(self, training: RestorationTraining, images: list[Tensor]) -> None:
@@ -236,8 +235,7 @@ class RestorationSource:
             p = training.patch
             mask = make_mask(kind, p, p, ratio, self.generator)
             self.bank_targets.append(target)
-            self.bank_conditions.append(occlusion_condition(target * (1 - mask), mask,
-                                                            training.generator.prefill))
+            self.bank_conditions.append(occlusion_condition(target * (1 - mask), mask))
 
     def _rand(self) -> float:
         return float(torch.rand((), generator=self.generator))
@@ -327,12 +325,10 @@ class ColourSource:
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
 
 
-def occlusion_condition(degraded: Tensor, mask: Tensor, prefill: str = "calibrated") -> Tensor:
+def occlusion_condition(degraded: Tensor, mask: Tensor) -> Tensor:
     """Generator input of an occluded image [3, H, W] with mask [1, H, W] (1 = missing):
-    [5, H, W] = pre-fill (`commgan.vision.baselines.PREFILLS` [prefill]), mask, keep = 1 - mask."""
-    if prefill not in PREFILLS:
-        raise ValueError(f"unknown prefill {prefill!r}; valid: {', '.join(PREFILLS)}")
-    return torch.cat([PREFILLS[prefill](degraded, mask), mask, 1 - mask])
+    [5, H, W] = biharmonic pre-fill, mask, keep = 1 - mask."""
+    return torch.cat([biharmonic_inpaint(degraded, mask), mask, 1 - mask])
 
 
 def noise_condition(noisy: Tensor) -> Tensor:
