@@ -28,6 +28,7 @@ from commgan.checkpoint import models_dir as resolve_models_dir  # noqa: E402
 from commgan.fileio import atomic_write, write_json  # noqa: E402
 from commgan.vision.data import TEST_IMAGES, load_image  # noqa: E402
 from commgan.vision.evaluate import TaskSettings, evaluate_images  # noqa: E402
+from commgan.vision.report import method_label  # noqa: E402
 from commgan.vision.training import MODELS, load_or_train  # noqa: E402
 
 
@@ -62,8 +63,7 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
             table = evaluate_images("inpaint", model, images,
                                     TaskSettings(ratio=ratio, mask=kind, seed=experiment.seed))
             table = table[table["method"] != "degraded"].assign(mask=kind, ratio=ratio)
-            table["method"] = table["method"].replace({"baseline": "biharmonic",
-                                                       "model": "multi-loss GAN"})
+            table["method"] = table["method"].map(lambda key: method_label("inpaint", key))
             tables.append(table)
             means = table.groupby("method")["psnr"].mean()
             log(f"{kind} {ratio:.0%}: " + ", ".join(f"{m} {v:.2f} dB" for m, v in means.items()))

@@ -123,14 +123,17 @@ def blend_weight(image: Tensor, mask: Tensor, generator: torch.Generator | None 
     return min(max(numerator / energy, 0.0), 1.0)
 
 
-def calibrated_inpaint(image: Tensor, mask: Tensor,
-                       generator: torch.Generator | None = None) -> Tensor:
+def calibrated_inpaint(image: Tensor, mask: Tensor, generator: torch.Generator | None = None,
+                       biharmonic: Tensor | None = None, harmonic: Tensor | None = None
+                       ) -> Tensor:
     """Self-calibrated blend ``harmonic + w * (biharmonic - harmonic)`` of the two fills,
-    w from `blend_weight` (this image's own known pixels); [3, H, W], 8-bit rounded."""
+    w from `blend_weight` (this image's own known pixels); [3, H, W], 8-bit rounded.
+    biharmonic, harmonic: the two fills of (image, mask) when the caller already has them."""
     if mask.sum() < 1:
         return quantize(image)
     weight = blend_weight(image, mask, generator)
-    biharmonic, harmonic = biharmonic_inpaint(image, mask), harmonic_inpaint(image, mask)
+    biharmonic = biharmonic_inpaint(image, mask) if biharmonic is None else biharmonic
+    harmonic = harmonic_inpaint(image, mask) if harmonic is None else harmonic
     return quantize(harmonic + weight * (biharmonic - harmonic))
 
 
@@ -157,4 +160,3 @@ def stretch_colours(image: Tensor, low: float = 1.0, high: float = 99.0) -> Tens
     hi = torch.from_numpy(np.percentile(flat, high, axis=1)).view(3, 1, 1).to(x)
     x = (x - lo) / (hi - lo).clamp_min(1e-6)
     return quantize(x.float())
-

@@ -183,8 +183,9 @@ def restore_degraded(task: str, model: nn.Module, degraded: Tensor, mask: Tensor
     prefill = baseline if task == "inpaint" else None
     extra: dict[str, Tensor] = {}
     if task == "inpaint" and reference is not None:
-        extra = {"harmonic": harmonic_inpaint(degraded, mask),
-                 "calibrated blend": calibrated_inpaint(degraded, mask)}
+        harmonic = harmonic_inpaint(degraded, mask)
+        extra = {"harmonic": harmonic, "calibrated blend": calibrated_inpaint(
+            degraded, mask, biharmonic=baseline, harmonic=harmonic)}
     result = Restoration(task=task, reference=reference,
                          degraded=_as_target_size(task, degraded), baseline=baseline,
                          restored=run_model(task, model, degraded, mask, prefill), mask=mask)
