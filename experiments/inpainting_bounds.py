@@ -81,6 +81,7 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
     for kind in experiment.masks:
         for ratio in experiment.ratios:
             settings = TaskSettings(ratio=ratio, mask=kind, seed=experiment.seed)
+            setting_rows = []
             for name, image in images.items():
                 reference, degraded, mask = degrade("inpaint", image, settings)
                 biharmonic = biharmonic_inpaint(degraded, mask)
@@ -93,17 +94,17 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
                          "oracle best of two": best, "oracle blend": blend}
                 for method, fill in fills.items():
                     metrics = image_metrics(fill, reference)
-                    rows.append({"image": name, "mask": kind, "ratio": ratio, "method": method,
-                                 "psnr": metrics["psnr"], "ssim": metrics["ssim"]})
-            table = pd.DataFrame(rows[-len(images) * len(fills):])
-            means = table.groupby("method", sort=False)["psnr"].mean()
+                    setting_rows.append({"image": name, "mask": kind, "ratio": ratio,
+                                         "method": method, "psnr": metrics["psnr"],
+                                         "ssim": metrics["ssim"]})
+            means = pd.DataFrame(setting_rows).groupby("method", sort=False)["psnr"].mean()
             log(f"{kind} {ratio:.0%}: " + ", ".join(f"{m} {v:.2f}" for m, v in means.items()))
+            rows += setting_rows
     bounds = pd.DataFrame(rows)
-    base = bounds[bounds["method"] == "biharmonic"].set_index(["image", "mask", "ratio"])["psnr"]
-    bounds["gain_db"] = bounds["psnr"].to_numpy() - base.loc[
-        list(zip(bounds["image"], bounds["mask"], bounds["ratio"], strict=True))].to_numpy()
-    gains = bounds.pivot_table(index=["mask", "ratio"], columns="method", values="gain_db",
-                               aggfunc="mean", sort=False).reset_index()
+    psnr = bounds.pivot_table(index=["mask", "ratio", "image"], columns="method",
+                              values="psnr", sort=False)
+    gains = (psnr.sub(psnr["biharmonic"], axis=0)
+             .groupby(level=["mask", "ratio"], sort=False).mean().reset_index())
     gains.columns.name = None
     atomic_write(out / "bounds.csv", lambda tmp: bounds.to_csv(tmp, index=False))
     atomic_write(out / "gains.csv", lambda tmp: gains.to_csv(tmp, index=False))
