@@ -1,9 +1,14 @@
-"""Checkpoints: safetensors weights + a JSON sidecar (config, versions, metrics, SHA-256).
+"""The one model cache of comm and vision: safetensors weights + a JSON sidecar.
 
-``save_checkpoint(stem, module, metadata)`` writes ``stem.safetensors`` and ``stem.json``
-atomically. ``load_checkpoint`` refuses, with one clear :class:`CommganError`, a missing, corrupt
-or truncated file, one whose recorded config differs from the expected one, and one whose tensor
-names or shapes do not fit the module.
+A cached model is ``ROOT/NAME-LABEL-...`` + ``.safetensors`` / ``.json`` (:meth:`ModelCache.stem`):
+learned systems are labelled by channel and modulation (``gan_enc-awgn-16qam``), vision models by
+a hash of their training config (:func:`config_hash`). The sidecar holds the identity the model
+was made for (checked on load), metrics, versions and the SHA-256 of the weights.
+
+``save_checkpoint(stem, module, metadata)`` writes both files atomically. ``load_checkpoint``
+refuses, with one clear :class:`CommganError`, a missing, corrupt or truncated file, one whose
+recorded config differs from the expected one, and one whose tensor names or shapes do not fit
+the module.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,8 +27,8 @@ from safetensors.torch import load_file, save_file
 from commgan.errors import CommganError
 from commgan.fileio import atomic_write, write_json
 
-__all__ = ["CHECKPOINT_FORMAT", "checkpoint_paths", "default_models_dir", "load_checkpoint",
-           "models_dir", "save_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "CachedModel", "ModelCache", "checkpoint_paths", "config_hash",
+           "default_models_dir", "load_checkpoint", "models_dir", "save_checkpoint"]
 
 
 def default_models_dir() -> Path:
@@ -117,3 +124,65 @@ def load_checkpoint(
             )
     module.load_state_dict(state)
     return sidecar
+
+
+def config_hash(config: dict, length: int = 12) -> str:
+    """Hex digest of a JSON-serialisable config (key order does not matter)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    """A model resolved from the cache: its stem, its sidecar, and whether it was trained now."""
+
+    stem: Path
+    sidecar: dict
+    trained: bool
+
+    @property
+    def weights(self) -> Path:
+        return checkpoint_paths(self.stem)[0]
+
+    @property
+    def fingerprint(self) -> str:
+        """First 16 hex digits of the weights' SHA-256 (recorded in results' configs)."""
+        return str(self.sidecar["sha256"])[:16]
+
+
+class ModelCache:
+    """The model folder (``--models``, else :func:`default_models_dir`) and its one naming
+    scheme, ``NAME-LABEL-...``; :meth:`resolve` loads a model or trains and saves it."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = models_dir(root)
+
+    def stem(self, name: str, *labels: str) -> Path:
+        """``ROOT/NAME-LABEL-...`` (``+`` in names becomes ``_``)."""
+        return self.root / "-".join(part.replace("+", "_") for part in (name, *labels))
+
+    def resolve(
+        self,
+        stem: Path,
+        module: torch.nn.Module,
+        identity: dict,
+        train: Callable[[], dict],
+        *,
+        retrain: bool = False,
+        train_if_missing: bool = True,
+        missing: str = "",
+        device: str | torch.device = "cpu",
+    ) -> CachedModel:
+        """Load ``stem`` into ``module`` (its sidecar must hold ``identity``), or train.
+
+        ``train()`` trains ``module`` in place and returns extra sidecar metadata (metrics,
+        times); the result is saved under ``stem`` with ``identity``. Without a cached model and
+        with ``train_if_missing`` False, raises :class:`CommganError` with ``missing``.
+        """
+        if checkpoint_paths(stem)[0].exists() and not retrain:
+            sidecar = load_checkpoint(stem, module, identity, device=device)
+            return CachedModel(stem, sidecar, trained=False)
+        if not train_if_missing and not retrain:
+            raise CommganError(missing or f"no cached model {stem} in {self.root}")
+        metadata = train()
+        sidecar = save_checkpoint(stem, module, {**identity, **metadata})
+        return CachedModel(stem, sidecar, trained=True)
