@@ -1,0 +1,66 @@
+"""``--config FILE`` for every command and experiment: a TOML or JSON file of option values,
+applied first; options given on the command line override it.
+
+Keys are option names with ``-`` or ``_`` (``frame-bits`` or ``frame_bits``); a key that names
+no option of the command is an error, so a typo never goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["config_option", "read_config_file"]
+
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Option values from a ``.toml`` or ``.json`` file (a flat table); errors are one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise click.BadParameter(f"{str(path)!r} is not a file", param_hint="--config")
+    with open(path, "rb") as f:
+        data = f.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise click.BadParameter(f"{str(path)!r} is larger than 1 MiB", param_hint="--config")
+    try:
+        text = data.decode()
+        values = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
+        raise click.BadParameter(f"{str(path)!r} does not parse: {err}",
+                                 param_hint="--config") from None
+    if not isinstance(values, dict):
+        raise click.BadParameter(f"{str(path)!r} must hold a table of option values",
+                                 param_hint="--config")
+    return {str(key).replace("-", "_"): value for key, value in values.items()}
+
+
+def _apply(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    values = read_config_file(value)
+    known = {p.name for p in ctx.command.params if p.name and p.name != "config"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise click.BadParameter(
+            f"{value!r}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}",
+            param_hint="--config")
+    for key, item in values.items():
+        if isinstance(item, list):
+            values[key] = ",".join(str(v) for v in item)
+    ctx.default_map = {**(ctx.default_map or {}), **values}
+    return value
+
+
+def config_option(command: Callable) -> Callable:
+    """Add ``--config FILE`` (TOML or JSON option values, overridden by explicit options)."""
+    return click.option(
+        "--config", "config", type=str, default=None, is_eager=True, expose_value=False,
+        callback=_apply,
+        help="TOML or JSON file of option values, applied first; options given here win.")(command)
