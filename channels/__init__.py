@@ -4,7 +4,7 @@ Built on Sionna PHY. Never imports :mod:`commgan`.
 """
 
 from channels.awgn import AWGNChannel
-from channels.base import Channel, ChannelOutput, noise_variance
+from channels.base import Channel, ChannelOutput, ChannelSpec, noise_variance
 from channels.modulation import (
     MODULATIONS,
     ModulationSpec,
@@ -13,7 +13,13 @@ from channels.modulation import (
     get_modulation,
 )
 from channels.rayleigh import RayleighBlockChannel, RayleighFastChannel
-from channels.registry import CHANNELS, WiretapChannel, WiretapOutput, get_channel
+from channels.registry import (
+    CHANNELS,
+    WiretapChannel,
+    WiretapOutput,
+    channel_spec,
+    get_channel,
+)
 
 __all__ = [
     "CHANNELS",
@@ -21,6 +27,7 @@ __all__ = [
     "AWGNChannel",
     "Channel",
     "ChannelOutput",
+    "ChannelSpec",
     "ModulationSpec",
     "NearestPointSlicer",
     "RayleighBlockChannel",
@@ -28,6 +35,7 @@ __all__ = [
     "WiretapChannel",
     "WiretapOutput",
     "bit_errors_between_indices",
+    "channel_spec",
     "get_channel",
     "get_modulation",
     "noise_variance",

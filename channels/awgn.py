@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from channels.base import Channel
+from channels.base import Channel, ChannelSpec
+from channels.theory import ber_awgn
 
-__all__ = ["AWGNChannel"]
+__all__ = ["AWGN", "AWGNChannel"]
 
 
 class AWGNChannel(Channel):
@@ -28,3 +29,7 @@ class AWGNChannel(Channel):
         return torch.ones(1, 1, dtype=torch.complex64, device=self.device).expand(
             batch_size, num_symbols
         )
+
+
+AWGN = ChannelSpec(AWGNChannel, "additive white Gaussian noise", theory=ber_awgn,
+                   train_ebno_db=(4.0, 14.0))

@@ -1,13 +1,17 @@
-"""Channel interface: what every channel returns, and Eb/N0 to noise variance."""
+"""Channel interface: what every channel returns, its registry record, and Eb/N0 to noise
+variance."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, is_dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from sionna.phy.utils import ebnodb2no
 
-__all__ = ["Channel", "ChannelOutput", "noise_variance"]
+__all__ = ["Channel", "ChannelOutput", "ChannelSpec", "noise_variance"]
 
 
 @dataclass
@@ -75,3 +79,37 @@ class Channel(torch.nn.Module):
         faded = h * x if self.has_csi else x
         y = self._awgn(faded, no if no.dim() == 0 else no.reshape(-1, 1))
         return ChannelOutput(y=y, h=h, no=no)
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """What the rest of the project knows of a channel.
+
+    ``channel``: the class (its ``name`` is the registry key); ``summary``: one line for help
+    texts; ``theory(R, ebno_db) -> BER`` of Gray QAM with a coherent receiver, or None (no theory
+    curve is drawn); ``train_ebno_db``: default (low, high) dB training range of learned links;
+    ``options``: a dataclass of the constructor's options (None = no options).
+    """
+
+    channel: type[Channel]
+    summary: str
+    theory: Callable[[int, Any], np.ndarray] | None
+    train_ebno_db: tuple[float, float]
+    options: type | None = None
+
+    @property
+    def name(self) -> str:
+        return self.channel.name
+
+    def build(self, device: str | None = None, **options) -> Channel:
+        """The channel with ``options`` checked against :attr:`options`."""
+        if options and (self.options is None or not is_dataclass(self.options)):
+            raise ValueError(f"channel {self.name!r} takes no options, got {sorted(options)}")
+        if self.options is not None:
+            known = {f.name for f in fields(self.options)}
+            unknown = sorted(set(options) - known)
+            if unknown:
+                raise ValueError(f"channel {self.name!r} has no option {unknown[0]!r}; "
+                                 f"valid: {', '.join(sorted(known))}")
+            options = asdict(self.options(**options))
+        return self.channel(device=device, **options)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from sionna.phy.channel import GenerateFlatFadingChannel
 
-from channels.base import Channel
+from channels.base import Channel, ChannelSpec
+from channels.theory import ber_rayleigh
 
-__all__ = ["RayleighBlockChannel", "RayleighFastChannel"]
+__all__ = ["RAYLEIGH", "RAYLEIGH_FAST", "RayleighBlockChannel", "RayleighBlockOptions",
+           "RayleighFastChannel"]
 
 
 class RayleighBlockChannel(Channel):
@@ -53,3 +57,18 @@ class RayleighFastChannel(RayleighBlockChannel):
 
     def coefficients(self, batch_size: int, num_symbols: int) -> torch.Tensor:
         return self._generate(batch_size * num_symbols).reshape(batch_size, num_symbols)
+
+
+@dataclass
+class RayleighBlockOptions:
+    """Options of ``rayleigh``."""
+
+    block_length: int | None = None
+    """Symbols per fading block; None = one block per frame."""
+
+
+RAYLEIGH = ChannelSpec(RayleighBlockChannel, "flat block fading, one CN(0, 1) coefficient per "
+                       "frame", theory=ber_rayleigh, train_ebno_db=(0.0, 20.0),
+                       options=RayleighBlockOptions)
+RAYLEIGH_FAST = ChannelSpec(RayleighFastChannel, "flat fast fading, one CN(0, 1) coefficient per "
+                            "symbol", theory=ber_rayleigh, train_ebno_db=(0.0, 20.0))

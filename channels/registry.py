@@ -1,4 +1,8 @@
-"""Channels by name, and the wiretap pair (Bob's and Eve's independent links)."""
+"""Channels by name (one :class:`ChannelSpec` record each), and the wiretap pair.
+
+Adding a channel is one file (a :class:`~channels.base.Channel` subclass and its record) and one
+line in :data:`CHANNELS`.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,31 @@ from dataclasses import dataclass
 
 import torch
 
-from channels.awgn import AWGNChannel
-from channels.base import Channel, ChannelOutput, noise_variance
-from channels.rayleigh import RayleighBlockChannel, RayleighFastChannel
+from channels.awgn import AWGN
+from channels.base import Channel, ChannelOutput, ChannelSpec, noise_variance
+from channels.rayleigh import RAYLEIGH, RAYLEIGH_FAST
 
-__all__ = ["CHANNELS", "WiretapChannel", "WiretapOutput", "get_channel"]
+__all__ = ["CHANNELS", "ChannelSpec", "WiretapChannel", "WiretapOutput", "channel_spec",
+           "get_channel"]
 
-CHANNELS: dict[str, type[Channel]] = {
-    "awgn": AWGNChannel,
-    "rayleigh": RayleighBlockChannel,
-    "rayleigh-fast": RayleighFastChannel,
-}
+
+CHANNELS: dict[str, ChannelSpec] = {spec.name: spec for spec in (AWGN, RAYLEIGH, RAYLEIGH_FAST)}
+
+
+def channel_spec(name: str) -> ChannelSpec:
+    """The record of channel ``name``; the error lists the valid names."""
+    try:
+        return CHANNELS[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown channel {name!r}; valid: {', '.join(CHANNELS)}") from None
 
 
 def get_channel(name: str, device: str | None = None, **options) -> Channel:
-    """Build a channel by name (``awgn``, ``rayleigh``, ``rayleigh-fast``).
+    """Build a channel by name (``awgn``, ``rayleigh``, ``rayleigh-fast``, ...).
 
     ``options`` go to the constructor (e.g. ``block_length`` for ``rayleigh``).
-    The error for an unknown name lists the valid names.
     """
-    try:
-        cls = CHANNELS[name.lower()]
-    except KeyError:
-        raise ValueError(f"unknown channel {name!r}; valid: {', '.join(CHANNELS)}") from None
-    return cls(device=device, **options)
+    return channel_spec(name).build(device=device, **options)
 
 
 @dataclass

@@ -22,6 +22,9 @@ On flat Rayleigh fading with perfect CSI (``h ~ CN(0, 1)``) the instantaneous
 averaged in closed form,
 ``E[Q(sqrt(2 a g))] = 0.5 * (1 - sqrt(a gbar / (1 + a gbar)))``.
 The same average BER holds for block fading and for fast (per-symbol) fading.
+
+Which expression belongs to which channel is said by the channel's record
+(:class:`channels.registry.ChannelSpec` ``theory``); a channel without one has no theory.
 """
 
 from __future__ import annotations
@@ -33,15 +36,15 @@ from numpy.typing import ArrayLike
 from scipy.special import erfc
 
 from channels.modulation import MODULATIONS
-from channels.registry import CHANNELS as CHANNEL_CLASSES
 
 __all__ = [
-    "CHANNELS",
     "MODULATION_BITS",
+    "NoTheoryError",
     "ber",
     "ber_awgn",
     "ber_rayleigh",
     "gray_qam_terms",
+    "has_theory",
 ]
 
 MODULATION_BITS: dict[str, int] = {
@@ -49,8 +52,10 @@ MODULATION_BITS: dict[str, int] = {
 }
 """Bits per symbol of each supported modulation name (from :data:`channels.MODULATIONS`)."""
 
-CHANNELS: tuple[str, ...] = tuple(CHANNEL_CLASSES)
-"""Supported channel names; ``rayleigh`` and ``rayleigh-fast`` share one average BER."""
+
+
+class NoTheoryError(ValueError):
+    """The channel has no exact BER expression (its record's ``theory`` is None)."""
 
 
 def _levels_per_axis_bits(num_bits_per_symbol: int) -> int:
@@ -138,13 +143,19 @@ def ber_rayleigh(num_bits_per_symbol: int, ebno_db: ArrayLike) -> np.ndarray:
     return out
 
 
+def has_theory(channel: str) -> bool:
+    """Whether the named channel's record carries an exact BER expression."""
+    from channels.registry import channel_spec
+
+    return channel_spec(channel).theory is not None
+
+
 def ber(modulation: str, channel: str, ebno_db: ArrayLike) -> np.ndarray:
-    """Exact BER of a named modulation on a named channel.
+    """Exact BER of a named modulation on a named channel, from the channel's record.
 
     Args:
         modulation: one of ``"bpsk"``, ``"qpsk"``, ``"16qam"``, ``"64qam"``.
-        channel: one of ``"awgn"``, ``"rayleigh"``, ``"rayleigh-fast"`` (both
-            Rayleigh names give the same average BER).
+        channel: a registered channel name (``channels.CHANNELS``).
         ebno_db: (average) Eb/N0 in dB, scalar or array.
 
     Returns:
@@ -152,12 +163,13 @@ def ber(modulation: str, channel: str, ebno_db: ArrayLike) -> np.ndarray:
 
     Raises:
         ValueError: unknown modulation or channel name.
+        NoTheoryError: the channel has no theory (never another channel's curve).
     """
+    from channels.registry import channel_spec
+
     if modulation not in MODULATION_BITS:
         raise ValueError(f"unknown modulation {modulation!r}; valid: {', '.join(MODULATION_BITS)}")
-    if channel not in CHANNELS:
-        raise ValueError(f"unknown channel {channel!r}; valid: {', '.join(CHANNELS)}")
-    bits = MODULATION_BITS[modulation]
-    if channel == "awgn":
-        return ber_awgn(bits, ebno_db)
-    return ber_rayleigh(bits, ebno_db)
+    spec = channel_spec(channel)
+    if spec.theory is None:
+        raise NoTheoryError(f"channel {channel!r} has no exact BER theory")
+    return spec.theory(MODULATION_BITS[modulation], ebno_db)

@@ -1,22 +1,82 @@
 """The ``commgan`` command line (click). Every bad input ends in one error line and exit code 2
-(usage) or 1 (a file or value that cannot be used), with no result file written."""
+(usage) or 1 (a file or value that cannot be used), with no result file written.
+
+Choices and defaults come from the registries (systems, channels, modulations, vision tasks,
+channel models), read when a command needs them, so ``commgan --help`` imports none of them.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
 
+from commgan.configfile import config_option
 from commgan.errors import CommganError
 
 __all__ = ["cli", "main"]
 
-CHANNEL_NAMES = ("awgn", "rayleigh", "rayleigh-fast")
-MOD_NAMES = ("bpsk", "qpsk", "16qam", "64qam")
-DEFAULT_SYSTEMS = "qam,qam+chacha,ae,gan-enc"
+
+class RegistryChoice(click.Choice):
+    """A click choice whose names come from a registry, read on first use."""
+
+    def __init__(self, names: Callable[[], Sequence[str]]) -> None:
+        super().__init__((), case_sensitive=False)
+        self._names = names
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, value) -> None:
+        """Click's constructor assigns the (empty) static choices; the registry decides."""
+
+
+class RegistryHelpOption(click.Option):
+    """An option whose help text ends with the registry's names, formatted when shown."""
+
+    def __init__(self, *args, names: Callable[[], Sequence[str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._names = names
+        self._base_help = self.help or ""
+
+    def get_help_record(self, ctx: click.Context):
+        self.help = f"{self._base_help} Valid: {', '.join(self._names())}."
+        return super().get_help_record(ctx)
+
+
+def _channel_names() -> list[str]:
+    from channels import CHANNELS
+
+    return list(CHANNELS)
+
+
+def _mod_names() -> list[str]:
+    from channels import MODULATIONS
+
+    return list(MODULATIONS)
+
+
+def _system_names() -> list[str]:
+    from commgan.comm.registry import SYSTEMS
+
+    return list(SYSTEMS)
+
+
+def _learned_system_names() -> tuple[str, ...]:
+    from commgan.comm.registry import learned_systems
+
+    return learned_systems()
+
+
+def _default_sweep() -> str:
+    from commgan.comm.registry import default_sweep_systems
+
+    return ",".join(default_sweep_systems())
 
 
 class _OneLineErrors(click.Group):
@@ -113,10 +173,10 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
 
 
 channel_option = click.option(
-    "--channel", type=click.Choice(CHANNEL_NAMES, case_sensitive=False), default="rayleigh",
+    "--channel", type=RegistryChoice(_channel_names), default="rayleigh",
     show_default=True, help="Channel model.")
 mod_option = click.option(
-    "--mod", type=click.Choice(MOD_NAMES, case_sensitive=False), default="16qam",
+    "--mod", type=RegistryChoice(_mod_names), default="16qam",
     show_default=True, help="Modulation (sets R = bits per channel use).")
 models_option = click.option(
     "--models", "models_dir", default=None,
@@ -144,9 +204,11 @@ def cli() -> None:
 
 
 @cli.command()
+@config_option
 @channel_option
 @mod_option
-@click.option("--system", "systems", default=DEFAULT_SYSTEMS, show_default=True,
+@click.option("--system", "systems", cls=RegistryHelpOption, names=_system_names,
+              default=_default_sweep, show_default="the registry's default sweep",
               help="Comma-separated systems to simulate.")
 @click.option("--ebno", default="0:20:2", show_default=True,
               help="Eb/N0 grid in dB: START:STOP:STEP (inclusive) or a comma list.")
@@ -174,17 +236,17 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     """
     from channels import get_modulation
     from commgan.comm.keys import load_key
-    from commgan.comm.registry import SYSTEMS, parse_system_names
+    from commgan.comm.registry import parse_system_names, system_spec
     from commgan.sim.config import SimulationConfig
-    from commgan.sim.models import SystemContext, build_systems
     from commgan.sim.results import format_table
     from commgan.sim.sweep import run_sweep
+    from commgan.systems import SystemContext, build_systems
 
     names = parse_system_names(systems)
     grid = parse_ebno(ebno)
     device = resolve_device(device)
     channel, mod = channel.lower(), mod.lower()
-    needs_key = any(SYSTEMS[name].keyed for name in names)
+    needs_key = any(system_spec(name).keyed for name in names)
     key, key_source = load_key(key_file) if (needs_key or key_file) else (None, "none")
     bits_per_symbol = get_modulation(mod).num_bits_per_symbol
     if frame_bits % bits_per_symbol:
@@ -200,8 +262,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
         channel=channel, mod=mod, systems=tuple(names), ebno_db=grid,
         target_errors=target_errors, max_bits=max_bits, frame_bits=frame_bits,
         eve_ebno_offset_db=eve_ebno_offset, seed=seed, device=device,
-        models={name: system.fingerprint for name, system in built.items()
-                if getattr(system, "fingerprint", None)},
+        models=built.fingerprints(),
     )
     say(f"simulating {', '.join(names)} over {channel} with {mod} on {device}"
         f" (key: {key_source})")
@@ -212,8 +273,8 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
 
 
 @cli.command()
-@click.option("--system", "system_name",
-              type=click.Choice(["ae", "gan-enc", "gan-enc-naive"], case_sensitive=False),
+@config_option
+@click.option("--system", "system_name", type=RegistryChoice(_learned_system_names),
               default="ae", show_default=True, help="Learned system to train.")
 @channel_option
 @mod_option
@@ -232,10 +293,11 @@ def train(system_name, channel, mod, steps, train_ebno, lambda_covert, models_di
           quiet) -> None:
     """Train a learned system and store it in the model cache (replacing the cached one)."""
     from channels import get_modulation
-    from commgan.sim.models import LEARNED_SYSTEMS, SystemContext, load_or_train, model_stem
+    from commgan.comm.registry import system_spec
+    from commgan.systems import SystemContext, load_or_train
 
     name, channel, mod = system_name.lower(), channel.lower(), mod.lower()
-    training = LEARNED_SYSTEMS[name].default_training(get_modulation(mod))
+    training = system_spec(name).learned.default_training(get_modulation(mod))
     training.seed = seed
     training.train_ebno_db = parse_train_ebno(train_ebno)
     if steps:
@@ -249,8 +311,8 @@ def train(system_name, channel, mod, steps, train_ebno, lambda_covert, models_di
     context = SystemContext(mod=mod, channel=channel, device=device, models_dir=models_dir,
                             progress=not quiet and sys.stderr.isatty(), log=say)
     check_out_dir(str(context.models), "--models")
-    load_or_train(name, context, training, retrain=True)
-    click.echo(f"saved {model_stem(context.models, name, channel, mod)}.safetensors")
+    loaded = load_or_train(name, context, training, retrain=True)
+    click.echo(f"saved {loaded.model.weights}")
 
 
 @cli.command()
@@ -293,7 +355,7 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
         run_attack,
         write_attack_results,
     )
-    from commgan.sim.models import SystemContext, build_systems
+    from commgan.systems import SystemContext, build_systems
 
     names = parse_system_names(systems)
     chosen = parse_scenarios(scenarios)
@@ -314,8 +376,7 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
                             models_dir=models_dir, progress=not quiet and sys.stderr.isatty(),
                             log=say)
     built = build_systems([name for name, _ in config.attacked_systems()], context)
-    config.models = {name: system.fingerprint for name, system in built.items()
-                     if getattr(system, "fingerprint", None)}
+    config.models = built.fingerprints()
     say(f"attacking {', '.join(names)} over {channel} with {mod} on {device}, budget "
         f"{config.budget} (key: {key_source}; Eve never gets it)")
     results = run_attack(config, built, key, progress=not quiet and sys.stderr.isatty(), log=say)
@@ -372,9 +433,9 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     """
     from channels import get_modulation
     from commgan.comm.keys import load_key
-    from commgan.comm.registry import SYSTEMS, parse_system_names
+    from commgan.comm.registry import parse_system_names, system_spec
     from commgan.sim.export import export_wiretap, parse_splits
-    from commgan.sim.models import SystemContext, build_systems
+    from commgan.systems import SystemContext, build_systems
 
     names = parse_system_names(system_name)
     if len(names) != 1:
@@ -395,7 +456,7 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     if out.is_dir():
         raise CommganError(f"--out {str(out)!r} is a folder; give a file name ending in .npz")
     check_out_dir(str(out.parent), "--out")
-    keyed = SYSTEMS[name].keyed
+    keyed = system_spec(name).keyed
     key, key_source = load_key(key_file) if (keyed or key_file) else (None, "none")
     device = resolve_device(device)
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
@@ -474,11 +535,22 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
     say(f"wrote convergence.csv, summary.csv, fidelity.csv, losses.png and more in {out}")
 
 
+def _vision_task_names() -> list[str]:
+    from commgan.vision.tasks import VISION_TASKS
+
+    return list(VISION_TASKS)
+
+
+def _vision_task_summaries() -> list[str]:
+    from commgan.vision.tasks import VISION_TASKS
+
+    return [f"{name} ({task.summary})" for name, task in VISION_TASKS.items()]
+
+
 @cli.command()
-@click.option("--task", type=click.Choice(["sr", "inpaint", "denoise", "colour"],
-                                          case_sensitive=False), required=True,
-              help="sr: x4 super-resolution (SRGAN); inpaint / denoise: the multi-loss GAN; "
-                   "colour: faded/dark photo restoration with x2 super-resolution (CR-SRGAN).")
+@click.option("--task", type=RegistryChoice(_vision_task_names), required=True,
+              cls=RegistryHelpOption, names=_vision_task_summaries,
+              help="What to restore.")
 @click.option("--image", "image_path", default=None,
               help="Image file (PNG, JPEG, ...): a clean image that is degraded, restored and "
                    "measured, or with --degraded the image to restore.")
@@ -514,9 +586,9 @@ def restore(task, image_path, demo, degraded, mask_path, ratio, mask_kind, sigma
     (minutes on a CPU) and cached in the model folder.
     """
     from commgan.checkpoint import models_dir as resolve_models_dir
-    from commgan.vision.evaluate import TaskSettings
     from commgan.vision.report import method_label, write_restoration
     from commgan.vision.restore import DEMO_IMAGE, RestoreRequest, run_restore
+    from commgan.vision.tasks import TaskSettings
 
     task = task.lower()
     out = check_out_dir(out_dir or f"results/restore-{task}")

@@ -45,13 +45,14 @@ def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
     return torch.Generator(device=torch.device(device)).manual_seed(int(seed) % (1 << 63))
 
 
-def random_bits(shape: tuple[int, ...] | list[int], device: str | torch.device = "cpu"
-                ) -> torch.Tensor:
-    """The bit source: i.i.d. uniform bits, float32 {0, 1} of ``shape``, from Sionna's
-    ``BinarySource`` (its generator, seeded by :func:`use_seed`)."""
-    from sionna.phy.mapping import BinarySource
+def random_bits(shape: tuple[int, ...] | list[int], device: str | torch.device = "cpu",
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """The bit source: i.i.d. uniform bits, float32 {0, 1} of ``shape`` (as Sionna's
+    ``BinarySource`` draws them), from ``generator`` or else Sionna's (seeded by
+    :func:`use_seed`)."""
+    from sionna.phy.utils import randint
 
-    return BinarySource(device=str(device))(list(shape))
+    return randint(0, 2, list(shape), dtype=torch.float32, device=device, generator=generator)
 
 
 class NonceCounter:

@@ -12,7 +12,7 @@ from commgan.cli import cli
 from commgan.comm.autoencoder import AutoencoderSystem, AutoencoderTraining
 from commgan.comm.transceiver import TransceiverConfig
 from commgan.errors import CommganError
-from commgan.sim.models import SystemContext, load_or_train, model_stem
+from commgan.systems import SystemContext, load_or_train, model_stem
 
 META = {"system": "ae", "architecture": {"hidden": 8}}
 
@@ -84,7 +84,8 @@ def test_cache_trains_once_then_reuses(tmp_path):
     logs.clear()
     second = load_or_train("ae", context, AutoencoderTraining(steps=20, frame_bits=64))
     assert any("using cached model" in line for line in logs)
-    assert first.fingerprint == second.fingerprint
+    assert first.model.trained and not second.model.trained
+    assert first.model.fingerprint == second.model.fingerprint
     sidecar = json.loads(checkpoint_paths(model_stem(tmp_path, "ae", "awgn", "16qam"))[1]
                          .read_text())
     assert {"ber_at_0dB", "ber_at_10dB", "train_seconds"} <= set(sidecar["metrics"])

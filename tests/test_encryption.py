@@ -15,6 +15,7 @@ from commgan.comm.encryption_training import (
 )
 from commgan.comm.keys import NonceReuseError
 from commgan.gan import GANProblem
+from commgan.rng import random_bits
 
 KEY = bytes(range(32))
 
@@ -72,7 +73,7 @@ def test_history_records_every_player(trained):
 
 
 def _ber(system, receiver, first_nonce, key=None, frames=2000, ebno=12.0):
-    bits = system._source([frames, 64])
+    bits = random_bits([frames, 64])
     nonces = np.arange(first_nonce, first_nonce + frames)
     with torch.no_grad():
         out = WiretapChannel("awgn")(system.transmit(bits, nonces), ebno, 4)

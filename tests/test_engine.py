@@ -4,18 +4,18 @@ import numpy as np
 import pytest
 
 from channels import WiretapChannel, theory
-from commgan.comm.classical import QAMSystem
 from commgan.comm.registry import build_system
-from commgan.comm.system import System
+from commgan.rng import random_bits
 from commgan.sim.engine import point_seed, simulate_point
 
 KEY = bytes(range(32))
 EBNO = (0.0, 4.0, 8.0, 12.0)
 
 
-def _point(system, channel, ebno_db, bits=2_000_000, frame_bits=512, target=1 << 40, **kw):
-    return simulate_point(system, WiretapChannel(channel, **kw), ebno_db, frame_bits=frame_bits,
-                          batch_frames=1024, target_errors=target, max_bits=bits, seed=7)
+def _point(system, channel, ebno_db, bits=2_000_000, frame_bits=512, target=1 << 40, fast=True):
+    return simulate_point(system, WiretapChannel(channel), ebno_db, frame_bits=frame_bits,
+                          batch_frames=1024, target_errors=target, max_bits=bits, seed=7,
+                          fast=fast)
 
 
 @pytest.mark.parametrize("channel", ["awgn", "rayleigh", "rayleigh-fast"])
@@ -36,19 +36,19 @@ def test_reference_values_16qam():
     np.testing.assert_allclose(rayleigh, [0.19757, 0.11988, 0.061988, 0.028251], rtol=2e-4)
 
 
-class _BitPathQAM(QAMSystem):
-    frame_errors = System.frame_errors
-
-
 @pytest.mark.parametrize("channel", ["awgn", "rayleigh"])
-def test_fast_path_agrees_with_sionna_bit_path(channel):
-    """The symbol-index fast path and the generic Sionna Mapper/Demapper bit path estimate the
-    same BER: their 99% intervals overlap."""
-    system = build_system("qam", "16qam")
-    fast = _point(system, channel, 6.0).receivers["bob"].interval(0.99)
-    slow = _point(_BitPathQAM(system.modulation), channel, 6.0, bits=500_000)
-    slow = slow.receivers["bob"].interval(0.99)
-    assert fast[0] <= slow[1] and slow[0] <= fast[1]
+@pytest.mark.parametrize("name", ["qam", "qam+chacha"])
+def test_fast_link_agrees_with_sionna_bit_path(channel, name):
+    """The engine's index-domain fast link and its bit path (Sionna Mapper/Demapper, key stream
+    on bits) estimate the same BER for Bob and Eve: their 99% intervals overlap."""
+    fast = _point(build_system(name, "16qam", key=KEY), channel, 6.0).receivers
+    slow = _point(build_system(name, "16qam", key=KEY), channel, 6.0, bits=500_000,
+                  fast=False).receivers
+    assert set(fast) == set(slow) == ({"bob", "eve"} if name == "qam+chacha" else {"bob"})
+    for receiver in fast:
+        (fast_low, fast_high), (slow_low, slow_high) = (
+            fast[receiver].interval(0.99), slow[receiver].interval(0.99))
+        assert fast_low <= slow_high and slow_low <= fast_high, receiver
 
 
 @pytest.mark.parametrize("channel", ["awgn", "rayleigh"])
@@ -72,7 +72,7 @@ def test_chacha_bit_path_decrypts_and_eve_sees_ciphertext():
     """Through the generic interface: Bob decrypts exactly on a clean channel; a wrong-key Bob
     and Eve are at 0.5."""
     system = build_system("qam+chacha", "16qam", key=KEY)
-    bits = system._source([64, 512])
+    bits = random_bits([64, 512])
     nonces = np.arange(64)
     out = WiretapChannel("awgn")(system.transmit(bits, nonces), 40.0, 4)
     assert (system.receive(out.bob, nonces) == bits).all()

@@ -1,5 +1,7 @@
 """DESIGN section 1: dependencies go one way, channels <- commgan.gan <- commgan.comm /
-commgan.vision <- commgan.sim <- commgan.cli / experiments."""
+commgan.vision <- commgan.sim <- commgan.systems <- commgan.security <- commgan.cli /
+experiments (commgan.rng, commgan.checkpoint, commgan.configfile, commgan.errors and
+commgan.fileio are utilities below all of them)."""
 
 import ast
 from pathlib import Path
@@ -8,13 +10,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+ABOVE_SIM = ("commgan.systems", "commgan.security", "commgan.cli")
 FORBIDDEN = {
     "channels": ("commgan",),
-    "commgan/gan": ("channels", "commgan.comm", "commgan.vision", "commgan.sim", "commgan.cli"),
-    "commgan/comm": ("commgan.vision", "commgan.sim", "commgan.cli"),
-    "commgan/vision": ("channels", "commgan.comm", "commgan.sim", "commgan.cli"),
-    "commgan/sim": ("commgan.cli",),
+    "commgan/gan": ("channels", "commgan.comm", "commgan.vision", "commgan.sim", *ABOVE_SIM),
+    "commgan/comm": ("commgan.vision", "commgan.sim", *ABOVE_SIM),
+    "commgan/vision": ("channels", "commgan.comm", "commgan.sim", *ABOVE_SIM),
+    "commgan/sim": ABOVE_SIM,
+    "commgan/security": ("commgan.vision", "commgan.cli"),
 }
+UTILITIES = ("rng", "checkpoint", "configfile", "errors", "fileio")
 
 
 def imported_modules(path: Path) -> list[str]:
@@ -30,8 +35,16 @@ def imported_modules(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_package_imports_only_the_layers_below(package):
-    files = sorted((ROOT / package).glob("*.py"))
-    assert files
+    files = sorted((ROOT / package).rglob("*.py"))
+    if not files:
+        pytest.skip(f"{package} does not exist yet")
     for path in files:
         for name in imported_modules(path):
             assert not name.startswith(FORBIDDEN[package]), f"{package}/{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("name", UTILITIES)
+def test_utilities_import_no_layer(name):
+    for module in imported_modules(ROOT / "commgan" / f"{name}.py"):
+        assert not module.startswith(("channels", "commgan.gan", "commgan.comm", "commgan.vision",
+                                      "commgan.sim", *ABOVE_SIM)), f"{name} imports {module}"

@@ -9,7 +9,8 @@ import pytest
 from scipy.special import erfc
 from scipy.stats import beta
 
-from channels.theory import CHANNELS, MODULATION_BITS, ber, ber_awgn, ber_rayleigh
+from channels import CHANNELS
+from channels.theory import MODULATION_BITS, ber, ber_awgn, ber_rayleigh
 
 EBNO_DB = np.array([0.0, 4.0, 8.0, 12.0])
 

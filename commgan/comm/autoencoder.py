@@ -8,22 +8,30 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
-import sionna.phy
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from channels import ChannelOutput, ModulationSpec, get_channel, noise_variance, theory
-from commgan.comm.system import System
+from channels import (
+    ChannelOutput,
+    ModulationSpec,
+    channel_spec,
+    get_channel,
+    noise_variance,
+    theory,
+)
+from commgan.comm.system import LearnedSpec, System, SystemSpec
 from commgan.comm.transceiver import Decoder, Encoder, TransceiverConfig, reset_parameters
+from commgan.errors import CommganError
+from commgan.rng import random_bits, use_seed
 
-__all__ = ["AutoencoderSystem", "AutoencoderTraining", "LinkTraining", "default_train_ebno",
+__all__ = ["AE", "AutoencoderSystem", "AutoencoderTraining", "LinkTraining", "default_train_ebno",
            "reference_ber", "train_autoencoder"]
 
 
 def default_train_ebno(channel: str) -> tuple[float, float]:
-    """Training Eb/N0 range in dB, drawn uniformly per frame: where the BER curve matters."""
-    return (4.0, 14.0) if channel == "awgn" else (0.0, 20.0)
+    """Training Eb/N0 range in dB, drawn uniformly per frame: the channel record's range."""
+    return channel_spec(channel).train_ebno_db
 
 
 @dataclass
@@ -88,7 +96,13 @@ class AutoencoderSystem(System):
 
 
 def reference_ber(mod: str, channel: str, device) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Theory BER of the Gray baseline as a function of Eb/N0 [dB] tensors (interpolated)."""
+    """Theory BER of the Gray baseline as a function of Eb/N0 [dB] tensors (interpolated).
+
+    The relative loss needs it; a channel without a theory is refused with one clear error.
+    """
+    if not theory.has_theory(channel):
+        raise CommganError(f"channel {channel!r} has no BER theory for the relative loss; "
+                           "train with relative_loss=False")
     grid = torch.linspace(-10.0, 40.0, 501)
     values = torch.from_numpy(theory.ber(mod, channel, grid.numpy())).float()
     log_values = values.clamp_min(1e-30).log().to(device)
@@ -118,13 +132,13 @@ def train_autoencoder(
     Every frame gets its own Eb/N0, uniform in the training range. Returns the history
     (step, loss, ber of the batch, seconds). ``link``: what to train through instead of the
     true channel, called like it, ``link(x [B, n] complex, no [B, 1]) -> ChannelOutput``
-    (e.g. a learned channel model, `commgan.comm.channel_models.LearnedChannel`); ``channel``
+    (e.g. a learned channel model of :mod:`commgan.comm.channelgan`); ``channel``
     still names the channel of the training Eb/N0 range and of the relative loss.
     """
-    low, high = training.train_ebno_db or default_train_ebno(channel)
     device = system.device
+    low, high = training.train_ebno_db or default_train_ebno(channel)
     torch.manual_seed(training.seed)
-    sionna.phy.config.seed = training.seed
+    use_seed(training.seed, device)
     reset_parameters(system.encoder, system.decoder)
     if link is None:
         link = get_channel(channel, device=str(device))
@@ -140,7 +154,7 @@ def train_autoencoder(
     bar = tqdm(range(training.steps), disable=not progress, desc=f"train {system.name}",
                leave=False, dynamic_ncols=True)
     for step in bar:
-        bits = system._source([training.batch_frames, training.frame_bits])
+        bits = random_bits([training.batch_frames, training.frame_bits], device)
         ebno = torch.empty(training.batch_frames, 1, device=device).uniform_(low, high)
         out = link(system.encoder(bits), noise_variance(ebno, rate, device=str(device)))
         logits = system.decoder(out)
@@ -166,6 +180,18 @@ def train_autoencoder(
     bar.close()
     system.eval()
     with torch.no_grad():
-        calibration_bits = system._source([4096, training.frame_bits])
+        calibration_bits = random_bits([4096, training.frame_bits], device)
         system.encoder.power.calibrate(system.encoder.raw(calibration_bits))
     return pd.DataFrame(history)
+
+
+def _autoencoder_training(modulation: ModulationSpec) -> AutoencoderTraining:
+    return AutoencoderTraining(transceiver=TransceiverConfig(modulation.num_bits_per_symbol))
+
+
+AE = SystemSpec(
+    AutoencoderSystem, "CNN autoencoder trained end to end through the channel (no key)",
+    learned=LearnedSpec(default_training=_autoencoder_training,
+                        architecture=lambda training: training.transceiver,
+                        train=train_autoencoder),
+    default_sweep=True, attack_reference=True)

@@ -6,10 +6,10 @@ import numpy as np
 import torch
 from sionna.phy.mapping import Demapper, Mapper
 
-from channels import ChannelOutput, NearestPointSlicer, WiretapChannel, bit_errors_between_indices
-from commgan.comm.system import System
+from channels import ChannelOutput, NearestPointSlicer
+from commgan.comm.system import LabelledConstellation, System, SystemSpec
 
-__all__ = ["QAMChaChaSystem", "QAMSystem"]
+__all__ = ["QAM", "QAM_CHACHA", "QAMChaChaSystem", "QAMSystem"]
 
 
 class QAMSystem(System):
@@ -47,26 +47,10 @@ class QAMSystem(System):
     def _demap_hard(self, out: ChannelOutput) -> torch.Tensor:
         return self.hard_demapper(out.y / out.h, _effective_noise(out))
 
-    def frame_errors(self, batch_size, frame_bits, wiretap, ebno_db, nonces, eve=None):
-        """Fast path: symbol indices instead of bits, nearest-point slicing, popcount errors.
-
-        Statistically identical to the bit path (uniform i.i.d. bits <=> uniform symbol indices);
-        tested against it and against Sionna's demapper.
-        """
-        index = self._random_indices(batch_size, frame_bits)
-        out = wiretap(self.points[index], ebno_db, self.bits_per_channel_use, eve=bool(eve))
-        errors = {"bob": bit_errors_between_indices(index, self.slicer(out.bob.y / out.bob.h))}
-        if eve:
-            errors["eve"] = bit_errors_between_indices(index, self.slicer(out.eve.y / out.eve.h))
-        return errors
-
-    def _random_indices(self, batch_size: int, frame_bits: int) -> torch.Tensor:
-        num_symbols = frame_bits // self.modulation.num_bits_per_symbol
-        num_points = 1 << self.modulation.num_bits_per_symbol
-        return torch.randint(
-            0, num_points, (batch_size, num_symbols), device=self.device,
-            generator=self._source.torch_rng,
-        )
+    def labelled_constellation(self) -> LabelledConstellation:
+        """Gray labels and the nearest-point slicer: the engine's fast link (tested equal to
+        the bit path)."""
+        return LabelledConstellation(self.points, self.slicer)
 
 
 class QAMChaChaSystem(QAMSystem):
@@ -96,20 +80,14 @@ class QAMChaChaSystem(QAMSystem):
         """APP LLRs of the ciphertext, sign-flipped where z = 1 (logits of m = c XOR z)."""
         return self.llr(out) * (1.0 - 2.0 * z.to(torch.float32))
 
-    def frame_errors(self, batch_size, frame_bits, wiretap: WiretapChannel, ebno_db, nonces,
-                     eve=None):
-        """Fast path in the symbol-index domain: the key stream is XORed onto R-bit labels."""
-        message = self._random_indices(batch_size, frame_bits)
-        z = self._keystream_indices(self.keystream.encryption_bits, nonces, frame_bits)
-        cipher = torch.bitwise_xor(message, z)
-        out = wiretap(self.points[cipher], ebno_db, self.bits_per_channel_use, eve=True)
-        z_bob = self._keystream_indices(self.keystream.decryption_bits, nonces, frame_bits)
-        message_bob = torch.bitwise_xor(self.slicer(out.bob.y / out.bob.h), z_bob)
-        message_eve = self.slicer(out.eve.y / out.eve.h)
-        return {
-            "bob": bit_errors_between_indices(message, message_bob),
-            "eve": bit_errors_between_indices(message, message_eve),
-        }
+    def labelled_constellation(self) -> LabelledConstellation:
+        """Gray labels with the key stream XORed onto each symbol's R-bit label."""
+        return LabelledConstellation(
+            self.points, self.slicer,
+            encrypt=lambda nonces, bits: self._keystream_indices(
+                self.keystream.encryption_bits, nonces, bits),
+            decrypt=lambda nonces, bits: self._keystream_indices(
+                self.keystream.decryption_bits, nonces, bits))
 
     def _keystream_bits(self, stream_fn, nonces, num_bits: int) -> torch.Tensor:
         if nonces is None:
@@ -128,3 +106,9 @@ def _effective_noise(out: ChannelOutput) -> torch.Tensor:
     """Noise variance of y / h per symbol: no / |h|^2, [B, n] (or scalar on AWGN)."""
     no = out.no if out.no.dim() == 0 else out.no.reshape(-1, 1)
     return no / out.h.abs().square()
+
+
+QAM = SystemSpec(QAMSystem, "Gray QAM/PSK, coherent nearest-point receiver",
+                 default_sweep=True, attack_reference=True)
+QAM_CHACHA = SystemSpec(QAMChaChaSystem, "encrypt-then-modulate: ChaCha20 XOR, then Gray QAM",
+                        default_sweep=True, attack_reference=True)

@@ -129,6 +129,15 @@ class _EncryptedSystem(System):
         fn = stream.encryption_bits if encrypt and key is None else stream.decryption_bits
         return torch.from_numpy(fn(nonces, num_bits)).to(self.device, torch.float32)
 
+    def generator_inputs(self, bits: torch.Tensor, z: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What G sees of message bits [B, L] and key-stream bits z [B, L] (float, {0, 1})."""
+        raise NotImplementedError
+
+    def transmit(self, bits, nonces=None):
+        z = self.key_bits(nonces, bits.shape[-1], encrypt=True)
+        return self.generator(*self.generator_inputs(bits, z))
+
     def eve_logits(self, out: ChannelOutput) -> torch.Tensor:
         """The in-loop eavesdropper's message-bit logits [B, L]."""
         return self.eve(out)
@@ -142,13 +151,13 @@ class GanEncSystem(_EncryptedSystem):
 
     name = "gan-enc"
 
+    def generator_inputs(self, bits, z):
+        """(v = m XOR z, no condition): G never sees the key or the message alone."""
+        return torch.remainder(bits + z, 2.0), None
+
     def modulate(self, v: torch.Tensor) -> torch.Tensor:
         """G: the encrypted bits v [B, L] -> symbols [B, L/R] (no key involved)."""
         return self.generator(v)
-
-    def transmit(self, bits, nonces=None):
-        z = self.key_bits(nonces, bits.shape[-1], encrypt=True)
-        return self.modulate(torch.remainder(bits + z, 2.0))
 
     def bob_logits(self, out: ChannelOutput, z: torch.Tensor) -> torch.Tensor:
         """Bob's message-bit logits [B, L] given the key-stream bits z [B, L]."""
@@ -173,11 +182,12 @@ class GanEncNaiveSystem(_EncryptedSystem):
         """Key-stream bits [B, L] -> +-1 features [B, R, L/R] aligned with the symbols."""
         return bits_to_channels(z, self.modulation.num_bits_per_symbol)
 
-    def modulate(self, bits: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(bits, self.key_features(z))
+    def generator_inputs(self, bits, z):
+        """(m, +-1 key features): the key mixed in continuously by the CNN."""
+        return bits, self.key_features(z)
 
-    def transmit(self, bits, nonces=None):
-        return self.modulate(bits, self.key_bits(nonces, bits.shape[-1], encrypt=True))
+    def modulate(self, bits: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(*self.generator_inputs(bits, z))
 
     def bob_logits(self, out: ChannelOutput, z: torch.Tensor) -> torch.Tensor:
         return self.bob(out, self.key_features(z))

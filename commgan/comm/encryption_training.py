@@ -18,23 +18,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import sionna.phy
 import torch
 from torch import nn
 
-from channels import get_channel, noise_variance
+from channels import ModulationSpec, get_channel, noise_variance
 from commgan.comm.autoencoder import LinkTraining, default_train_ebno, reference_ber
 from commgan.comm.encryption import (
     GanEncConfig,
     GanEncNaiveSystem,
+    GanEncSystem,
     _EncryptedSystem,
     bce_per_frame,
+    generator_config,
 )
 from commgan.comm.keys import KeyStream
+from commgan.comm.system import LearnedSpec, SystemSpec
 from commgan.comm.transceiver import reset_parameters
 from commgan.gan import GANLoss, GANTrainer, TrainerConfig
+from commgan.rng import random_bits, use_seed
 
-__all__ = ["EncryptedLinkProblem", "GanEncTraining", "evaluate_critics", "train_encrypted_link"]
+__all__ = ["GAN_ENC", "GAN_ENC_NAIVE", "EncryptedLinkProblem", "GanEncTraining",
+           "evaluate_critics", "train_encrypted_link"]
 
 
 @dataclass
@@ -80,7 +84,6 @@ class EncryptedLinkProblem:
         self.keystream = KeyStream(hashlib.sha256(f"commgan-training-{training.seed}".encode())
                                    .digest())
         self.next_nonce = 0
-        self.naive = isinstance(system, GanEncNaiveSystem)
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         """Fresh messages m, per-frame key material, Eb/N0 per frame."""
@@ -90,19 +93,13 @@ class EncryptedLinkProblem:
         self.next_nonce += t.batch_frames
         key = torch.from_numpy(self.keystream.encryption_bits(nonces, t.frame_bits)).float()
         return {
-            "m": self.system._source([t.batch_frames, t.frame_bits]),
+            "m": random_bits([t.batch_frames, t.frame_bits], device),
             "key": key.to(device),
             "ebno": torch.empty(t.batch_frames, 1, device=device).uniform_(*self.ebno_range),
         }
 
     def _transmit(self, batch) -> torch.Tensor:
-        return self.system.generator(*self._generator_inputs(batch))
-
-    def _generator_inputs(self, batch) -> tuple:
-        """(bits, condition) fed to G: (m, key features) naive, (m XOR z, None) otherwise."""
-        if self.naive:
-            return batch["m"], self.system.key_features(batch["key"])
-        return torch.remainder(batch["m"] + batch["key"], 2.0), None
+        return self.system.generator(*self.system.generator_inputs(batch["m"], batch["key"]))
 
     def _links(self, x, batch):
         no = noise_variance(batch["ebno"], self.system.bits_per_channel_use,
@@ -167,7 +164,7 @@ def train_encrypted_link(
 ) -> pd.DataFrame:
     """Train ``system`` (gan-enc or gan-enc-naive) through ``channel``; returns the history."""
     torch.manual_seed(training.seed)
-    sionna.phy.config.seed = training.seed
+    use_seed(training.seed, system.device)
     reset_parameters(system.generator, system.bob, system.eve, system.independence_critic,
                      system.covertness_critic)
     problem = EncryptedLinkProblem(system, channel, training)
@@ -188,7 +185,8 @@ def train_encrypted_link(
     system.eval()
     with torch.no_grad():
         batch = problem.next_batch()
-        system.generator.power.calibrate(system.generator.raw(*problem._generator_inputs(batch)))
+        system.generator.power.calibrate(
+            system.generator.raw(*system.generator_inputs(batch["m"], batch["key"])))
     return history
 
 
@@ -211,3 +209,26 @@ def evaluate_critics(system: _EncryptedSystem, channel: str, training: GanEncTra
     return {"independence_critic_acc": (matched_right + mismatched_right) / (2 * total),
             "covertness_critic_acc": covert_right / (2 * total)}
 
+
+def _gan_enc_training(modulation: ModulationSpec) -> GanEncTraining:
+    return GanEncTraining(architecture=GanEncConfig(
+        transceiver=generator_config(modulation.num_bits_per_symbol)))
+
+
+def _naive_training(modulation: ModulationSpec) -> GanEncTraining:
+    return GanEncTraining(relative_loss=False, lambda_eve=1.0, architecture=GanEncConfig(
+        transceiver=generator_config(modulation.num_bits_per_symbol, qam_skip=False)))
+
+
+GAN_ENC = SystemSpec(
+    GanEncSystem, "DCGAN-encrypted autoencoder: G(m XOR ChaCha20 key stream), in-loop Eve",
+    learned=LearnedSpec(default_training=_gan_enc_training,
+                        architecture=lambda training: training.architecture,
+                        train=train_encrypted_link, critic_metrics=evaluate_critics),
+    default_sweep=True)
+GAN_ENC_NAIVE = SystemSpec(
+    GanEncNaiveSystem, "reference that must break: key bits mixed into G continuously",
+    learned=LearnedSpec(default_training=_naive_training,
+                        architecture=lambda training: training.architecture,
+                        train=train_encrypted_link, critic_metrics=evaluate_critics),
+    attack_reference=True)

@@ -1,27 +1,43 @@
-"""Systems by name: the factory the CLI, the simulator and the attacks use."""
+"""Systems by name: one :class:`~commgan.comm.system.SystemSpec` line each.
+
+The CLI's choices and defaults, the simulation, the attack suite's reference systems, export and
+the experiments read :data:`SYSTEMS`; adding a system is one file (its class and record) and one
+line here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from channels import get_modulation
-from commgan.comm.autoencoder import AutoencoderSystem
-from commgan.comm.classical import QAMChaChaSystem, QAMSystem
-from commgan.comm.encryption import GanEncNaiveSystem, GanEncSystem
-from commgan.comm.system import System
+from commgan.comm.autoencoder import AE
+from commgan.comm.classical import QAM, QAM_CHACHA
+from commgan.comm.encryption_training import GAN_ENC, GAN_ENC_NAIVE
+from commgan.comm.system import System, SystemSpec
 from commgan.errors import CommganError
 
-__all__ = ["LEARNED", "SYSTEMS", "build_system", "parse_system_names"]
+__all__ = ["SYSTEMS", "build_system", "default_sweep_systems", "learned_systems",
+           "parse_system_names", "system_spec"]
 
-SYSTEMS: dict[str, Callable[..., System]] = {
-    "qam": QAMSystem,
-    "qam+chacha": QAMChaChaSystem,
-    "ae": AutoencoderSystem,
-    "gan-enc": GanEncSystem,
-    "gan-enc-naive": GanEncNaiveSystem,
+SYSTEMS: dict[str, SystemSpec] = {
+    spec.name: spec for spec in (QAM, QAM_CHACHA, AE, GAN_ENC, GAN_ENC_NAIVE)
 }
-LEARNED = frozenset({"ae", "gan-enc", "gan-enc-naive"})
-"""Systems whose weights come from training (see commgan.sim.models)."""
+
+
+def system_spec(name: str) -> SystemSpec:
+    """The record of system ``name``; the error lists the valid names."""
+    try:
+        return SYSTEMS[name.strip().lower()]
+    except KeyError:
+        raise CommganError(f"unknown system {name!r}; valid: {', '.join(SYSTEMS)}") from None
+
+
+def default_sweep_systems() -> tuple[str, ...]:
+    """Systems ``commgan simulate`` runs without ``--system``."""
+    return tuple(name for name, spec in SYSTEMS.items() if spec.default_sweep)
+
+
+def learned_systems() -> tuple[str, ...]:
+    """Systems whose weights come from training."""
+    return tuple(name for name, spec in SYSTEMS.items() if spec.learned is not None)
 
 
 def parse_system_names(text: str) -> list[str]:
@@ -29,16 +45,14 @@ def parse_system_names(text: str) -> list[str]:
     names = [name.strip().lower() for name in text.split(",") if name.strip()]
     if not names:
         raise CommganError(f"no system given; valid: {', '.join(SYSTEMS)}")
-    unknown = [name for name in names if name not in SYSTEMS]
-    if unknown:
-        raise CommganError(f"unknown system {unknown[0]!r}; valid: {', '.join(SYSTEMS)}")
+    for name in names:
+        system_spec(name)
     return list(dict.fromkeys(names))
 
 
 def build_system(name: str, mod: str, key: bytes | None = None, device: str = "cpu") -> System:
     """Construct system ``name`` for modulation ``mod``; keyed systems get ``key``.
 
-    Learned systems come out untrained: use :func:`commgan.sim.models.build_systems`.
+    Learned systems come out untrained: use :func:`commgan.systems.build_systems`.
     """
-    factory = SYSTEMS[parse_system_names(name)[0]]
-    return factory(get_modulation(mod), key=key, device=device)
+    return system_spec(name).build(get_modulation(mod), key=key, device=device)

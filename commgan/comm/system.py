@@ -1,29 +1,50 @@
-"""The one interface every link implements; the simulator, CLI and attacks talk only to it.
+"""The one interface every link implements, and the record that registers a system.
 
-Sionna's ``sim_ber`` contract is ``mc_fun(batch_size, ebno_db) -> (b, b_hat)``. Ours is the same
-idea with two additions the security evaluation needs: one transmission is received by Bob and,
-for keyed systems, by Eve over her own channel realisation; and errors are counted per frame so
-that confidence intervals can treat frames (not bits) as the independent units.
+The contract is Sionna's ``sim_ber(mc_fun)`` split at the channel: a :class:`System` transmits
+(Alice), receives (Bob) and, for keyed systems, ships the keyless receiver Eve starts from; the
+simulation engine (:mod:`commgan.sim.engine`) owns the bit source, the frame nonces, the channel
+realisations and the error counting. A system registers with one :class:`SystemSpec` beside its
+code and one line in :data:`commgan.comm.registry.SYSTEMS`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
-from sionna.phy.mapping import BinarySource
 
-from channels import ChannelOutput, ModulationSpec, WiretapChannel
+from channels import ChannelOutput, ModulationSpec, NearestPointSlicer
 from commgan.comm.keys import KeyStream
 from commgan.errors import CommganError
 
-__all__ = ["System", "frame_bit_errors"]
+__all__ = ["LabelledConstellation", "LearnedSpec", "System", "SystemSpec", "frame_bit_errors"]
 
 
 def frame_bit_errors(bits: torch.Tensor, bits_hat: torch.Tensor) -> torch.Tensor:
     """Bit errors per frame: ``bits``, ``bits_hat`` [B, L] in {0, 1} -> [B] int64."""
     return (bits != bits_hat).sum(dim=-1, dtype=torch.int64)
+
+
+@dataclass
+class LabelledConstellation:
+    """A per-symbol Gray labelling with a nearest-point receiver: what the engine's
+    index-domain fast link needs (:func:`commgan.sim.engine.index_domain_errors`).
+
+    ``points`` [M] complex64 (index = R-bit label, MSB first as Sionna's Mapper reads bits);
+    ``slicer``: equalised symbols -> nearest label; ``encrypt`` / ``decrypt``: (nonces [B],
+    frame bits L) -> key-stream labels [B, L/R] int64 XORed onto the labels by Alice / Bob, or
+    None for an unkeyed system.
+    """
+
+    points: torch.Tensor
+    slicer: NearestPointSlicer
+    encrypt: Callable[[np.ndarray, int], torch.Tensor] | None = None
+    decrypt: Callable[[np.ndarray, int], torch.Tensor] | None = None
 
 
 class System(ABC, torch.nn.Module):
@@ -44,7 +65,6 @@ class System(ABC, torch.nn.Module):
         if self.keyed and key is None:
             raise CommganError(f"system {self.name!r} needs a 256-bit key")
         self.keystream = KeyStream(key) if self.keyed else None
-        self._source = BinarySource(device=str(self.device))
 
     @property
     def bits_per_channel_use(self) -> float:
@@ -99,26 +119,59 @@ class System(ABC, torch.nn.Module):
         """
         return self.receive(out)
 
-    def frame_errors(
-        self,
-        batch_size: int,
-        frame_bits: int,
-        wiretap: WiretapChannel,
-        ebno_db: float,
-        nonces: np.ndarray,
-        eve: bool | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """One Monte Carlo batch: bit errors per frame, ``{"bob": [B], "eve": [B]}``.
+    def labelled_constellation(self) -> LabelledConstellation | None:
+        """The labelling the engine's index-domain fast link may use instead of bits; None
+        (the default) = this system has none, the engine sends bits."""
+        return None
 
-        ``nonces`` [B] are fresh frame nonces (used by keyed systems). ``eve``: also count Eve's
-        errors on her own channel realisation; None = only for keyed systems.
-        """
-        eve = self.keyed if eve is None else eve
-        bits = self._source([batch_size, frame_bits])
-        nonce_tensor = torch.as_tensor(nonces, device=self.device)
-        x = self.transmit(bits, nonce_tensor)
-        out = wiretap(x, ebno_db, self.bits_per_channel_use, eve=eve)
-        errors = {"bob": frame_bit_errors(bits, self.receive(out.bob, nonce_tensor))}
-        if eve:
-            errors["eve"] = frame_bit_errors(bits, self.eavesdrop(out.eve))
-        return errors
+
+@dataclass(frozen=True)
+class LearnedSpec:
+    """How a learned system is configured and trained.
+
+    ``default_training(modulation)`` -> the training config (a dataclass with ``to_dict``,
+    ``steps``, ``seed``); ``architecture(training)`` -> the architecture config handed to the
+    system's constructor (recorded in, and checked against, the checkpoint);
+    ``train(system, channel, training, progress=, log=)`` -> the history (a DataFrame);
+    ``critic_metrics(system, channel, training)`` -> extra held-out metrics for the checkpoint.
+    """
+
+    default_training: Callable[[ModulationSpec], Any]
+    architecture: Callable[[Any], Any]
+    train: Callable[..., pd.DataFrame]
+    critic_metrics: Callable[[System, str, Any], dict] | None = None
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """A system as the CLI, the engine, the attack suite and export know it.
+
+    ``system``: the class (``name`` and ``keyed`` come from it); ``summary``: one line for help
+    texts; ``learned``: how it is trained (None = classical); ``default_sweep``: simulated by
+    ``commgan simulate`` without ``--system``; ``attack_reference``: attacked by the attack
+    suite's ``reference`` scenario.
+    """
+
+    system: type[System]
+    summary: str
+    learned: LearnedSpec | None = None
+    default_sweep: bool = False
+    attack_reference: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.system.name
+
+    @property
+    def keyed(self) -> bool:
+        return self.system.keyed
+
+    def build(self, modulation: ModulationSpec, key: bytes | None = None, device: str = "cpu",
+              training: Any = None) -> System:
+        """The system for ``modulation`` (learned ones untrained, shaped by ``training`` or the
+        default training config)."""
+        if self.learned is None:
+            return self.system(modulation, key=key, device=device)
+        training = training or self.learned.default_training(modulation)
+        return self.system(modulation, self.learned.architecture(training), key=key,
+                           device=device)

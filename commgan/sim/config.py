@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 __all__ = ["SimulationConfig"]
 
@@ -14,7 +15,7 @@ class SimulationConfig:
     """Everything that determines a BER sweep's numbers (the key is not part of it)."""
 
     channel: str = "rayleigh"
-    """Channel model: awgn, rayleigh (block fading) or rayleigh-fast."""
+    """Channel model, a name of ``channels.CHANNELS`` (awgn, rayleigh, rayleigh-fast, ...)."""
     mod: str = "16qam"
     """Modulation of the classical baseline; sets R = bits per channel use."""
     systems: tuple[str, ...] = ("qam", "qam+chacha", "ae", "gan-enc")
@@ -29,8 +30,9 @@ class SimulationConfig:
     """Frame length L in bits; frames are the independent units of the intervals."""
     batch_bits: int = 1 << 19
     """Bits per Monte Carlo batch (rounded to whole frames)."""
-    block_length: int | None = None
-    """Symbols per fading block on `rayleigh`; None = one block per frame."""
+    channel_options: dict[str, Any] = field(default_factory=dict)
+    """Options of the channel (its record's options dataclass, e.g. ``block_length`` of
+    ``rayleigh``); empty = the channel's defaults."""
     eve_ebno_offset_db: float = 0.0
     """Eve's Eb/N0 minus Bob's, in dB."""
     eve_for_all: bool = False

@@ -1,28 +1,33 @@
-"""Monte Carlo BER over an Eb/N0 grid for any :class:`~commgan.comm.system.System`.
+"""The Monte Carlo engine: BER of any :class:`~commgan.comm.system.System` at one Eb/N0 point.
+
+The contract is Sionna's ``sim_ber(mc_fun)``: the system transmits and receives; the engine owns
+the bit source, the frame nonces, the wiretap channel and the error counting
+(:func:`bit_path_errors`). Systems with a per-symbol Gray labelling and a nearest-point receiver
+may run the one fast link, :func:`index_domain_errors`, which draws symbol labels instead of bits
+(statistically identical: uniform i.i.d. bits are uniform labels; tested equal to the bit path).
 
 Per point: batches of frames until every receiver has ``target_errors`` bit errors or
-``max_bits`` bits were sent; intervals over frames (:mod:`commgan.sim.stats`). A system's sweep
-stops early after the first point where Bob sees no error (as Sionna's ``sim_ber`` does).
-Every point is seeded from (seed, system, Eb/N0), so a resumed sweep gives the same numbers as
-an uninterrupted one.
+``max_bits`` bits were sent; intervals over frames (:mod:`commgan.sim.stats`). Every point is a
+unit seeded from (seed, system, Eb/N0), so a resumed sweep gives the same numbers as an
+uninterrupted one.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import sionna.phy
 import torch
 
-from channels import WiretapChannel
-from commgan.comm.system import System
+from channels import WiretapChannel, bit_errors_between_indices
+from commgan.comm.system import LabelledConstellation, System, frame_bit_errors
+from commgan.rng import NonceCounter, derive_seed, random_bits, use_seed
 from commgan.sim.stats import FrameErrorStats
 
-__all__ = ["PointResult", "point_seed", "simulate_point"]
+__all__ = ["PointResult", "bit_path_errors", "index_domain_errors", "point_seed",
+           "simulate_point"]
 
 
 @dataclass
@@ -59,9 +64,47 @@ class PointResult:
 
 
 def point_seed(seed: int, system: str, ebno_db: float) -> int:
-    """A 63-bit seed for one (system, Eb/N0) point, stable across runs and platforms."""
-    digest = hashlib.sha256(f"{seed}|{system}|{float(ebno_db):.6f}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
+    """The seed of one (system, Eb/N0) point, stable across runs and platforms."""
+    return derive_seed(seed, system, f"{float(ebno_db):.6f}")
+
+
+def bit_path_errors(system: System, wiretap: WiretapChannel, frames: int, frame_bits: int,
+                    ebno_db: float, nonces: np.ndarray, eve: bool,
+                    generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """One batch through the system: bit errors per frame, ``{"bob": [F], "eve": [F]}``.
+
+    Fresh bits [F, L] from the engine's bit source, ``nonces`` [F] per frame, Bob (and, with
+    ``eve``, Eve on her own channel realisation) decide, the engine counts.
+    """
+    bits = random_bits([frames, frame_bits], system.device, generator)
+    nonce_tensor = torch.as_tensor(nonces, device=system.device)
+    out = wiretap(system.transmit(bits, nonce_tensor), ebno_db, system.bits_per_channel_use,
+                  eve=eve)
+    errors = {"bob": frame_bit_errors(bits, system.receive(out.bob, nonce_tensor))}
+    if eve:
+        errors["eve"] = frame_bit_errors(bits, system.eavesdrop(out.eve))
+    return errors
+
+
+def index_domain_errors(system: System, wiretap: WiretapChannel, frames: int, frame_bits: int,
+                        ebno_db: float, nonces: np.ndarray, eve: bool,
+                        generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """The fast link: uniform symbol labels instead of bits, the key stream XORed onto labels,
+    nearest-point slicing and popcount errors. Same statistics as :func:`bit_path_errors`."""
+    labelling: LabelledConstellation = system.labelled_constellation()
+    r = system.modulation.num_bits_per_symbol
+    message = torch.randint(0, 1 << r, (frames, frame_bits // r), device=system.device,
+                            generator=generator)
+    sent = message if labelling.encrypt is None else torch.bitwise_xor(
+        message, labelling.encrypt(nonces, frame_bits))
+    out = wiretap(labelling.points[sent], ebno_db, system.bits_per_channel_use, eve=eve)
+    bob = labelling.slicer(out.bob.y / out.bob.h)
+    if labelling.decrypt is not None:
+        bob = torch.bitwise_xor(bob, labelling.decrypt(nonces, frame_bits))
+    errors = {"bob": bit_errors_between_indices(message, bob)}
+    if eve:
+        errors["eve"] = bit_errors_between_indices(message, labelling.slicer(out.eve.y / out.eve.h))
+    return errors
 
 
 def simulate_point(
@@ -75,20 +118,24 @@ def simulate_point(
     max_bits: int,
     seed: int,
     eve: bool | None = None,
+    fast: bool = True,
     on_batch: Callable[[int], None] | None = None,
 ) -> PointResult:
     """Simulate one Eb/N0 point of ``system`` over ``wiretap`` (Bob, and Eve if keyed).
 
-    Frame nonces are ``(seed_hash mod 2**31) * 2**32 + frame counter``: unique within the point,
-    and a nonce can only repeat across points or runs when the same seed re-creates the same
-    message, so no two different messages are encrypted under one (key, nonce).
-    ``eve``: also count Eve's errors (None = keyed systems only).
-    ``on_batch(bits_so_far)`` is called after each batch (progress bars).
+    Frame nonces come from a counter seeded by the point (unique within it; a nonce repeats
+    across points or runs only where the same seed re-creates the same message, so no two
+    different messages meet one (key, nonce)). ``eve``: also count Eve's errors (None = keyed
+    systems only). ``fast``: use :func:`index_domain_errors` where the system offers a
+    labelling. ``on_batch(bits_so_far)`` is called after each batch (progress bars).
     """
     system.check_frame_bits(frame_bits)
-    this_seed = point_seed(seed, system.name, ebno_db)
-    sionna.phy.config.seed = this_seed
-    nonce_base = (this_seed & 0x7FFFFFFF) << 32
+    unit_seed = point_seed(seed, system.name, ebno_db)
+    generator = use_seed(unit_seed, system.device)
+    nonces = NonceCounter(unit_seed)
+    eve = system.keyed if eve is None else eve
+    errors_of = (index_domain_errors if fast and system.labelled_constellation() is not None
+                 else bit_path_errors)
     receivers: dict[str, FrameErrorStats] = {}
     start = time.perf_counter()
     sent_frames = 0
@@ -96,9 +143,8 @@ def simulate_point(
         while True:
             frames_left = -(-(max_bits - sent_frames * frame_bits) // frame_bits)
             frames = min(batch_frames, max(1, frames_left))
-            nonces = np.arange(nonce_base + sent_frames, nonce_base + sent_frames + frames)
-            errors = system.frame_errors(frames, frame_bits, wiretap, float(ebno_db), nonces,
-                                         eve=eve)
+            errors = errors_of(system, wiretap, frames, frame_bits, float(ebno_db),
+                               nonces.fresh(frames), eve, generator)
             sent_frames += frames
             for receiver, frame_errors in errors.items():
                 receivers.setdefault(receiver, FrameErrorStats(frame_bits)).add(frame_errors)

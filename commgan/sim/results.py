@@ -73,6 +73,9 @@ def plot_ber(results: pd.DataFrame, path: str | os.PathLike, title: str = "") ->
         mod, channel = theory["mod"].iloc[0], theory["channel"].iloc[0]
         ax.plot(theory["ebno_db"], theory["theory"], ":", color="black",
                 label=f"theory {mod} ({channel})")
+    elif len(results):
+        ax.text(0.02, 0.02, f"no exact BER theory for channel {results['channel'].iloc[0]}",
+                transform=ax.transAxes, fontsize=8, color="dimgray")
     ax.set_yscale("log")
     ax.set_xlabel("Eb/N0 [dB]")
     ax.set_ylabel("BER")

@@ -63,10 +63,8 @@ def run_sweep(
     if len(done):
         points = done[["system", "ebno_db"]].drop_duplicates().shape[0]
         log(f"resuming: {points} points done (same config)")
-    wiretap = WiretapChannel(
-        config.channel, config.eve_ebno_offset_db, device=config.device,
-        **({"block_length": config.block_length} if config.channel == "rayleigh" else {}),
-    )
+    wiretap = WiretapChannel(config.channel, config.eve_ebno_offset_db, device=config.device,
+                             **config.channel_options)
     bar = tqdm(total=len(systems) * len(config.ebno_db), unit="point", disable=not progress,
                dynamic_ncols=True, leave=False)
     rows = [done] if len(done) else []
@@ -118,7 +116,9 @@ def _point_frame(rows: list[dict], config: SimulationConfig) -> pd.DataFrame:
     frame["mod"] = config.mod
     bob = frame["receiver"].eq("bob")
     frame["theory"] = float("nan")
-    frame.loc[bob, "theory"] = theory.ber(config.mod, config.channel, frame.loc[bob, "ebno_db"])
+    if theory.has_theory(config.channel):
+        frame.loc[bob, "theory"] = theory.ber(config.mod, config.channel,
+                                              frame.loc[bob, "ebno_db"])
     return frame[RESULT_COLUMNS]
 
 

@@ -1,0 +1,146 @@
+"""The systems of a run, by name: classical ones built from the registry, learned ones loaded
+from the model cache (trained on first use, then measured with the engine and cached).
+
+Learned systems are cached per (system, channel, mod) as ``SYSTEM-CHANNEL-MOD`` in the one model
+cache (:class:`commgan.checkpoint.ModelCache`): ``--models DIR``, else ``$COMMGAN_MODELS``, else
+``$XDG_CACHE_HOME/commgan/models`` (``~/.cache/commgan/models``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from channels import WiretapChannel, get_modulation
+from commgan.checkpoint import CachedModel, ModelCache
+from commgan.comm.registry import system_spec
+from commgan.comm.system import System
+from commgan.errors import CommganError
+from commgan.sim.engine import simulate_point
+from commgan.sim.sweep import package_versions
+
+__all__ = ["LoadedSystem", "SystemContext", "SystemSet", "build_systems", "load_or_train",
+           "model_stem", "quick_ber"]
+
+
+@dataclass
+class SystemContext:
+    """What building a system needs besides its name."""
+
+    mod: str = "16qam"
+    channel: str = "rayleigh"
+    device: str = "cpu"
+    key: bytes | None = field(default=None, repr=False)
+    models_dir: Path | None = None
+    train_if_missing: bool = True
+    progress: bool = False
+    log: Callable[[str], None] = field(default=lambda message: None, repr=False)
+
+    @property
+    def cache(self) -> ModelCache:
+        return ModelCache(self.models_dir)
+
+    @property
+    def models(self) -> Path:
+        return self.cache.root
+
+
+@dataclass(frozen=True)
+class LoadedSystem:
+    """A learned system and the cached model it came from."""
+
+    system: System
+    model: CachedModel
+
+
+class SystemSet(dict[str, System]):
+    """Systems by name, plus the cached models of the learned ones (``models``)."""
+
+    def __init__(self, systems: dict[str, System], models: dict[str, CachedModel]) -> None:
+        super().__init__(systems)
+        self.models = models
+
+    def fingerprints(self) -> dict[str, str]:
+        """System name -> first 16 hex digits of its model's SHA-256 (learned systems)."""
+        return {name: model.fingerprint for name, model in self.models.items()}
+
+
+def model_stem(models_dir: Path | None, system: str, channel: str, mod: str) -> Path:
+    """Checkpoint stem of a cached learned system."""
+    return ModelCache(models_dir).stem(system, channel, mod)
+
+
+def quick_ber(system: System, channel: str, ebno_dbs: Iterable[float] = (0.0, 10.0, 20.0),
+              bits: int = 262_144) -> dict[str, float]:
+    """Bob's BER at a few Eb/N0 (a checkpoint's final metrics): 'ber_at_<x>dB' -> value; keyed
+    systems also give their in-loop Eve's 'eve_ber_at_<x>dB'."""
+    wiretap = WiretapChannel(channel, device=str(system.device))
+    metrics = {}
+    for ebno_db in ebno_dbs:
+        point = simulate_point(system, wiretap, ebno_db, frame_bits=64 * system.frame_multiple,
+                               batch_frames=1024, target_errors=1 << 40, max_bits=bits,
+                               seed=12345)
+        for receiver, stats in point.receivers.items():
+            prefix = "" if receiver == "bob" else f"{receiver}_"
+            metrics[f"{prefix}ber_at_{ebno_db:g}dB"] = stats.ber
+    return metrics
+
+
+def build_systems(names: Iterable[str], ctx: SystemContext) -> SystemSet:
+    """Build each named system; learned ones come from the cache (trained on first use)."""
+    systems, models = {}, {}
+    modulation = get_modulation(ctx.mod)
+    for name in names:
+        spec = system_spec(name)
+        if spec.learned is None:
+            systems[name] = spec.build(modulation, key=ctx.key, device=ctx.device)
+        else:
+            loaded = load_or_train(name, ctx)
+            systems[name], models[name] = loaded.system, loaded.model
+    return SystemSet(systems, models)
+
+
+def load_or_train(name: str, ctx: SystemContext, training: Any = None,
+                  retrain: bool = False) -> LoadedSystem:
+    """The cached learned system ``name`` for (channel, mod); trained now (and cached) if it is
+    missing or ``retrain``. The checkpoint never holds a key: keyed systems get ``ctx.key``."""
+    spec = system_spec(name)
+    if spec.learned is None:
+        raise CommganError(f"system {name!r} is not learned; nothing to train")
+    modulation = get_modulation(ctx.mod)
+    training = training or spec.learned.default_training(modulation)
+    key = ctx.key if ctx.key is not None else os.urandom(32)
+    system = spec.build(modulation, key=key, device=ctx.device, training=training)
+    stem = ctx.cache.stem(name, ctx.channel, ctx.mod)
+    identity = {"system": name, "channel": ctx.channel, "mod": ctx.mod,
+                "architecture": asdict(spec.learned.architecture(training))}
+
+    def train() -> dict:
+        ctx.log(f"{name}: training for {ctx.channel}/{ctx.mod} ({training.steps} steps); "
+                f"it will be cached at {stem}.safetensors")
+        history = spec.learned.train(system, ctx.channel, training, progress=ctx.progress,
+                                     log=ctx.log)
+        loss = "loss" if "loss" in history else "loss_g"
+        metrics = {"final_loss": float(history[loss].tail(100).mean()),
+                   "train_seconds": float(history["seconds"].iloc[-1]),
+                   **quick_ber(system, ctx.channel)}
+        if spec.learned.critic_metrics is not None:
+            metrics.update(spec.learned.critic_metrics(system, ctx.channel, training))
+        ctx.log(f"{name}: trained in {metrics['train_seconds']:.0f} s; "
+                + ", ".join(f"{k}: {v:.3g}" for k, v in metrics.items() if k != "final_loss"))
+        return {"training": training.to_dict(), "metrics": metrics,
+                "versions": package_versions()}
+
+    model = ctx.cache.resolve(
+        stem, system, identity, train, retrain=retrain, train_if_missing=ctx.train_if_missing,
+        device=ctx.device,
+        missing=(f"no trained {name} for {ctx.channel}/{ctx.mod} in {ctx.models}; run: commgan "
+                 f"train --system {name} --channel {ctx.channel} --mod {ctx.mod}"))
+    system.eval()
+    if not model.trained:
+        ctx.log(f"{name}: using cached model {model.weights}")
+    return LoadedSystem(system, model)
+
