@@ -10,17 +10,19 @@ BER 1e-2 and 1e-3 and the worst per-point gap (positive = ae needs more Eb/N0).
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import click
 import pandas as pd
 
 from commgan.comm.autoencoder import AutoencoderTraining
+from commgan.configfile import config_option
 from commgan.sim.analysis import ebno_at_ber, gap_to_theory_db
 from commgan.sim.config import SimulationConfig
-from commgan.sim.models import SystemContext, build_systems, load_or_train
 from commgan.sim.sweep import run_sweep
+from commgan.systems import SystemContext, build_systems, load_or_train
 
 GRIDS = {"awgn": tuple(float(x) for x in range(0, 15)),
          "rayleigh": tuple(float(x) for x in range(0, 31, 2))}
@@ -32,14 +34,20 @@ BUDGETS = {"awgn": (2000, 100_000_000), "rayleigh": (1 << 40, 20_000_000)}
 
 @dataclass
 class Experiment:
-    """Budget of the experiment."""
+    """Scope and budget of the experiment."""
 
     channels: tuple[str, ...] = ("awgn", "rayleigh")
+    """Channels to sweep (each has its grid in GRIDS and budget in BUDGETS)."""
     budget_scale: float = 1.0
+    """Multiplies every point's target errors and bit budget."""
     training_steps: int | None = None
+    """Retrain ae with this many steps first; None = use the cached (or default) model."""
     models: str | None = None
+    """Model cache folder; None = the default cache."""
     out: str = "results/ber_ae"
+    """Output folder."""
     seed: int = 0
+    """Seed of every point."""
 
 
 def run(experiment: Experiment, log=print) -> pd.DataFrame:
@@ -56,7 +64,7 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
                                   ebno_db=GRIDS[channel],
                                   target_errors=int(target_errors * experiment.budget_scale),
                                   max_bits=int(max_bits * experiment.budget_scale),
-                                  seed=experiment.seed, models={"ae": systems["ae"].fingerprint})
+                                  seed=experiment.seed, models=systems.fingerprints())
         table = run_sweep(config, systems, Path(experiment.out) / channel, log=log)
         ae = table[(table["system"] == "ae") & (table["errors"] > 0)]
         theory_curve = table.drop_duplicates("ebno_db").sort_values("ebno_db")
@@ -75,16 +83,25 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
     return gaps
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny training and sweep")
-    parser.add_argument("--models", default=None, help="model cache folder")
-    parser.add_argument("--out", default="results/ber_ae")
-    args = parser.parse_args()
-    experiment = Experiment(models=args.models, out=args.out)
-    if args.smoke:
+@click.command(help=__doc__.splitlines()[0])
+@config_option
+@click.option("--smoke", is_flag=True, help="Tiny training and sweep (seconds).")
+@click.option("--channels", default="awgn,rayleigh", show_default=True,
+              help="Comma-separated channels.")
+@click.option("--budget-scale", type=float, default=1.0, show_default=True,
+              help="Multiplies every point's target errors and bit budget.")
+@click.option("--models", default=None, help="Model cache folder.")
+@click.option("--out", default="results/ber_ae", show_default=True, help="Output folder.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every point.")
+def main(smoke: bool, channels: str, budget_scale: float, models: str | None, out: str,
+         seed: int) -> None:
+    experiment = Experiment(channels=tuple(c.strip() for c in channels.split(",") if c.strip()),
+                            budget_scale=budget_scale, models=models, out=out, seed=seed)
+    if smoke:
         experiment.budget_scale, experiment.training_steps = 1e-3, 30
-    print(run(experiment).to_string(index=False))
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "experiment.json").write_text(json.dumps(asdict(experiment), indent=1))
+    click.echo(run(experiment).to_string(index=False))
 
 
 if __name__ == "__main__":

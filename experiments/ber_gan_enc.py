@@ -13,49 +13,59 @@ summary.csv. ``--smoke`` runs in about a minute with tiny models.
 
 from __future__ import annotations
 
-import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import click
 import pandas as pd
 
 from channels import get_modulation
-from commgan.checkpoint import checkpoint_paths, models_dir
+from commgan.checkpoint import models_dir
+from commgan.comm.registry import system_spec
+from commgan.configfile import config_option
 from commgan.sim.analysis import ebno_at_ber
 from commgan.sim.config import SimulationConfig
-from commgan.sim.models import LEARNED_SYSTEMS, SystemContext, build_systems, load_or_train
 from commgan.sim.sweep import run_sweep
+from commgan.systems import SystemContext, build_systems, load_or_train
 
 SYSTEMS = ("qam", "ae", "gan-enc", "gan-enc-naive")
 
 
 @dataclass
 class Experiment:
-    """Budget and scope."""
+    """Scope and budget."""
 
     channels: tuple[str, ...] = ("awgn", "rayleigh")
+    """Channels to sweep."""
     offsets_db: tuple[float, ...] = (0.0, 10.0)
+    """Eve's Eb/N0 minus Bob's, one sweep each."""
     ebno_db: tuple[float, ...] = tuple(float(x) for x in range(0, 31, 3))
+    """Bob's Eb/N0 grid in dB."""
     target_errors: int = 1000
+    """Bit errors per point and receiver."""
     max_bits: int = 4_000_000
+    """Most bits per point."""
     covert_lambda: float = 1.0
+    """Covertness weight of the extra gan-enc model."""
     covert_channels: tuple[str, ...] = ("rayleigh",)
+    """Channels on which the covert model is trained and measured."""
     training_steps: int | None = None
+    """Retrain the learned systems with this many steps first; None = cached models."""
     models: str | None = None
+    """Model cache folder; None = the default cache."""
     out: str = "results/ber_gan_enc"
+    """Output folder."""
     seed: int = 0
+    """Seed of the first sweep (each offset adds one)."""
 
 
-def _sidecar_metrics(models: Path, name: str, channel: str) -> dict:
-    from commgan.sim.models import model_stem
-
-    _, meta = checkpoint_paths(model_stem(models, name, channel, "16qam"))
-    return json.loads(meta.read_text())["metrics"]
+def _sidecar_metrics(name: str, context: SystemContext) -> dict:
+    return load_or_train(name, context).model.sidecar["metrics"]
 
 
 def _train(name: str, context: SystemContext, steps: int | None, **overrides):
-    training = LEARNED_SYSTEMS[name].default_training(get_modulation("16qam"))
+    training = system_spec(name).learned.default_training(get_modulation("16qam"))
     if steps is not None:
         training.steps, training.frame_bits = steps, 64
     for key, value in overrides.items():
@@ -80,7 +90,7 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
                 target_errors=experiment.target_errors, max_bits=experiment.max_bits,
                 eve_ebno_offset_db=offset, eve_for_all=True, early_stop=False,
                 seed=experiment.seed + index,  # own seed, so frame nonces never repeat
-                models={n: s.fingerprint for n, s in systems.items() if hasattr(s, "fingerprint")})
+                models=systems.fingerprints())
             tables[offset] = run_sweep(config, systems, out / channel / f"offset_{offset:g}",
                                        log=log)
         row = {"channel": channel}
@@ -103,7 +113,7 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
                 nearest["ber"])
         models = context.models
         for name in ("gan-enc", "gan-enc-naive"):
-            metrics = _sidecar_metrics(models, name, channel)
+            metrics = _sidecar_metrics(name, context)
             row[f"{name}_independence_critic_acc"] = metrics["independence_critic_acc"]
             row[f"{name}_in_loop_eve_ber_10dB"] = metrics["eve_ber_at_10dB"]
             row[f"{name}_covertness_critic_acc"] = metrics["covertness_critic_acc"]
@@ -113,7 +123,7 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
                                            models_dir=Path(models) / "covert", log=log)
             _train("gan-enc", covert_context, experiment.training_steps,
                    lambda_covert=experiment.covert_lambda)
-            metrics = _sidecar_metrics(Path(models) / "covert", "gan-enc", channel)
+            metrics = _sidecar_metrics("gan-enc", covert_context)
             row["covert_lambda"] = experiment.covert_lambda
             row["covert_bob_ber_10dB"] = metrics["ber_at_10dB"]
             row["covert_covertness_critic_acc"] = metrics["covertness_critic_acc"]
@@ -124,19 +134,28 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
     return summary
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny models and budget")
-    parser.add_argument("--models", default=None, help="model cache folder")
-    parser.add_argument("--out", default="results/ber_gan_enc")
-    args = parser.parse_args()
-    experiment = Experiment(models=args.models, out=args.out)
-    if args.smoke:
+@click.command(help=__doc__.splitlines()[0])
+@config_option
+@click.option("--smoke", is_flag=True, help="Tiny models and budget (about a minute).")
+@click.option("--channels", default="awgn,rayleigh", show_default=True,
+              help="Comma-separated channels.")
+@click.option("--max-bits", type=int, default=4_000_000, show_default=True,
+              help="Most bits per point.")
+@click.option("--models", default=None, help="Model cache folder.")
+@click.option("--out", default="results/ber_gan_enc", show_default=True, help="Output folder.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first sweep.")
+def main(smoke: bool, channels: str, max_bits: int, models: str | None, out: str,
+         seed: int) -> None:
+    experiment = Experiment(channels=tuple(c.strip() for c in channels.split(",") if c.strip()),
+                            max_bits=max_bits, models=models, out=out, seed=seed)
+    if smoke:
         experiment.training_steps, experiment.max_bits = 20, 20_000
         experiment.target_errors, experiment.ebno_db = 50, (0.0, 10.0)
         experiment.channels = experiment.covert_channels = ("awgn",)
     experiment.models = str(models_dir(experiment.models))
-    print(run(experiment).T.to_string())
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "experiment.json").write_text(json.dumps(asdict(experiment), indent=1))
+    click.echo(run(experiment).T.to_string())
 
 
 if __name__ == "__main__":
