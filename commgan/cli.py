@@ -316,6 +316,7 @@ def train(system_name, channel, mod, steps, train_ebno, lambda_covert, models_di
 
 
 @cli.command()
+@config_option
 @click.option("--system", "systems", default="gan-enc", show_default=True,
               help="Comma-separated systems to attack.")
 @channel_option
@@ -348,13 +349,9 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
     from channels import get_modulation
     from commgan.comm.keys import load_key
     from commgan.comm.registry import parse_system_names
-    from commgan.sim.attack import (
-        AttackConfig,
-        format_attack_table,
-        parse_scenarios,
-        run_attack,
-        write_attack_results,
-    )
+    from commgan.security.attack import AttackConfig, run_attack
+    from commgan.security.report import format_attack_table, write_attack_results
+    from commgan.security.scenarios import parse_scenarios
     from commgan.systems import SystemContext, build_systems
 
     names = parse_system_names(systems)
@@ -401,6 +398,7 @@ def parse_train_ebno(text: str | None) -> tuple[float, float] | None:
 
 
 @cli.command("export")
+@config_option
 @click.option("--system", "system_name", required=True,
               help="The link to record: qam, qam+chacha, ae, gan-enc (or gan-enc-naive).")
 @channel_option
@@ -434,7 +432,7 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     from channels import get_modulation
     from commgan.comm.keys import load_key
     from commgan.comm.registry import parse_system_names, system_spec
-    from commgan.sim.export import export_wiretap, parse_splits
+    from commgan.security.export import export_wiretap, parse_splits
     from commgan.systems import SystemContext, build_systems
 
     names = parse_system_names(system_name)
@@ -474,11 +472,19 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")
 
 
+def _channel_model_names() -> list[str]:
+    from commgan.comm.channelgan import CHANNEL_MODELS
+
+    return list(CHANNEL_MODELS)
+
+
 @cli.command()
+@config_option
 @channel_option
 @mod_option
-@click.option("--models", "model_names", default="gan,cgan,dcgan", show_default=True,
-              help="Comma-separated channel models: gan, cgan, dcgan.")
+@click.option("--models", "model_names", default=None, cls=RegistryHelpOption,
+              names=_channel_model_names,
+              help="Comma-separated channel models [default: all].")
 @click.option("--seeds", type=int, default=5, show_default=True, callback=_positive,
               help="Training seeds per model (seed, seed + 1, ...).")
 @click.option("--iters", type=int, default=None, callback=_positive,
@@ -505,21 +511,17 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
     convergence.csv, summary.csv, fidelity.csv, ae_ber.csv, histories.csv, losses.png and
     config.json to the output folder.
     """
-    from commgan.comm.channel_models import CHANNEL_MODELS
-    from commgan.sim.convergence import (
-        DEFAULT_ITERATIONS,
-        ConvergenceConfig,
-        format_summary,
-        run_convergence,
-    )
+    from commgan.channelgan_study import ConvergenceConfig, format_summary, run_convergence
+    from commgan.comm.channelgan import CHANNEL_MODELS
 
+    model_names = ",".join(CHANNEL_MODELS) if model_names is None else model_names
     names = [name.strip().lower() for name in model_names.split(",") if name.strip()]
     unknown = [name for name in names if name not in CHANNEL_MODELS]
     if unknown or not names:
         raise CommganError(f"--models {model_names!r}: unknown model(s) "
                            f"{', '.join(unknown) or '(none)'}; valid: {', '.join(CHANNEL_MODELS)}")
     channel, mod = channel.lower(), mod.lower()
-    iterations = {name: iters or DEFAULT_ITERATIONS[name] for name in names}
+    iterations = {name: iters or CHANNEL_MODELS[name].default_iterations for name in names}
     config = ConvergenceConfig(
         channel=channel, mod=mod, models=tuple(names), seeds=seeds, seed=seed,
         iterations=iterations, train_ebno_db=parse_train_ebno(train_ebno), fidelity=fidelity,

@@ -37,7 +37,7 @@ def test_reference_values_16qam():
 
 
 @pytest.mark.parametrize("channel", ["awgn", "rayleigh"])
-@pytest.mark.parametrize("name", ["qam", "qam+chacha"])
+@pytest.mark.parametrize("name", ["qam", "qam+chacha", "qam-ssd"])
 def test_fast_link_agrees_with_sionna_bit_path(channel, name):
     """The engine's index-domain fast link and its bit path (Sionna Mapper/Demapper, key stream
     on bits) estimate the same BER for Bob and Eve: their 99% intervals overlap."""

@@ -44,13 +44,20 @@ class QAMSystem(System):
         """Exact APP LLRs [B, L] for equalised symbols, noise variance no / |h|^2 per symbol."""
         return self.app_demapper(out.y / out.h, _effective_noise(out))
 
+    def _modulate_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        return self.points[labels]
+
+    def _detect_labels(self, out: ChannelOutput) -> torch.Tensor:
+        return self.slicer(out.y / out.h)
+
     def _demap_hard(self, out: ChannelOutput) -> torch.Tensor:
         return self.hard_demapper(out.y / out.h, _effective_noise(out))
 
     def labelled_constellation(self) -> LabelledConstellation:
         """Gray labels and the nearest-point slicer: the engine's fast link (tested equal to
         the bit path)."""
-        return LabelledConstellation(self.points, self.slicer)
+        return LabelledConstellation(len(self.points), self._modulate_labels,
+                                     self._detect_labels)
 
 
 class QAMChaChaSystem(QAMSystem):
@@ -83,7 +90,7 @@ class QAMChaChaSystem(QAMSystem):
     def labelled_constellation(self) -> LabelledConstellation:
         """Gray labels with the key stream XORed onto each symbol's R-bit label."""
         return LabelledConstellation(
-            self.points, self.slicer,
+            len(self.points), self._modulate_labels, self._detect_labels,
             encrypt=lambda nonces, bits: self._keystream_indices(
                 self.keystream.encryption_bits, nonces, bits),
             decrypt=lambda nonces, bits: self._keystream_indices(

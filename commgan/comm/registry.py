@@ -11,6 +11,7 @@ from channels import get_modulation
 from commgan.comm.autoencoder import AE
 from commgan.comm.classical import QAM, QAM_CHACHA
 from commgan.comm.encryption_training import GAN_ENC, GAN_ENC_NAIVE
+from commgan.comm.ssd import QAM_SSD
 from commgan.comm.system import System, SystemSpec
 from commgan.errors import CommganError
 
@@ -18,7 +19,7 @@ __all__ = ["SYSTEMS", "build_system", "default_sweep_systems", "learned_systems"
            "parse_system_names", "system_spec"]
 
 SYSTEMS: dict[str, SystemSpec] = {
-    spec.name: spec for spec in (QAM, QAM_CHACHA, AE, GAN_ENC, GAN_ENC_NAIVE)
+    spec.name: spec for spec in (QAM, QAM_SSD, QAM_CHACHA, AE, GAN_ENC, GAN_ENC_NAIVE)
 }
 
 

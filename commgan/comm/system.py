@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from channels import ChannelOutput, ModulationSpec, NearestPointSlicer
+from channels import ChannelOutput, ModulationSpec
 from commgan.comm.keys import KeyStream
 from commgan.errors import CommganError
 
@@ -32,17 +32,19 @@ def frame_bit_errors(bits: torch.Tensor, bits_hat: torch.Tensor) -> torch.Tensor
 
 @dataclass
 class LabelledConstellation:
-    """A per-symbol Gray labelling with a nearest-point receiver: what the engine's
-    index-domain fast link needs (:func:`commgan.sim.engine.index_domain_errors`).
+    """Symbols that each carry one R-bit label: what the engine's index-domain fast link needs
+    (:func:`commgan.sim.engine.index_domain_errors`).
 
-    ``points`` [M] complex64 (index = R-bit label, MSB first as Sionna's Mapper reads bits);
-    ``slicer``: equalised symbols -> nearest label; ``encrypt`` / ``decrypt``: (nonces [B],
-    frame bits L) -> key-stream labels [B, L/R] int64 XORed onto the labels by Alice / Bob, or
-    None for an unkeyed system.
+    ``num_labels``: M = 2^R (a label is the R bits MSB first, as Sionna's Mapper reads them);
+    ``modulate``: labels [B, n] int64 -> unit-energy symbols [B, n] complex64; ``detect``: a
+    channel output -> labels [B, n] int64; ``encrypt`` / ``decrypt``: (nonces [B], frame bits L)
+    -> key-stream labels [B, n] int64 XORed onto the labels by Alice / Bob, or None for an
+    unkeyed system.
     """
 
-    points: torch.Tensor
-    slicer: NearestPointSlicer
+    num_labels: int
+    modulate: Callable[[torch.Tensor], torch.Tensor]
+    detect: Callable[[ChannelOutput], torch.Tensor]
     encrypt: Callable[[np.ndarray, int], torch.Tensor] | None = None
     decrypt: Callable[[np.ndarray, int], torch.Tensor] | None = None
 

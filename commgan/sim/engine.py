@@ -89,21 +89,21 @@ def bit_path_errors(system: System, wiretap: WiretapChannel, frames: int, frame_
 def index_domain_errors(system: System, wiretap: WiretapChannel, frames: int, frame_bits: int,
                         ebno_db: float, nonces: np.ndarray, eve: bool,
                         generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """The fast link: uniform symbol labels instead of bits, the key stream XORed onto labels,
-    nearest-point slicing and popcount errors. Same statistics as :func:`bit_path_errors`."""
+    """The fast link: uniform symbol labels instead of bits, the key stream XORed onto labels, the
+    system's label detector and popcount errors. Same statistics as :func:`bit_path_errors`."""
     labelling: LabelledConstellation = system.labelled_constellation()
-    r = system.modulation.num_bits_per_symbol
-    message = torch.randint(0, 1 << r, (frames, frame_bits // r), device=system.device,
+    num_symbols = frame_bits // system.modulation.num_bits_per_symbol
+    message = torch.randint(0, labelling.num_labels, (frames, num_symbols), device=system.device,
                             generator=generator)
     sent = message if labelling.encrypt is None else torch.bitwise_xor(
         message, labelling.encrypt(nonces, frame_bits))
-    out = wiretap(labelling.points[sent], ebno_db, system.bits_per_channel_use, eve=eve)
-    bob = labelling.slicer(out.bob.y / out.bob.h)
+    out = wiretap(labelling.modulate(sent), ebno_db, system.bits_per_channel_use, eve=eve)
+    bob = labelling.detect(out.bob)
     if labelling.decrypt is not None:
         bob = torch.bitwise_xor(bob, labelling.decrypt(nonces, frame_bits))
     errors = {"bob": bit_errors_between_indices(message, bob)}
     if eve:
-        errors["eve"] = bit_errors_between_indices(message, labelling.slicer(out.eve.y / out.eve.h))
+        errors["eve"] = bit_errors_between_indices(message, labelling.detect(out.eve))
     return errors
 
 
