@@ -191,6 +191,12 @@ def key_option(role: str) -> Callable:
                              "else a fresh random key).")
 
 
+jobs_option = click.option(
+    "--jobs", type=int, default=None, callback=_positive,
+    help="Worker processes [default: the usable CPU cores]; the numbers do not depend on it.")
+threads_option = click.option(
+    "--threads", type=int, default=1, show_default=True, callback=_positive,
+    help="torch intra-op threads per process (more threads collapse on a shared machine).")
 device_option = click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"], case_sensitive=False),
     default="auto", show_default=True, help="Torch device.")
@@ -226,9 +232,11 @@ def cli() -> None:
 @models_option
 @seed_option
 @device_option
+@jobs_option
+@threads_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
 def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, eve_ebno_offset,
-             key_file, out_dir, models_dir, seed, device, quiet) -> None:
+             key_file, out_dir, models_dir, seed, device, jobs, threads, quiet) -> None:
     """Monte Carlo BER of each system (Bob, and Eve for keyed systems) next to theory.
 
     Writes results.csv, ber.png and config.json to the output folder. An interrupted run
@@ -238,6 +246,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     from commgan.comm.keys import load_key
     from commgan.comm.registry import parse_system_names, system_spec
     from commgan.sim.config import SimulationConfig
+    from commgan.sim.executor import set_threads, usable_cores
     from commgan.sim.results import format_table
     from commgan.sim.sweep import run_sweep
     from commgan.systems import SystemContext, build_systems
@@ -255,6 +264,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     out = check_out_dir(out_dir or f"results/simulate-{channel}-{mod}")
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     progress = not quiet and sys.stderr.isatty()
+    set_threads(threads)
     context = SystemContext(mod=mod, channel=channel, device=device, key=key,
                             models_dir=models_dir, progress=progress, log=say)
     built = build_systems(names, context)
@@ -267,7 +277,8 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     say(f"simulating {', '.join(names)} over {channel} with {mod} on {device}"
         f" (key: {key_source})")
     results = run_sweep(config, built, out, progress=progress, log=say,
-                        extra_metadata={"key_source": key_source})
+                        extra_metadata={"key_source": key_source}, jobs=jobs or usable_cores(),
+                        threads=threads)
     click.echo(format_table(results))
     say(f"wrote {out / 'results.csv'}, {out / 'ber.png'}, {out / 'config.json'}")
 

@@ -79,7 +79,7 @@ def test_key_never_written(tmp_path):
     [
         (["--channel", "rician"], "awgn"),
         (["--mod", "8psk"], "16qam"),
-        (["--system", "qam,foo"], "valid: qam, qam+chacha, ae, gan-enc"),
+        (["--system", "qam,foo"], "valid: qam, qam-ssd, qam+chacha, ae, gan-enc"),
         (["--ebno", "abc"], "does not parse"),
         (["--ebno", ""], "empty"),
         (["--ebno", "10:0:2"], "STOP >= START"),

@@ -17,7 +17,8 @@ from channels import WiretapChannel, theory
 from commgan.comm.system import System
 from commgan.fileio import write_json
 from commgan.sim.config import SimulationConfig
-from commgan.sim.engine import simulate_point
+from commgan.sim.engine import PointResult, simulate_point
+from commgan.sim.executor import UnitExecutor
 from commgan.sim.results import RESULT_COLUMNS, plot_ber, write_csv
 
 __all__ = ["PROGRESS_FILE", "RESULT_FILES", "run_sweep", "package_versions"]
@@ -46,13 +47,17 @@ def run_sweep(
     progress: bool | None = None,
     log: Callable[[str], None] = lambda message: None,
     extra_metadata: dict | None = None,
+    jobs: int = 1,
+    threads: int = 1,
 ) -> pd.DataFrame:
     """Simulate every system at every Eb/N0 of ``config``; return the tidy results table.
 
-    With ``out_dir``, each finished point is appended to a progress file there, a rerun with
-    the same config resumes from it, and the final ``results.csv``, ``ber.png`` and
-    ``config.json`` are written atomically at the end (then the progress file is removed).
-    ``progress``: a tqdm bar; None = only when stderr is a terminal.
+    The points are units of work (seeded by seed, system and Eb/N0) run by ``jobs`` processes of
+    ``threads`` torch threads each (:class:`~commgan.sim.executor.UnitExecutor`); the table is
+    the same for any ``jobs``. With ``out_dir``, each finished point is appended (in sweep
+    order) to a progress file there, a rerun with the same config resumes from it, and the final
+    ``results.csv``, ``ber.png`` and ``config.json`` are written atomically at the end (then the
+    progress file is removed). ``progress``: a tqdm bar; None = only when stderr is a terminal.
     """
     if progress is None:
         progress = sys.stderr.isatty()
@@ -65,35 +70,38 @@ def run_sweep(
         log(f"resuming: {points} points done (same config)")
     wiretap = WiretapChannel(config.channel, config.eve_ebno_offset_db, device=config.device,
                              **config.channel_options)
-    bar = tqdm(total=len(systems) * len(config.ebno_db), unit="point", disable=not progress,
-               dynamic_ncols=True, leave=False)
+    units = [(name, float(ebno_db)) for name in systems for ebno_db in config.ebno_db]
+    bar = tqdm(total=len(units), unit="point", disable=not progress, dynamic_ncols=True,
+               leave=False)
+    finished = {unit: rows for unit in units
+                if (rows := _finished(done, *unit)) is not None}
+    cut_above: dict[str, float] = {}
+    for (name, ebno_db), rows in finished.items():
+        bar.update(1)
+        bob_clean = (rows["receiver"].eq("bob") & rows["errors"].eq(0)).any()
+        if config.early_stop and bob_clean:
+            cut_above[name] = min(ebno_db, cut_above.get(name, ebno_db))
+
+    def wanted(unit: tuple[str, float]) -> bool:
+        name, ebno_db = unit
+        return unit not in finished and ebno_db <= cut_above.get(name, float("inf"))
+
+    on_batch = None
+    if jobs == 1:
+        def on_batch(bits: int) -> None:
+            bar.set_postfix_str(f"{bits:.2e} bits", refresh=False)
+    executor = UnitExecutor(jobs, threads, (systems, wiretap, config, on_batch))
     rows = [done] if len(done) else []
     try:
-        for name, system in systems.items():
-            for ebno_db in config.ebno_db:
-                finished = _finished(done, name, ebno_db)
-                if finished is not None:
-                    bar.update(1)
-                    bob_clean = (finished["receiver"].eq("bob") & finished["errors"].eq(0)).any()
-                    if config.early_stop and bob_clean:
-                        break
-                    continue
-                bar.set_description(f"{name} @ {ebno_db:g} dB")
-                point = simulate_point(
-                    system, wiretap, ebno_db, frame_bits=config.frame_bits,
-                    batch_frames=config.batch_frames, target_errors=config.target_errors,
-                    max_bits=config.max_bits, seed=config.seed,
-                    eve=True if config.eve_for_all else None,
-                    on_batch=lambda bits: bar.set_postfix_str(f"{bits:.2e} bits", refresh=False),
-                )
-                bar.update(1)
-                frame = _point_frame(point.rows(config.confidence), config)
-                rows.append(frame)
-                if out is not None:
-                    _save_progress(out, config, pd.concat(rows, ignore_index=True))
-                if config.early_stop and point.receivers["bob"].errors == 0:
-                    log(f"{name}: no bit error at {ebno_db:g} dB, skipping higher Eb/N0")
-                    break
+        for (name, ebno_db), point in executor.ordered(_simulate_unit, units, wanted):
+            bar.set_description(f"{name} @ {ebno_db:g} dB")
+            bar.update(1)
+            rows.append(_point_frame(point.rows(config.confidence), config))
+            if out is not None:
+                _save_progress(out, config, pd.concat(rows, ignore_index=True))
+            if config.early_stop and point.receivers["bob"].errors == 0:
+                log(f"{name}: no bit error at {ebno_db:g} dB, skipping higher Eb/N0")
+                cut_above[name] = ebno_db
     finally:
         bar.close()
     results = pd.concat(rows, ignore_index=True)[RESULT_COLUMNS] if rows else pd.DataFrame(
@@ -108,6 +116,17 @@ def run_sweep(
         for name in (PROGRESS_FILE, _PROGRESS_CONFIG):
             (out / name).unlink(missing_ok=True)
     return results
+
+
+def _simulate_unit(shared: tuple, unit: tuple[str, float]) -> PointResult:
+    """One point: the unit of work of a sweep (runs in a worker process when jobs > 1)."""
+    systems, wiretap, config, on_batch = shared
+    name, ebno_db = unit
+    return simulate_point(
+        systems[name], wiretap, ebno_db, frame_bits=config.frame_bits,
+        batch_frames=config.batch_frames, target_errors=config.target_errors,
+        max_bits=config.max_bits, seed=config.seed,
+        eve=True if config.eve_for_all else None, on_batch=on_batch)
 
 
 def _point_frame(rows: list[dict], config: SimulationConfig) -> pd.DataFrame:
