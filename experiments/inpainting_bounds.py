@@ -17,19 +17,22 @@ method), gains.csv (mean gain over biharmonic in dB) and config.json.
 
     python experiments/inpainting_bounds.py            # about 2 minutes on 2 CPU cores
     python experiments/inpainting_bounds.py --smoke    # seconds: image crops
+    python experiments/inpainting_bounds.py --config bounds.toml   # options from a file
 """
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import click
 import pandas as pd
 import torch
 from scipy import ndimage
 from torch import Tensor
 
+from commgan.configfile import config_option
 from commgan.fileio import atomic_write, write_json
 from commgan.vision.baselines import biharmonic_inpaint, calibrated_inpaint, harmonic_inpaint
 from commgan.vision.data import TEST_IMAGES, load_image, quantize
@@ -39,13 +42,22 @@ from commgan.vision.metrics import image_metrics
 
 @dataclass
 class Experiment:
-    """Ratios, mask kinds and where the files go."""
+    """Ratios, mask kinds and where the files go (saved as config.json)."""
 
     ratios: tuple[float, ...] = (0.1, 0.2, 0.3)
+    """Occluded area ratios."""
     masks: tuple[str, ...] = ("block", "free-form", "block-removal")
+    """Mask kinds."""
     seed: int = 0
+    """Seed of the masks."""
     smoke: bool = False
+    """Image crops (seconds; checks the plumbing)."""
     out: str = "results/inpainting_bounds"
+    """Output folder."""
+
+
+SMOKE = {"ratios": (0.3,)}
+"""Defaults of ``--smoke`` runs for the options not given."""
 
 
 def per_hole_oracles(reference: Tensor, mask: Tensor, biharmonic: Tensor, harmonic: Tensor
@@ -70,7 +82,7 @@ def per_hole_oracles(reference: Tensor, mask: Tensor, biharmonic: Tensor, harmon
     return quantize(best), quantize(blend)
 
 
-def run(experiment: Experiment, log=print) -> pd.DataFrame:
+def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> pd.DataFrame:
     """Measure, write the files; returns gains.csv's table."""
     out = Path(experiment.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -114,17 +126,38 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
     return gains
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="image crops, one ratio")
-    parser.add_argument("--out", default="results/inpainting_bounds")
-    args = parser.parse_args()
-    experiment = Experiment(out=args.out, smoke=args.smoke)
-    if args.smoke:
-        experiment.ratios = (0.3,)
+def _listed(values: tuple) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def _floats(ctx: click.Context, param: click.Parameter, value: str | None
+            ) -> tuple[float, ...] | None:
+    return None if value is None else tuple(float(v) for v in value.split(","))
+
+
+def _words(ctx: click.Context, param: click.Parameter, value: str | None
+           ) -> tuple[str, ...] | None:
+    return None if value is None else tuple(v.strip() for v in value.split(","))
+
+
+@click.command(help=__doc__.splitlines()[0])
+@click.option("--ratios", callback=_floats, help="Occluded area ratios (comma list) "
+              f"[default: {_listed(Experiment.ratios)}; --smoke: {_listed(SMOKE['ratios'])}].")
+@click.option("--masks", callback=_words,
+              help=f"Mask kinds (comma list) [default: {_listed(Experiment.masks)}].")
+@click.option("--seed", type=int, default=None,
+              help=f"Seed of the masks [default: {Experiment.seed}].")
+@click.option("--smoke", is_flag=True, default=None,
+              help="Image crops, one ratio (seconds; checks the plumbing).")
+@click.option("--out", default=None, help=f"Output folder [default: {Experiment.out}].")
+@config_option
+def main(**options) -> None:
+    """Build the `Experiment` (smoke defaults, then the options given), run it, print the gains."""
+    given = {key: value for key, value in options.items() if value is not None}
+    experiment = Experiment(**{**(SMOKE if given.get("smoke") else {}), **given})
     gains = run(experiment)
-    print("mean gain over biharmonic (dB):")
-    print(gains.round(2).to_string(index=False))
+    click.echo("mean gain over biharmonic (dB):")
+    click.echo(gains.round(2).to_string(index=False))
 
 
 if __name__ == "__main__":

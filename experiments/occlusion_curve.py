@@ -9,15 +9,17 @@ images), curve.png and config.json.
 
     python experiments/occlusion_curve.py            # uses (or trains) the cached model
     python experiments/occlusion_curve.py --smoke    # seconds: tiny model, crops
+    python experiments/occlusion_curve.py --config curve.toml   # options from a file
 """
 
 from __future__ import annotations
 
-import argparse
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import click
 import matplotlib
 
 matplotlib.use("Agg")
@@ -25,35 +27,50 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from commgan.checkpoint import models_dir as resolve_models_dir  # noqa: E402
+from commgan.configfile import config_option  # noqa: E402
 from commgan.fileio import atomic_write, write_json  # noqa: E402
+from commgan.vision.cache import load_or_train  # noqa: E402
 from commgan.vision.data import TEST_IMAGES, load_image  # noqa: E402
 from commgan.vision.evaluate import TaskSettings, evaluate_images  # noqa: E402
 from commgan.vision.report import method_label  # noqa: E402
-from commgan.vision.training import MODELS, load_or_train  # noqa: E402
+from commgan.vision.tasks import VISION_TASKS  # noqa: E402
+from commgan.vision.training import VISION_MODELS  # noqa: E402
+
+MODEL = VISION_TASKS["inpaint"].model
+"""The model measured: the one serving the inpaint task."""
 
 
 @dataclass
 class Experiment:
-    """Ratios, mask kinds and where the files go."""
+    """Ratios, mask kinds and where the files go (saved as config.json)."""
 
     ratios: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+    """Occluded area ratios (0 = nothing missing)."""
     masks: tuple[str, ...] = ("block", "free-form")
+    """Mask kinds, one panel each."""
     seed: int = 0
+    """Seed of the masks."""
     smoke: bool = False
+    """Tiny model on image crops (seconds; checks the plumbing, the numbers mean nothing)."""
     models: str | None = None
+    """Model cache folder; None = `commgan.checkpoint.default_models_dir`."""
     out: str = "results/occlusion_curve"
+    """Output folder."""
 
 
-def run(experiment: Experiment, log=print) -> pd.DataFrame:
+SMOKE = {"ratios": (0.0, 0.3, 0.6)}
+"""Defaults of ``--smoke`` runs for the options not given."""
+
+
+def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> pd.DataFrame:
     """Measure the curve, write the files; returns mean.csv's table."""
     out = Path(experiment.out)
     out.mkdir(parents=True, exist_ok=True)
     models_dir = resolve_models_dir(experiment.models)
-    training = None
+    training = VISION_MODELS[MODEL].training()
     if experiment.smoke:
-        training = MODELS["restore"]()
-        training.iterations, training.warmup, training.bank = 3, 1, 4
-    model = load_or_train("restore", models_dir, training, log=log)
+        training = training.smoke()
+    model = load_or_train(MODEL, models_dir, training, log=log)
     images = {name: load_image(name) for name in TEST_IMAGES}
     if experiment.smoke:
         images = {name: image[:, :96, :128] for name, image in images.items()}
@@ -75,7 +92,7 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
     _plot(mean, out / "curve.png")
     write_json({"experiment": asdict(experiment), "images": list(images),
                 "models_dir": str(models_dir),
-                "training": (training or MODELS["restore"]()).to_dict()}, out / "config.json")
+                "training": training.to_dict()}, out / "config.json")
     return mean
 
 
@@ -83,7 +100,8 @@ def _plot(mean: pd.DataFrame, path: Path) -> None:
     kinds = list(dict.fromkeys(mean["mask"]))
     fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 3.8), squeeze=False)
     for ax, kind in zip(axes[0], kinds, strict=True):
-        for method, style in (("multi-loss GAN", "o-"), ("biharmonic", "s--"),
+        for method, style in ((VISION_MODELS[MODEL].display_name, "o-"),
+                              (VISION_TASKS["inpaint"].baseline_name, "s--"),
                               ("harmonic", "^:"), ("calibrated blend", "d-.")):
             rows = mean[(mean["mask"] == kind) & (mean["method"] == method)]
             rows = rows[rows["psnr"].map(math.isfinite)]
@@ -100,16 +118,38 @@ def _plot(mean: pd.DataFrame, path: Path) -> None:
         plt.close(fig)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny model on image crops")
-    parser.add_argument("--models", default=None, help="model cache folder")
-    parser.add_argument("--out", default="results/occlusion_curve")
-    args = parser.parse_args()
-    experiment = Experiment(models=args.models, out=args.out, smoke=args.smoke)
-    if args.smoke:
-        experiment.ratios = (0.0, 0.3, 0.6)
-    print(run(experiment).round(3).to_string(index=False))
+def _listed(values: tuple) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def _floats(ctx: click.Context, param: click.Parameter, value: str | None
+            ) -> tuple[float, ...] | None:
+    return None if value is None else tuple(float(v) for v in value.split(","))
+
+
+def _words(ctx: click.Context, param: click.Parameter, value: str | None
+           ) -> tuple[str, ...] | None:
+    return None if value is None else tuple(v.strip() for v in value.split(","))
+
+
+@click.command(help=__doc__.splitlines()[0])
+@click.option("--ratios", callback=_floats, help="Occluded area ratios (comma list) "
+              f"[default: {_listed(Experiment.ratios)}; --smoke: {_listed(SMOKE['ratios'])}].")
+@click.option("--masks", callback=_words,
+              help=f"Mask kinds (comma list) [default: {_listed(Experiment.masks)}].")
+@click.option("--seed", type=int, default=None,
+              help=f"Seed of the masks [default: {Experiment.seed}].")
+@click.option("--smoke", is_flag=True, default=None,
+              help="Tiny model on image crops (seconds; checks the plumbing).")
+@click.option("--models", default=None, help="Model cache folder [default: $COMMGAN_MODELS, "
+              "else ~/.cache/commgan/models].")
+@click.option("--out", default=None, help=f"Output folder [default: {Experiment.out}].")
+@config_option
+def main(**options) -> None:
+    """Build the `Experiment` (smoke defaults, then the options given), run it, print the means."""
+    given = {key: value for key, value in options.items() if value is not None}
+    experiment = Experiment(**{**(SMOKE if given.get("smoke") else {}), **given})
+    click.echo(run(experiment).round(3).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Worked example for wiretap datasets (issue 8): an eavesdropper written outside commgan.
+"""Worked example for wiretap datasets: an eavesdropper written outside commgan.
 
 For each channel, for `ae` and then `gan-enc` at Bob's Eb/N0 = 10 dB (Eve on her own channel at
 the same Eb/N0):
@@ -20,27 +20,26 @@ archives (CHANNEL-SYSTEM.npz). ``--smoke`` runs in about a minute with tiny mode
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import click
 import matplotlib
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
+from channels import get_modulation
 from commgan.comm.keys import load_key
-from commgan.sim.export import (
-    bob_decisions,
-    export_wiretap,
-    load_wiretap,
-    score_bits,
-    score_decoder,
-)
-from commgan.sim.models import SystemContext, build_systems, load_or_train
+from commgan.comm.registry import system_spec
+from commgan.configfile import config_option
+from commgan.security.archive import bob_decisions, load_wiretap
+from commgan.security.export import export_wiretap
+from commgan.security.scoring import score_bits, score_decoder
+from commgan.systems import SystemContext, build_systems, load_or_train
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -53,20 +52,36 @@ class Experiment:
     """Budget and scope."""
 
     channels: tuple[str, ...] = ("awgn", "rayleigh")
+    """Channels, one archive per channel and system."""
     ebno_db: float = 10.0
+    """Bob's Eb/N0 in dB (Eve listens at the same Eb/N0 on her own channel)."""
     frame_bits: int = 512
+    """L: bits per frame."""
     train_frames: int = 8000
+    """Frames of the archive's ``train`` split (the outside decoder's known plaintext)."""
     test_frames: int = 2000
+    """Frames of the archive's ``test`` split."""
     fresh_frames: int = 2000
+    """Fresh frames ``score_decoder`` sends (new nonces, new bits)."""
     steps: int = 3000
+    """Training steps of the outside decoder."""
     batch_frames: int = 64
+    """Frames per training batch."""
     learning_rate: float = 3e-3
+    """Adam's initial learning rate (cosine schedule to zero)."""
     width: int = 64
+    """Channels of the decoder's convolutions."""
     model_training_steps: int | None = None
+    """Retrain ae and gan-enc with this many steps first; None = the cached (or default)
+    models."""
     models: str | None = None
+    """Model cache folder; None = the default cache."""
     key: str | None = None
+    """Key file; None = ``$COMMGAN_KEY``, else a random key."""
     out: str = "results/outside_decoder"
+    """Output folder."""
     seed: int = 0
+    """Seed of the exports, the scoring frames and the decoder's training."""
 
 
 class OutsideDecoder(nn.Module):
@@ -145,7 +160,8 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
             export_wiretap(path, system, channel, experiment.ebno_db, experiment.test_frames,
                            experiment.frame_bits, splits={"train": experiment.train_frames,
                                                           "test": experiment.test_frames},
-                           seed=experiment.seed, key_source=key_source)
+                           seed=experiment.seed, key_source=key_source,
+                           model_fingerprint=systems.fingerprints().get(name))
             archive = load_wiretap(path)
             train, test, meta = archive["train"], archive["test"], archive.metadata
             decoder, final_bce = train_outside_decoder(train.y_eve, train.h_eve, train.bits,
@@ -183,10 +199,7 @@ def _prefixed(prefix: str, score) -> dict:
 
 
 def _train_tiny(name: str, context: SystemContext, steps: int):
-    from channels import get_modulation
-    from commgan.sim.models import LEARNED_SYSTEMS
-
-    training = LEARNED_SYSTEMS[name].default_training(get_modulation(context.mod))
+    training = system_spec(name).learned.default_training(get_modulation(context.mod))
     training.steps, training.frame_bits = steps, 64
     return load_or_train(name, context, training, retrain=True)
 
@@ -212,23 +225,24 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny models and budgets")
-    parser.add_argument("--channels", default="awgn,rayleigh")
-    parser.add_argument("--models", default=None, help="model cache (default: commgan's)")
-    parser.add_argument("--key", default=None, help="key file (else $COMMGAN_KEY, else random)")
-    parser.add_argument("--out", default="results/outside_decoder")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    experiment = Experiment(channels=tuple(args.channels.split(",")), models=args.models,
-                            key=args.key, out=args.out, seed=args.seed)
-    if args.smoke:
+@click.command(help=__doc__.splitlines()[0])
+@config_option
+@click.option("--smoke", is_flag=True, help="Tiny models and budgets.")
+@click.option("--channels", default="awgn,rayleigh", show_default=True,
+              help="Comma-separated channels.")
+@click.option("--models", default=None, help="Model cache (default: commgan's).")
+@click.option("--key", default=None, help="Key file (else $COMMGAN_KEY, else random).")
+@click.option("--out", default="results/outside_decoder", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def main(smoke: bool, channels: str, models: str | None, key: str | None, out: str,
+         seed: int) -> None:
+    experiment = Experiment(channels=tuple(channels.split(",")), models=models, key=key,
+                            out=out, seed=seed)
+    if smoke:
         experiment.channels = experiment.channels[:1]
         experiment.train_frames, experiment.test_frames, experiment.fresh_frames = 400, 200, 200
         experiment.steps, experiment.model_training_steps = 150, 40
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    print(run(experiment).to_string(index=False))
+    click.echo(run(experiment).to_string(index=False))
 
 
 if __name__ == "__main__":

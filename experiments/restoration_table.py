@@ -17,25 +17,30 @@ TASK.png (side by side, first image) and config.json.
 
     python experiments/restoration_table.py                 # trains missing models (~15 min)
     python experiments/restoration_table.py --smoke         # seconds: tiny models, crops
+    python experiments/restoration_table.py --config table.toml   # options from a file
 """
 
 from __future__ import annotations
 
-import argparse
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import click
 import pandas as pd
 
 from commgan.checkpoint import models_dir as resolve_models_dir
+from commgan.configfile import config_option
 from commgan.fileio import atomic_write, write_json
+from commgan.vision.cache import load_or_train
 from commgan.vision.data import TEST_IMAGES, load_image
 from commgan.vision.degradations import Fade
 from commgan.vision.evaluate import TaskSettings, degrade, evaluate_images, restore_degraded
 from commgan.vision.perceptual import LPIPS, load_backbone_state
 from commgan.vision.report import method_label, side_by_side
-from commgan.vision.training import MODELS, load_or_train
+from commgan.vision.tasks import VISION_TASKS
+from commgan.vision.training import VISION_MODELS, VisionTraining
 
 FADES = {"default": Fade(),
          "faded-sepia": Fade(desaturation=0.6, sepia=0.7, gamma=1.3, brightness=0.8, lift=0.15),
@@ -48,24 +53,33 @@ FIGURES = {"sr": "x4", "inpaint": "block 20%", "denoise": "sigma 25", "colour": 
 
 @dataclass
 class Experiment:
-    """What the table measures."""
+    """What the table measures and where it goes (saved as config.json)."""
 
     ratios: tuple[float, ...] = (0.1, 0.2, 0.3)
+    """inpaint: occluded area ratios."""
     masks: tuple[str, ...] = ("block", "free-form", "block-removal")
+    """inpaint: mask kinds."""
     sigmas: tuple[int, ...] = (15, 25, 50)
+    """denoise: noise standard deviations in 8-bit levels."""
     seed: int = 0
+    """Seed of masks and noise."""
     smoke: bool = False
+    """Tiny models on image crops (seconds; checks the plumbing, the numbers mean nothing)."""
     models: str | None = None
+    """Model cache folder; None = `commgan.checkpoint.default_models_dir`."""
     backbone_weights: str | None = None
+    """Local VGG16 (+ LPIPS lin layers) weights file; None = LPIPS unavailable."""
     out: str = "results/restoration_table"
+    """Output folder."""
+
+    def training(self, name: str) -> VisionTraining:
+        """The training config of model ``name``: the shipped budget, or the smoke budget."""
+        training = VISION_MODELS[name].training()
+        return training.smoke() if self.smoke else training
 
 
-def _smoke_training(name: str):
-    training = MODELS[name]()
-    training.iterations, training.warmup = 3, 1
-    if name == "restore":
-        training.bank = 4
-    return training
+SMOKE = {"ratios": (0.2,), "sigmas": (25,)}
+"""Defaults of ``--smoke`` runs for the options not given."""
 
 
 def _settings(experiment: Experiment) -> list[tuple[str, str, TaskSettings]]:
@@ -83,7 +97,7 @@ def _settings(experiment: Experiment) -> list[tuple[str, str, TaskSettings]]:
     return out
 
 
-def run(experiment: Experiment, log=print) -> pd.DataFrame:
+def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> pd.DataFrame:
     """Train or load the models, measure every block, write the files; returns table.csv."""
     out = Path(experiment.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,15 +109,14 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
     if experiment.smoke:
         images = {name: image[:, :96, :128] for name, image in images.items()}
     generators, train_seconds = {}, {}
-    for name in MODELS:
+    for name in VISION_MODELS:
         start = time.perf_counter()
-        generators[name] = load_or_train(
-            name, models_dir, _smoke_training(name) if experiment.smoke else None,
-            backbone_state=state, log=log)
+        generators[name] = load_or_train(name, models_dir, experiment.training(name),
+                                         backbone_state=state, log=log)
         train_seconds[name] = time.perf_counter() - start
     tables = []
     for task, label, settings in _settings(experiment):
-        model = generators["restore" if task in ("inpaint", "denoise") else task]
+        model = generators[VISION_TASKS[task].model]
         table = evaluate_images(task, model, images, settings, lpips)
         table.insert(1, "setting", label)
         tables.append(table)
@@ -121,36 +134,65 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
     for task, label, settings in _settings(experiment):
         if label != FIGURES[task]:
             continue
-        model = generators["restore" if task in ("inpaint", "denoise") else task]
+        model = generators[VISION_TASKS[task].model]
         reference, degraded, mask = degrade(task, images[first], settings)
-        result = restore_degraded(task, model, degraded, mask,
-                                  settings.sigma if task == "denoise" else None, reference, lpips)
+        result = restore_degraded(task, model, degraded, mask, settings.sigma, reference, lpips)
         side_by_side(result, out / f"{task}.png", f"{task} ({label}), {first}")
     write_json({"experiment": asdict(experiment), "images": list(images),
                 "lpips": "vgg16 from file" if lpips is not None else "unavailable",
                 "models_dir": str(models_dir), "load_or_train_seconds": train_seconds,
-                "trainings": {name: (_smoke_training(name) if experiment.smoke
-                                     else MODELS[name]()).to_dict() for name in MODELS}},
+                "trainings": {name: experiment.training(name).to_dict()
+                              for name in VISION_MODELS}},
                out / "config.json")
     return table
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny models on image crops")
-    parser.add_argument("--models", default=None, help="model cache folder")
-    parser.add_argument("--backbone-weights", default=None,
-                        help="local VGG16 (+ LPIPS lin layers) weights file")
-    parser.add_argument("--out", default="results/restoration_table")
-    args = parser.parse_args()
-    experiment = Experiment(models=args.models, backbone_weights=args.backbone_weights,
-                            out=args.out, smoke=args.smoke)
-    if args.smoke:
-        experiment.ratios, experiment.sigmas = (0.2,), (25,)
+def _listed(values: tuple) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def _floats(ctx: click.Context, param: click.Parameter, value: str | None
+            ) -> tuple[float, ...] | None:
+    return None if value is None else tuple(float(v) for v in value.split(","))
+
+
+def _ints(ctx: click.Context, param: click.Parameter, value: str | None
+          ) -> tuple[int, ...] | None:
+    return None if value is None else tuple(int(v) for v in value.split(","))
+
+
+def _words(ctx: click.Context, param: click.Parameter, value: str | None
+           ) -> tuple[str, ...] | None:
+    return None if value is None else tuple(v.strip() for v in value.split(","))
+
+
+@click.command(help=__doc__.splitlines()[0])
+@click.option("--ratios", callback=_floats, help="inpaint: occluded area ratios (comma list) "
+              f"[default: {_listed(Experiment.ratios)}; --smoke: {_listed(SMOKE['ratios'])}].")
+@click.option("--masks", callback=_words,
+              help=f"inpaint: mask kinds (comma list) [default: {_listed(Experiment.masks)}].")
+@click.option("--sigmas", callback=_ints, help="denoise: noise standard deviations in 8-bit "
+              f"levels (comma list) [default: {_listed(Experiment.sigmas)}; "
+              f"--smoke: {_listed(SMOKE['sigmas'])}].")
+@click.option("--seed", type=int, default=None,
+              help=f"Seed of masks and noise [default: {Experiment.seed}].")
+@click.option("--smoke", is_flag=True, default=None,
+              help="Tiny models on image crops (seconds; checks the plumbing).")
+@click.option("--models", default=None, help="Model cache folder [default: $COMMGAN_MODELS, "
+              "else ~/.cache/commgan/models].")
+@click.option("--backbone-weights", default=None,
+              help="Local VGG16 (+ LPIPS lin layers) weights file; without it LPIPS is "
+                   "unavailable.")
+@click.option("--out", default=None, help=f"Output folder [default: {Experiment.out}].")
+@config_option
+def main(**options) -> None:
+    """Build the `Experiment` (smoke defaults, then the options given), run it, print the means."""
+    given = {key: value for key, value in options.items() if value is not None}
+    experiment = Experiment(**{**(SMOKE if given.get("smoke") else {}), **given})
     table = run(experiment)
     summary = table.groupby(["task", "setting", "method"], sort=False)[
         ["psnr", "ssim", "psnr_y", "ssim_y"]].mean()
-    print(summary.round(3).to_string())
+    click.echo(summary.round(3).to_string())
 
 
 if __name__ == "__main__":

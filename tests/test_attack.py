@@ -7,7 +7,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import commgan.sim.attack as attack_module
+import commgan.security.attack as attack_module
 from channels import get_modulation
 from commgan.cli import cli
 from commgan.comm.autoencoder import AutoencoderSystem, AutoencoderTraining, train_autoencoder
@@ -21,19 +21,14 @@ from commgan.comm.eavesdroppers import (
     plugin_leakage,
 )
 from commgan.comm.keys import KeyStream
-from commgan.comm.registry import build_system
+from commgan.comm.registry import SYSTEMS, build_system
 from commgan.comm.transceiver import TransceiverConfig
 from commgan.errors import CommganError
-from commgan.sim.attack import (
-    ATTACK_COLUMNS,
-    AttackBudget,
-    AttackConfig,
-    flip_key_bits,
-    parse_scenarios,
-    run_attack,
-)
+from commgan.rng import NonceCounter, derive_seed
+from commgan.security.attack import ATTACK_COLUMNS, AttackBudget, AttackConfig, run_attack
+from commgan.security.scenarios import SCENARIOS, flip_key_bits, parse_scenarios
+from commgan.security.wiretap import wiretap_frames
 from commgan.sim.stats import security_verdict
-from commgan.sim.wiretap_data import NonceCounter, wiretap_frames
 
 KEY = bytes(range(32))
 TINY = AttackBudget(train_bits=25_600, val_bits=5_120, test_bits=102_400, restarts=1,
@@ -49,12 +44,27 @@ def test_flip_key_bits_has_exact_hamming_distance(distance):
 
 
 def test_parse_scenarios():
-    assert parse_scenarios("all") == attack_module.SCENARIOS
+    assert parse_scenarios("all") == tuple(SCENARIOS)
     assert parse_scenarios("leakage, wrong-key,leakage") == ("leakage", "wrong-key")
     with pytest.raises(CommganError, match="unknown scenario 'bogus'"):
         parse_scenarios("leakage,bogus")
     with pytest.raises(CommganError, match="empty"):
         parse_scenarios(" , ")
+
+
+def test_reference_systems_come_from_the_registry():
+    references = sorted(name for name, spec in SYSTEMS.items() if spec.attack_reference)
+    config = AttackConfig(systems=("gan-enc", "qam"), scenarios=("wrong-key", "reference"))
+    jobs = config.attacked_systems()
+    assert jobs[:2] == [("gan-enc", ("wrong-key",)), ("qam", ("wrong-key",))]
+    assert jobs[2:] == [(name, ("reference",)) for name in references
+                        if name not in ("gan-enc", "qam")]
+
+
+def test_every_scenario_runs_at_each_point_or_once_per_system():
+    for name, scenario in SCENARIOS.items():
+        assert (scenario.at_point is None) != (scenario.per_system is None), name
+    assert sorted(s.run_order for s in SCENARIOS.values()) == list(range(len(SCENARIOS)))
 
 
 def test_verdict_band():
@@ -76,7 +86,7 @@ def test_large_eve_is_2x_wide_2x_deep():
 
 def _frames(name, frames, ebno_db=10.0, channel="awgn", key=KEY, nonces=None):
     system = build_system(name, "16qam", key=key)
-    nonces = NonceCounter(1).fresh(frames) if nonces is None else nonces
+    nonces = NonceCounter(derive_seed("nonces", 1)).fresh(frames) if nonces is None else nonces
     return system, wiretap_frames(system, channel, ebno_db, nonces, 256, seed=5)
 
 

@@ -1,4 +1,4 @@
-"""Tests of commgan.sim.convergence, `commgan converge` and experiments/convergence.py."""
+"""Tests of commgan.channelgan_study, `commgan converge` and experiments/convergence.py."""
 
 import json
 import math
@@ -9,26 +9,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import sionna.phy
 import torch
 from click.testing import CliRunner
 
-import commgan.sim.convergence as convergence
-from commgan.cli import cli
-from commgan.comm.channel_models import BlockSampler, ChannelModelConfig
-from commgan.errors import CommganError
-from commgan.gan import LN2, GANDivergenceError
-from commgan.sim.convergence import (
+import commgan.channelgan_study.study as study
+from commgan.channelgan_study import (
     CONVERGENCE_COLUMNS,
+    RESULT_FILES,
     ChannelModelDiverged,
     ConvergenceConfig,
     ber_fidelity,
     convergence_metrics,
     format_summary,
     run_convergence,
+    slice_directions,
     sliced_wasserstein,
     summarise,
 )
+from commgan.cli import cli
+from commgan.comm.channelgan import CHANNEL_MODELS, BlockSampler, ChannelModelConfig
+from commgan.errors import CommganError
+from commgan.gan import LN2, GANDivergenceError
+from commgan.rng import use_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,7 +94,7 @@ class TestMetrics:
 
 
 def test_sliced_wasserstein():
-    directions = convergence._directions(64)
+    directions = slice_directions(64)
     torch.manual_seed(0)
     a = torch.randn(500, 2)
     assert sliced_wasserstein(a, a, directions) == 0.0
@@ -117,8 +119,7 @@ def test_ber_fidelity_of_a_perfect_model():
     95% intervals and the distance equals its floor (the checks fail for a wrong pipeline:
     e.g. generated noise 3 dB too strong changes the BER by > 40% at 10 dB)."""
     config = tiny_config(fidelity_blocks=6000, swd_samples=400, fidelity_ebno_db=(0.0, 10.0))
-    torch.manual_seed(0)
-    sionna.phy.config.seed = 0
+    use_seed(0)
     rows = ber_fidelity(_TrueChannelAsModel(), config)
     assert [row["ebno_db"] for row in rows] == [0.0, 10.0]
     for row in rows:
@@ -146,7 +147,7 @@ def test_config_validation():
 def test_run_writes_every_file(tmp_path):
     result = run_convergence(tiny_config(), tmp_path / "out")
     out = tmp_path / "out"
-    for name in convergence.RESULT_FILES:
+    for name in RESULT_FILES:
         assert (out / name).exists() and (out / name).stat().st_size > 0, name
     table = pd.read_csv(out / "convergence.csv")
     assert list(table.columns) == CONVERGENCE_COLUMNS
@@ -166,7 +167,7 @@ def test_run_writes_every_file(tmp_path):
 
 
 def test_divergence_stops_and_saves_results_so_far(tmp_path, monkeypatch):
-    real = convergence.train_channel_model
+    real = study.train_channel_model
     calls = {"n": 0}
 
     def diverging(config, **kwargs):
@@ -178,7 +179,7 @@ def test_divergence_stops_and_saves_results_so_far(tmp_path, monkeypatch):
                                      history, 0)
         return real(config, **kwargs)
 
-    monkeypatch.setattr(convergence, "train_channel_model", diverging)
+    monkeypatch.setattr(study, "train_channel_model", diverging)
     with pytest.raises(ChannelModelDiverged, match="gan seed 1 diverged at iteration 7"):
         run_convergence(tiny_config(), tmp_path / "out")
     table = pd.read_csv(tmp_path / "out" / "convergence.csv")
@@ -191,6 +192,11 @@ def test_divergence_stops_and_saves_results_so_far(tmp_path, monkeypatch):
 
 
 class TestCli:
+    def test_help_lists_the_registered_models(self):
+        result = CliRunner().invoke(cli, ["converge", "--help"])
+        assert result.exit_code == 0
+        assert f"Valid: {', '.join(CHANNEL_MODELS)}." in " ".join(result.output.split())
+
     def test_runs_and_prints_the_table(self, tmp_path):
         out = tmp_path / "out"
         result = CliRunner().invoke(cli, ["converge", "--models", "gan", "--seeds", "2",
@@ -224,7 +230,7 @@ class TestCli:
             raise GANDivergenceError("x", 12, "loss_g", pd.DataFrame(
                 {"iteration": [1], "loss_d": [0.7], "loss_g": [0.7], "seconds": [0.1]}), 0)
 
-        monkeypatch.setattr(convergence, "train_channel_model", diverging)
+        monkeypatch.setattr(study, "train_channel_model", diverging)
         out = tmp_path / "out"
         result = CliRunner().invoke(cli, ["converge", "--models", "dcgan", "--out", str(out),
                                           "--jobs", "1", "--quiet"])

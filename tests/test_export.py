@@ -19,19 +19,11 @@ from commgan.cli import cli
 from commgan.comm.keys import NonceReuseError
 from commgan.comm.registry import build_system
 from commgan.errors import CommganError
-from commgan.sim import export as export_module
+from commgan.security import export as export_module
+from commgan.security.archive import FIELDS, bob_decisions, load_wiretap, read_metadata
+from commgan.security.export import export_wiretap, make_wiretap_data, parse_splits
+from commgan.security.scoring import score_bits, score_decoder
 from commgan.sim.engine import simulate_point
-from commgan.sim.export import (
-    FIELDS,
-    bob_decisions,
-    export_wiretap,
-    load_wiretap,
-    make_wiretap_data,
-    parse_splits,
-    read_metadata,
-    score_bits,
-    score_decoder,
-)
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = hashlib.sha256(b"commgan test key, issue 8").digest()
@@ -359,16 +351,17 @@ def test_learned_bob_on_the_archive_matches_simulate(tmp_path, key_file):
                    "--frame-bits", "256", "--ebno", "6", "--models", str(models),
                    "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    from commgan.sim.models import SystemContext, build_systems
+    from commgan.systems import SystemContext, build_systems
 
-    system = build_systems(["ae"], SystemContext(channel="awgn", models_dir=models,
-                                                 train_if_missing=False))["ae"]
+    built = build_systems(["ae"], SystemContext(channel="awgn", models_dir=models,
+                                                train_if_missing=False))
+    system = built["ae"]
     bob = _bob_ber_from_archive(out, system)
     point = simulate_point(system, WiretapChannel("awgn"), 6.0, frame_bits=256,
                            batch_frames=2000, target_errors=1 << 40, max_bits=20 * 2000 * 256,
                            seed=5)
     assert bob.ci_low <= point.receivers["bob"].ber <= bob.ci_high
-    assert load_wiretap(out).metadata["model_fingerprint"] == system.fingerprint
+    assert load_wiretap(out).metadata["model_fingerprint"] == built.fingerprints()["ae"]
 
 
 @pytest.mark.slow
@@ -377,7 +370,7 @@ def test_large_export_memory_bound(tmp_path):
     script = (
         "import resource, sys, time\n"
         "from commgan.comm.registry import build_system\n"
-        "from commgan.sim.export import export_wiretap\n"
+        "from commgan.security.export import export_wiretap\n"
         "s = build_system('gan-enc', '16qam', key=bytes(32))\n"
         "t = time.time()\n"
         "export_wiretap(sys.argv[1], s, 'rayleigh', 10.0, 2000, 65536)\n"

@@ -1,4 +1,5 @@
-"""Tests of commgan.gan.trainer: the D/G loop, history, n_critic, NaN guard, WGAN-GP, helpers."""
+"""Tests of commgan.gan (problem, trainer, history): the D/G loop, history, n_critic, NaN guard,
+WGAN-GP, helpers."""
 
 import math
 
@@ -450,8 +451,8 @@ def test_docstring_examples():
 
 
 def test_cosine_learning_rate_schedule():
+    from commgan.gan import AdversarialGAN, GANTrainer, TrainerConfig
     from commgan.gan.blocks import mlp
-    from commgan.gan.trainer import AdversarialGAN, GANTrainer, TrainerConfig
 
     problem = AdversarialGAN(mlp(2, [4], 2), mlp(2, [4], 1), noise_shape=(2,),
                              sampler=lambda: torch.randn(8, 2))

@@ -1,5 +1,6 @@
-"""commgan.vision.models and .training: shapes, the bicubic/identity start, training through the
-shared GANTrainer (warm-up, then the D/G game), learning, and the model cache."""
+"""commgan.vision.models, .training and .cache: shapes, the bicubic/identity start, training
+through the shared GANTrainer (warm-up, then the D/G game), learning, the records and the model
+cache."""
 
 import json
 
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 from commgan.checkpoint import checkpoint_paths
 from commgan.errors import CommganError
 from commgan.vision.baselines import biharmonic_inpaint
+from commgan.vision.cache import cache_stem, load_or_train
 from commgan.vision.data import load_image
 from commgan.vision.degradations import Fade, degrade_colour, fade
 from commgan.vision.evaluate import TaskSettings, evaluate_images, run_model
@@ -23,15 +25,14 @@ from commgan.vision.models import (
     SRGenerator,
     colour_statistics,
 )
+from commgan.vision.sources import ColourSource, RestorationSource
+from commgan.vision.tasks import VISION_TASKS
 from commgan.vision.training import (
-    ColourSource,
+    VISION_MODELS,
     ColourTraining,
-    RestorationSource,
     RestorationTraining,
     SRTraining,
     build_problem,
-    cache_stem,
-    load_or_train,
     train_model,
 )
 
@@ -170,6 +171,22 @@ class TestTraining:
         assert gain > 0.05, f"gain over bicubic {gain:.3f} dB"
 
 
+class TestRecords:
+    def test_every_task_names_a_model_and_every_model_its_config(self):
+        assert {task.model for task in VISION_TASKS.values()} == set(VISION_MODELS)
+        assert all(task.name == name for name, task in VISION_TASKS.items())
+        for name, model in VISION_MODELS.items():
+            assert model.training.model_name == name
+
+    def test_shorter_budgets(self):
+        short = RestorationTraining().with_steps(2)
+        assert (short.iterations, short.warmup, short.bank) == (2, 0, 16)
+        assert SRTraining().with_steps(40).warmup == 10
+        smoke = RestorationTraining().smoke()
+        assert (smoke.iterations, smoke.warmup, smoke.bank) == (3, 1, 4)
+        assert isinstance(ColourTraining().smoke(), ColourTraining)
+
+
 class TestCache:
     def test_train_save_load_and_refuse(self, tmp_path):
         training = tiny_sr(iterations=2, warmup=1)
@@ -192,6 +209,13 @@ class TestCache:
             load_or_train("sr", tmp_path, training)
         with pytest.raises(CommganError, match="unknown model"):
             cache_stem("gan", tmp_path)
+
+    def test_default_stems_are_the_names_of_existing_caches(self, tmp_path):
+        stems = {name: cache_stem(name, tmp_path).name for name in VISION_MODELS}
+        assert stems == {"sr": "srgan-x4-5da523dc2ef2", "colour": "cr-srgan-x2-5127b2a482f0",
+                         "restore": "multiloss-restore-710685a75c34"}
+        assert cache_stem("restore", tmp_path, vgg_perceptual=True).name == \
+            "multiloss-restore-3bbe4f457629"
 
     def test_inpaint_model_run_keeps_known_pixels(self):
         generator, _ = train_model(tiny_restoration(iterations=2, warmup=1))

@@ -5,10 +5,10 @@ run trains the three models (minutes each on a CPU); later runs reuse the model 
 import pytest
 
 from commgan.checkpoint import default_models_dir
+from commgan.vision.cache import load_or_train
 from commgan.vision.data import TEST_IMAGES, load_image
 from commgan.vision.degradations import Fade
 from commgan.vision.evaluate import TaskSettings, evaluate_images
-from commgan.vision.training import load_or_train
 
 pytestmark = pytest.mark.slow
 

@@ -84,6 +84,9 @@ class AutoencoderSystem(System):
         self.decoder = Decoder(self.config)
         self.to(self.device)
 
+    def init_args(self) -> dict:
+        return {"config": self.config}
+
     def transmit(self, bits, nonces=None):
         return self.encoder(bits)
 

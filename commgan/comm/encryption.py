@@ -129,6 +129,9 @@ class _EncryptedSystem(System):
         fn = stream.encryption_bits if encrypt and key is None else stream.decryption_bits
         return torch.from_numpy(fn(nonces, num_bits)).to(self.device, torch.float32)
 
+    def init_args(self) -> dict:
+        return {"config": self.config}
+
     def generator_inputs(self, bits: torch.Tensor, z: torch.Tensor
                          ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What G sees of message bits [B, L] and key-stream bits z [B, L] (float, {0, 1})."""

@@ -52,6 +52,9 @@ class QAMSSDSystem(QAMSystem):
         self.register_buffer("rotation", rotation, persistent=False)
         self.register_buffer("rotated", self.points * rotation, persistent=False)
 
+    def init_args(self) -> dict:
+        return {"rotation_deg": self.rotation_deg}
+
     @staticmethod
     def delay(num_symbols: int) -> int:
         """The interleaver's cyclic delay D of the quadrature components, in symbols."""

@@ -121,10 +121,32 @@ class System(ABC, torch.nn.Module):
         """
         return self.receive(out)
 
+    def init_args(self) -> dict[str, Any]:
+        """Constructor arguments besides modulation, key and device (e.g. an architecture)."""
+        return {}
+
+    def __reduce__(self):
+        """Pickled as a recipe (class, constructor arguments, key stream, weights): how a system
+        reaches a worker process (modules with spectral norm cannot be pickled whole). The key
+        travels in memory only, through the pipe to the worker."""
+        state = {name: tensor.detach().cpu() for name, tensor in self.state_dict().items()}
+        return (_rebuild_system, (type(self), self.modulation, self.init_args(), self.keystream,
+                                  str(self.device), state, self.training))
+
     def labelled_constellation(self) -> LabelledConstellation | None:
         """The labelling the engine's index-domain fast link may use instead of bits; None
         (the default) = this system has none, the engine sends bits."""
         return None
+
+
+def _rebuild_system(cls: type[System], modulation: ModulationSpec, init_args: dict,
+                    keystream: KeyStream | None, device: str, state: dict, training: bool
+                    ) -> System:
+    system = cls(modulation, key=None if keystream is None else bytes(32), device=device,
+                 **init_args)
+    system.keystream = keystream
+    system.load_state_dict(state)
+    return system.train(training)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Shared GAN core: losses, building blocks and the one D/G trainer.
+"""Shared GAN core: losses, building blocks, the game (`problem`), the one D/G trainer and the
+convergence points of its loss history (`history`).
 
 Knows nothing of bits, channels or images; `commgan.comm` and `commgan.vision` supply G, D, a
 batch source and extra generator losses.
@@ -12,6 +13,12 @@ from commgan.gan.blocks import (
     conv_block,
     dcgan_init_,
     mlp,
+)
+from commgan.gan.history import (
+    LN2,
+    crossover_iteration,
+    equilibrium_iteration,
+    separation_iteration,
 )
 from commgan.gan.losses import (
     GAN_MODES,
@@ -27,25 +34,17 @@ from commgan.gan.losses import (
     wgan_critic_loss,
     wgan_generator_loss,
 )
-from commgan.gan.trainer import (
-    LN2,
-    AdversarialGAN,
-    GANDivergenceError,
-    GANProblem,
-    GANTrainer,
-    TrainerConfig,
-    crossover_iteration,
-    equilibrium_iteration,
-    frozen,
-    separation_iteration,
-)
+from commgan.gan.problem import AdversarialGAN, ExtraLoss, GANProblem
+from commgan.gan.trainer import LR_SCHEDULES, GANDivergenceError, GANTrainer, TrainerConfig, frozen
 
 __all__ = [
     "GAN_MODES",
     "LN2",
+    "LR_SCHEDULES",
     "AdversarialGAN",
     "ConcatCondition",
     "EmbeddingCondition",
+    "ExtraLoss",
     "GANDivergenceError",
     "GANLoss",
     "GANProblem",

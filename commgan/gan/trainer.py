@@ -2,20 +2,9 @@
 
 The survey's eq. (2), ``min_G max_D E[log D(i|c)] + E[log(1 - D(G(n|c)|c))]``, is optimised by
 alternating gradient steps: ``n_critic`` steps on L_D with the generator frozen, then one step on
-L_G with the discriminator frozen. What the two sides *are* is left to a `GANProblem`:
-
-- ``generator``: one `nn.Module` holding every generator-side parameter (e.g. a channel GAN's G,
-  or a transmitter and the legitimate receiver in an ``nn.ModuleDict``);
-- ``discriminator``: one `nn.Module` holding every adversary-side parameter (a discriminator, or
-  an eavesdropper and critics);
-- ``discriminator_loss(batch)`` / ``generator_loss(batch)``: ``(scalar loss, {name: float})``;
-- optionally ``next_batch()`` when no data is passed to `GANTrainer.fit`;
-- optionally ``warmup_loss(batch)``: the generator's non-adversarial loss, trained alone for the
-  first ``TrainerConfig.warmup`` iterations (e.g. SRGAN starts from a content-loss-trained G).
-
-`AdversarialGAN` implements that protocol for the standard G(n[, c]) vs D(x[, c]) game.
-`GANTrainer.fit` returns a per-iteration history (a DataFrame) from which `crossover_iteration` and
-`equilibrium_iteration` compute convergence points.
+L_G with the discriminator frozen. What the two sides *are* is left to a `GANProblem`
+(`commgan.gan.problem`). `GANTrainer.fit` returns a per-iteration history (a DataFrame) from
+which `commgan.gan.history` computes convergence points.
 """
 
 from __future__ import annotations
@@ -25,202 +14,38 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from commgan.gan.losses import GANLoss, gradient_penalty
+from commgan.gan.batches import DataExhausted, batch_source, resolve_device, to_device
+from commgan.gan.problem import GANProblem, Metrics
 
-__all__ = [
-    "LN2",
-    "AdversarialGAN",
-    "GANDivergenceError",
-    "GANProblem",
-    "GANTrainer",
-    "TrainerConfig",
-    "crossover_iteration",
-    "equilibrium_iteration",
-    "frozen",
-    "separation_iteration",
-]
+__all__ = ["LR_SCHEDULES", "GANDivergenceError", "GANTrainer", "TrainerConfig", "frozen"]
 
 logger = logging.getLogger(__name__)
 
-LN2 = math.log(2.0)
-"""ln 2: value of L_D (mean BCE) and of the non-saturating L_G at the equilibrium D = 1/2."""
 
-Metrics = dict[str, float]
-ExtraLoss = Callable[[Tensor, Any], Tensor]
+def _constant_rate(progress: float, final_ratio: float) -> float:
+    return 1.0
 
 
-@runtime_checkable
-class GANProblem(Protocol):
-    """What `GANTrainer` trains: two parameter sets and their losses.
-
-    The two modules must not share parameters. Losses are scalars to be *minimised* by their
-    side; metrics are plain floats recorded as history columns. A problem may also define
-    ``next_batch() -> batch``, used when `GANTrainer.fit` gets no data.
-    """
-
-    generator: nn.Module
-    discriminator: nn.Module
-
-    def discriminator_loss(self, batch: Any) -> tuple[Tensor, Metrics]:
-        """L_D on one batch (the generator is frozen while this is minimised)."""
-        ...
-
-    def generator_loss(self, batch: Any) -> tuple[Tensor, Metrics]:
-        """L_G on one batch (the discriminator is frozen while this is minimised)."""
-        ...
+def _cosine_rate(progress: float, final_ratio: float) -> float:
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return final_ratio + (1 - final_ratio) * cosine
 
 
-class AdversarialGAN:
-    """The standard game G(n[, c]) vs D(x[, c]) as a `GANProblem`.
-
-    generator: ``G(noise)``, ``G(noise, condition)`` or, when ``noise_shape`` is None (pix2pix,
-    SRGAN), ``G(condition)``; returns samples shaped like the real ones, [B, ...].
-    discriminator: ``D(x)`` or ``D(x, condition)`` -> logits/scores [B, ...].
-    loss: a `GANLoss` mode ("minimax", "nonsaturating", "lsgan", "hinge", "wgan") or object.
-    noise_shape: per-sample noise shape, n ~ N(0, I) of shape [B, *noise_shape]; None for none.
-    gp_weight: lambda of the WGAN-GP term added to L_D (0 disables it).
-    extra_losses: ``{name: (weight, fn)}`` with ``fn(fake, batch) -> scalar`` added to L_G,
-    e.g. ``{"l1": (100.0, lambda fake, b: F.l1_loss(fake, b[0]))}`` for pix2pix.
-    adv_weight: weight of the adversarial term in L_G (e.g. 1e-3 for SRGAN).
-    condition_discriminator: pass the condition to D too (CGAN/pix2pix); False for SRGAN.
-    sampler: ``sampler() -> batch`` used by `next_batch`.
-    mixed_batch: D scores real and generated samples in one call (concatenated along the batch,
-    the condition repeated), in the D step and in the G step, so that D's batch-norm statistics
-    are those of a mixed batch. With separate batches (the default), batch norm normalises each
-    batch by its own statistics, which hides from D any difference in a feature's mean or
-    scale between real and generated samples (e.g. a wrong noise power).
-
-    A batch is ``real`` [B, ...], ``(real, condition)`` or ``{"real": ..., "condition": ...}``.
-    Metrics: ``d_real``/``d_fake`` (mean D output on real/generated samples, as probabilities
-    in the BCE modes), ``gp`` when used, ``g_adv`` and ``g_<name>`` per extra loss (unweighted).
-    """
-
-    def __init__(
-        self,
-        generator: nn.Module,
-        discriminator: nn.Module,
-        loss: str | GANLoss = "nonsaturating",
-        *,
-        noise_shape: tuple[int, ...] | None = None,
-        gp_weight: float = 0.0,
-        extra_losses: Mapping[str, tuple[float, ExtraLoss]] | None = None,
-        adv_weight: float = 1.0,
-        condition_discriminator: bool = True,
-        sampler: Callable[[], Any] | None = None,
-        mixed_batch: bool = False,
-    ) -> None:
-        self.generator = generator
-        self.discriminator = discriminator
-        self.loss = loss if isinstance(loss, GANLoss) else GANLoss(loss)
-        self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
-        if gp_weight < 0:
-            raise ValueError(f"gp_weight must be >= 0, got {gp_weight}")
-        self.gp_weight = float(gp_weight)
-        self.extra_losses = dict(extra_losses or {})
-        self.adv_weight = float(adv_weight)
-        self.condition_discriminator = condition_discriminator
-        self.sampler = sampler
-        self.mixed_batch = mixed_batch
-
-    @staticmethod
-    def split(batch: Any) -> tuple[Tensor, Any]:
-        """Return (real [B, ...], condition or None) from a batch."""
-        if isinstance(batch, Tensor):
-            return batch, None
-        if isinstance(batch, Mapping):
-            return batch["real"], batch.get("condition")
-        if isinstance(batch, (tuple, list)) and len(batch) in (1, 2):
-            return batch[0], (batch[1] if len(batch) == 2 else None)
-        raise TypeError("a batch is real, (real, condition) or {'real': ..., 'condition': ...}")
-
-    def next_batch(self) -> Any:
-        """One batch from ``sampler``."""
-        if self.sampler is None:
-            raise TypeError("AdversarialGAN has no sampler: pass data to GANTrainer.fit")
-        return self.sampler()
-
-    def generate(self, batch_size: int, condition: Any = None,
-                 device: torch.device | str = "cpu") -> Tensor:
-        """G(n|c): generated samples [batch_size, ...] on `device`."""
-        if self.noise_shape is None:
-            if condition is None:
-                raise ValueError("noise_shape is None, so the generator needs a condition")
-            return self.generator(condition)
-        noise = torch.randn(batch_size, *self.noise_shape, device=device)
-        return self.generator(noise) if condition is None else self.generator(noise, condition)
-
-    def _d(self, x: Tensor, condition: Any) -> Tensor:
-        return self.discriminator(x) if condition is None else self.discriminator(x, condition)
-
-    def _d_pair(self, real: Tensor, fake: Tensor, condition: Any) -> tuple[Tensor, Tensor]:
-        """D's outputs on (real, fake): two calls, or one on the mixed batch (`mixed_batch`)."""
-        if not self.mixed_batch:
-            return self._d(real, condition), self._d(fake, condition)
-        both_condition = None if condition is None else torch.cat([condition, condition])
-        out = self._d(torch.cat([real, fake]), both_condition)
-        return out[:real.shape[0]], out[real.shape[0]:]
-
-    def _mean_score(self, out: Tensor) -> float:
-        out = out.detach().float()
-        return float((torch.sigmoid(out) if self.loss.is_probabilistic else out).mean())
-
-    def discriminator_loss(self, batch: Any) -> tuple[Tensor, Metrics]:
-        """L_D (+ lambda * GP) on a batch; metrics d_real, d_fake[, gp]."""
-        real, condition = self.split(batch)
-        with torch.no_grad():  # the fake is a constant for D: G(n|c) detached
-            fake = self.generate(real.shape[0], condition, real.device)
-        d_cond = condition if self.condition_discriminator else None
-        real_out, fake_out = self._d_pair(real, fake, d_cond)  # D(i|c), D(G(n|c)|c)
-        loss = self.loss.discriminator_loss(real_out, fake_out)
-        metrics = {"d_real": self._mean_score(real_out), "d_fake": self._mean_score(fake_out)}
-        if self.gp_weight > 0:
-            gp = gradient_penalty(self.discriminator, real, fake, d_cond)
-            loss = loss + self.gp_weight * gp
-            metrics["gp"] = float(gp.detach())
-        return loss, metrics
-
-    def warmup_loss(self, batch: Any) -> tuple[Tensor, Metrics]:
-        """Sum of the weighted extra losses alone (no D); metrics g_<name>."""
-        if not self.extra_losses:
-            raise TypeError("warm-up needs extra (non-adversarial) generator losses")
-        real, condition = self.split(batch)
-        fake = self.generate(real.shape[0], condition, real.device)
-        loss = torch.zeros((), device=real.device)
-        metrics = {}
-        for name, (weight, fn) in self.extra_losses.items():
-            term = fn(fake, batch)
-            loss = loss + weight * term
-            metrics[f"g_{name}"] = float(term.detach())
-        return loss, metrics
-
-    def generator_loss(self, batch: Any) -> tuple[Tensor, Metrics]:
-        """adv_weight * L_G + sum of weighted extra losses; metrics g_adv, g_<name>."""
-        real, condition = self.split(batch)
-        fake = self.generate(real.shape[0], condition, real.device)
-        d_cond = condition if self.condition_discriminator else None
-        if self.mixed_batch:
-            fake_out = self._d_pair(real.detach(), fake, d_cond)[1]
-        else:
-            fake_out = self._d(fake, d_cond)
-        adv = self.loss.generator_loss(fake_out)
-        loss = self.adv_weight * adv
-        metrics = {"g_adv": float(adv.detach())}
-        for name, (weight, fn) in self.extra_losses.items():
-            term = fn(fake, batch)
-            loss = loss + weight * term
-            metrics[f"g_{name}"] = float(term.detach())
-        return loss, metrics
+LR_SCHEDULES: dict[str, Callable[[float, float], float]] = {
+    "none": _constant_rate,
+    "cosine": _cosine_rate,
+}
+"""Learning-rate schedules: ``factor(progress in [0, 1], final_ratio)`` multiplies the base rate."""
 
 
 @dataclass
@@ -255,7 +80,7 @@ class TrainerConfig:
     checkpoint_every: int = 100
     """Keep an in-memory copy of all state every this many iterations (NaN-guard rollback)."""
     lr_decay: str = "none"
-    """Learning-rate schedule of both sides over `iterations`: "none" or "cosine"."""
+    """Learning-rate schedule of both sides over `iterations`: a key of `LR_SCHEDULES`."""
     lr_final_ratio: float = 0.01
     """With "cosine": the last iteration's learning rate as a fraction of the first."""
     name: str | None = None
@@ -274,8 +99,9 @@ class TrainerConfig:
             raise ValueError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
         if self.log_every < 0:
             raise ValueError(f"log_every must be >= 0, got {self.log_every}")
-        if self.lr_decay not in ("none", "cosine"):
-            raise ValueError(f"lr_decay must be 'none' or 'cosine', got {self.lr_decay!r}")
+        if self.lr_decay not in LR_SCHEDULES:
+            raise ValueError(f"lr_decay must be one of {', '.join(map(repr, LR_SCHEDULES))}, "
+                             f"got {self.lr_decay!r}")
         self.betas = (float(self.betas[0]), float(self.betas[1]))
 
 
@@ -319,61 +145,6 @@ def _clone_to_cpu(obj: Any) -> Any:
         return type(obj)(_clone_to_cpu(v) for v in obj)
     return copy.deepcopy(obj)
 
-
-def _to_device(batch: Any, device: torch.device) -> Any:
-    """Move the tensors of a (nested) batch to `device`."""
-    if isinstance(batch, Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, Mapping):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
-        return type(batch)(*(_to_device(v, device) for v in batch))
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(v, device) for v in batch)
-    return batch
-
-
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-class _Exhausted(Exception):
-    """The one-shot batch iterator passed to fit() ran out."""
-
-
-def _batch_source(data: Any, problem: Any) -> Callable[[], Any]:
-    """A ``next() -> batch`` function from fit()'s data argument (see `GANTrainer.fit`)."""
-    if data is None:
-        if not callable(getattr(problem, "next_batch", None)):
-            raise TypeError("pass data to fit() or give the problem a next_batch() method")
-        return problem.next_batch
-    if isinstance(data, Iterator):
-        def next_from_iterator() -> Any:
-            try:
-                return next(data)
-            except StopIteration:
-                raise _Exhausted from None
-        return next_from_iterator
-    if isinstance(data, Iterable):
-        state = {"it": iter(data)}
-
-        def next_from_iterable() -> Any:  # restarts the iterable (e.g. a DataLoader) each epoch
-            try:
-                return next(state["it"])
-            except StopIteration:
-                state["it"] = iter(data)
-                try:
-                    return next(state["it"])
-                except StopIteration:
-                    raise _Exhausted from None
-        return next_from_iterable
-    if callable(data):
-        return data
-    raise TypeError(f"fit() data must be an iterable, an iterator or a callable, got {type(data)}")
-
-
 def _trainable(module: nn.Module) -> list[nn.Parameter]:
     return [p for p in module.parameters() if p.requires_grad]
 
@@ -388,6 +159,7 @@ class GANTrainer:
     on_checkpoint: called with each in-memory checkpoint (see `state_dict`), e.g. to save it.
 
     >>> from commgan.gan.blocks import mlp
+    >>> from commgan.gan.problem import AdversarialGAN
     >>> problem = AdversarialGAN(mlp(2, [8], 2), mlp(2, [8], 1), noise_shape=(2,),
     ...                          sampler=lambda: torch.randn(16, 2) + 3.0)
     >>> history = GANTrainer(problem, TrainerConfig(iterations=5, progress=False)).fit()
@@ -407,7 +179,7 @@ class GANTrainer:
         self.problem = problem
         self.config = config if config is not None else TrainerConfig()
         self.label = self.config.name or type(problem).__name__
-        self.device = _resolve_device(self.config.device)
+        self.device = resolve_device(self.config.device)
         self.generator: nn.Module = problem.generator.to(self.device)
         self.discriminator: nn.Module = problem.discriminator.to(self.device)
         shared = {id(p) for p in self.generator.parameters()} & {
@@ -483,7 +255,7 @@ class GANTrainer:
         if cfg.seed is not None and not self._seeded:
             torch.manual_seed(cfg.seed)
         self._seeded = True
-        next_batch = _batch_source(data, self.problem)
+        next_batch = batch_source(data, self.problem)
         if cfg.warmup > self.iteration and not callable(getattr(self.problem, "warmup_loss",
                                                                 None)):
             raise TypeError(f"{self.label}: warmup = {cfg.warmup} needs a problem with "
@@ -497,7 +269,7 @@ class GANTrainer:
                 it = self.iteration + 1
                 try:
                     row = self._iterate(it, next_batch)
-                except _Exhausted:
+                except DataExhausted:
                     logger.info("%s: data exhausted after %d iterations", self.label, it - 1)
                     break
                 self._elapsed = time.perf_counter() - start
@@ -516,11 +288,10 @@ class GANTrainer:
     def _lr_factor(self, it: int) -> float:
         """Multiplier of the base learning rates at iteration ``it`` (1-based)."""
         cfg = self.config
-        if cfg.lr_decay == "none" or cfg.iterations <= 1:
+        if cfg.iterations <= 1:
             return 1.0
         progress = min(1.0, (it - 1) / (cfg.iterations - 1))
-        cosine = 0.5 * (1 + math.cos(math.pi * progress))
-        return cfg.lr_final_ratio + (1 - cfg.lr_final_ratio) * cosine
+        return LR_SCHEDULES[cfg.lr_decay](progress, cfg.lr_final_ratio)
 
     def _iterate(self, it: int, next_batch: Callable[[], Any]) -> dict[str, float]:
         """One iteration: n_critic updates of D (G frozen), then one update of G (D frozen)."""
@@ -530,7 +301,7 @@ class GANTrainer:
             for group, lr in zip(optimizer.param_groups, base, strict=True):
                 group["lr"] = lr * factor
         if it <= cfg.warmup:  # generator alone on its non-adversarial loss
-            batch = _to_device(next_batch(), self.device)
+            batch = to_device(next_batch(), self.device)
             with frozen(self.discriminator):
                 loss_g, g_metrics = self._step(self.problem.warmup_loss, batch, self.opt_g,
                                                self.scaler_g, self.generator, "loss_g", it)
@@ -540,7 +311,7 @@ class GANTrainer:
         d_metrics: dict[str, float] = {}
         with frozen(self.generator):  # max_D: G(n|c) is a constant
             for _ in range(cfg.n_critic):
-                batch = _to_device(next_batch(), self.device)
+                batch = to_device(next_batch(), self.device)
                 value, metrics = self._step(self.problem.discriminator_loss, batch, self.opt_d,
                                             self.scaler_d, self.discriminator, "loss_d", it)
                 d_losses.append(value)
@@ -599,91 +370,3 @@ class GANTrainer:
                    f"{restored}. Try a lower learning rate, grad_clip or another loss mode.")
         return GANDivergenceError(message, it, which, history, ckpt_it)
 
-
-def _smoothed(series: pd.Series, smooth: int) -> pd.Series:
-    if smooth < 1:
-        raise ValueError(f"smooth must be >= 1, got {smooth}")
-    return series.astype(float).rolling(smooth, center=True, min_periods=1).mean()
-
-
-def separation_iteration(history: pd.DataFrame, margin: float, smooth: int = 1) -> int | None:
-    """First iteration at which the smoothed loss_g - loss_d reaches ``margin`` (nats).
-
-    With the BCE losses, L_G - L_D > 0 to first order exactly when D scores real samples above
-    generated ones, so this is where D has learned to tell them apart (an untrained D gives
-    both losses ~ln 2). history, smooth: as in `crossover_iteration`. None if never.
-    """
-    if margin <= 0:
-        raise ValueError(f"margin must be > 0, got {margin}")
-    history = history.dropna(subset=["loss_d"])  # warm-up rows have no L_D
-    if len(history) == 0:
-        return None
-    diff = _smoothed(history["loss_g"] - history["loss_d"], smooth).to_numpy()
-    ahead = np.flatnonzero(diff >= margin)
-    return int(history["iteration"].iloc[ahead[0]]) if len(ahead) else None
-
-
-def crossover_iteration(history: pd.DataFrame, smooth: int = 1,
-                        margin: float | None = None) -> int | None:
-    """First iteration at which the smoothed loss_g - loss_d changes sign (or reaches 0).
-
-    history: a `GANTrainer` history (columns iteration, loss_d, loss_g). smooth: width of a
-    centred moving average (1 = none). margin: if given (nats), only the crossing of the
-    survey's Figs. 8-10 counts: L_G must first exceed L_D by ``margin`` (D ahead, see
-    `separation_iteration`), and the crossover is the first later iteration at which the
-    smoothed L_G - L_D is <= 0 (G caught up); sign changes of the first iterations, where an
-    untrained D puts both losses near ln 2 in either order, are ignored. Returns the
-    iteration number, or None if never.
-    """
-    history = history.dropna(subset=["loss_d"])  # warm-up rows have no L_D
-    if len(history) == 0:
-        return None
-    diff = _smoothed(history["loss_g"] - history["loss_d"], smooth).to_numpy()
-    if margin is not None:
-        if margin <= 0:
-            raise ValueError(f"margin must be > 0, got {margin}")
-        ahead = np.flatnonzero(diff >= margin)
-        if len(ahead) == 0:
-            return None
-        caught = np.flatnonzero(diff[ahead[0]:] <= 0)
-        return int(history["iteration"].iloc[ahead[0] + caught[0]]) if len(caught) else None
-    signs = np.sign(diff)
-    nonzero = np.flatnonzero(signs != 0)
-    if len(nonzero) == 0:
-        return None
-    first = nonzero[0]
-    changed = np.flatnonzero(signs[first:] != signs[first])
-    if len(changed) == 0:
-        return None
-    return int(history["iteration"].iloc[first + changed[0]])
-
-
-def equilibrium_iteration(
-    history: pd.DataFrame,
-    eps: float = 0.05,
-    window: int = 50,
-    target_d: float = LN2,
-    target_g: float = LN2,
-    smooth: int = 1,
-    start: int | None = None,
-) -> int | None:
-    """First iteration from which |loss_d - target_d| < eps and |loss_g - target_g| < eps hold
-    for `window` consecutive iterations (ln 2 = the BCE losses at D = 1/2; use target_g = -ln 2
-    for the minimax L_G). smooth: centred moving-average width. start: only windows that begin
-    at this iteration or later count (e.g. the `separation_iteration`, so that the first
-    iterations of an untrained D, at ln 2 by construction, are not taken for an equilibrium).
-    Returns None if never reached.
-    """
-    if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
-    history = history.dropna(subset=["loss_d"])  # warm-up rows have no L_D
-    if len(history) < window:
-        return None
-    d = _smoothed(history["loss_d"], smooth)
-    g = _smoothed(history["loss_g"], smooth)
-    ok = (((d - target_d).abs() < eps) & ((g - target_g).abs() < eps)).astype(float)
-    full = np.flatnonzero(ok.rolling(window).sum().to_numpy() >= window)
-    begins = history["iteration"].to_numpy()[full - window + 1]
-    if start is not None:
-        begins = begins[begins >= start]
-    return int(begins[0]) if len(begins) else None

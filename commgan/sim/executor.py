@@ -7,8 +7,11 @@ therefore one intra-op thread per process (``--threads`` overrides it) and paral
 processes (``--jobs``, default: the usable cores). Units carry their own seeds, so the numbers do
 not depend on how many processes run them or in which order they finish.
 
-Workers are forked: they inherit the systems, channels and keys of the parent (no pickling of
-models, the key never leaves memory), and get their units as small tuples.
+Workers come from a fork server that imported torch, Sionna and the systems once and never ran
+a parallel torch operation: forking the parent itself would copy a busy OpenMP thread pool into
+the children, where the first parallel operation deadlocks (seen here). What every unit reads
+(systems as recipes of class, arguments and weights, channels, config; keys in memory only) is
+pickled to each worker once; the units themselves are small tuples.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import torch
 __all__ = ["UnitExecutor", "set_threads", "usable_cores"]
 
 Unit = TypeVar("Unit")
+PRELOAD = ["torch", "sionna.phy", "commgan.comm.registry", "commgan.sim.sweep"]
+"""Imported once by the fork server, so each worker starts in milliseconds."""
 
 _SHARED: Any = None
 
@@ -53,6 +58,15 @@ def _call(fn: Callable[[Any, Any], Any], unit: Any) -> Any:
     return fn(_SHARED, unit)
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """The fork server (preloaded) where the platform has one, else spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
 class UnitExecutor:
     """Runs ``fn(shared, unit)`` for a sequence of units on ``jobs`` processes (inline when
     ``jobs`` is 1), at most ``jobs`` at a time, and yields results in the units' order.
@@ -64,8 +78,6 @@ class UnitExecutor:
     def __init__(self, jobs: int = 1, threads: int = 1, shared: Any = None) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be positive, got {jobs}")
-        if jobs > 1 and "fork" not in multiprocessing.get_all_start_methods():
-            jobs = 1
         self.jobs, self.threads, self.shared = jobs, threads, shared
 
     def ordered(self, fn: Callable[[Any, Unit], Any], units: Iterable[Unit],
@@ -80,7 +92,7 @@ class UnitExecutor:
                 if wanted(unit):
                     yield unit, fn(self.shared, unit)
             return
-        with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"),
+        with ProcessPoolExecutor(self.jobs, mp_context=_worker_context(),
                                  initializer=_start_worker,
                                  initargs=(self.threads, self.shared)) as pool:
             yield from self._ordered_in(pool, fn, units, wanted)

@@ -3,8 +3,7 @@
 - SR: bicubic up-sampling (Pillow, a = -0.5, the same kernel as the degradation);
 - occlusion / block removal: biharmonic inpainting (``skimage.restoration.inpaint_biharmonic``),
   the issue's baseline, and harmonic (membrane, Laplace-equation) inpainting, a second classical
-  baseline that is often the stronger of the two on textured photographs, and their
-  self-calibrated blend (`calibrated_inpaint`);
+  baseline, and their self-calibrated blend (`calibrated_inpaint`);
 - noise: non-local means (``skimage.restoration.denoise_nl_means``, h = 0.8 sigma, 5x5 patches,
   13x13 search window, the noise level known or estimated);
 - fading: grey-world white balance followed by a per-channel 1-99 percentile contrast stretch.
@@ -96,7 +95,6 @@ def blend_weight(image: Tensor, mask: Tensor, generator: torch.Generator | None 
     union of the two masks; w is the least-squares weight of
     ``harmonic + w * (biharmonic - harmonic)`` on all synthetic holes, where the true pixels are
     known. Only the degraded ``image`` [3, H, W] is read; 0.5 when there is nothing to fit.
-    Textured images (fur, foliage) tend to w < 0.5, smooth ones to w > 0.5.
     """
     generator = generator or torch.Generator().manual_seed(0)
     height, width = mask.shape[-2:]

@@ -5,13 +5,13 @@ Images are float tensors [3, H, W] (or batches [B, 3, H, W]) in [0, 1]. Masks ar
 ``torch.Generator`` so that every degraded image is reproducible from a seed.
 
 Down-sampling is Pillow's bicubic resize (antialiased, a = -0.5, like MATLAB's ``imresize``) on
-8-bit images: it reproduces the usual bicubic x4 references (astronaut 26.84 dB, coffee 27.29 dB,
-chelsea 31.47 dB PSNR on Y after bicubic up-sampling).
+8-bit images.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -25,6 +25,7 @@ from commgan.vision.data import from_numpy, quantize, to_uint8
 __all__ = [
     "FADE_RANGES",
     "MASK_KINDS",
+    "MASK_MAKERS",
     "Fade",
     "block_mask",
     "block_removal_mask",
@@ -38,10 +39,6 @@ __all__ = [
     "pil_resize",
     "random_fade",
 ]
-
-MASK_KINDS: tuple[str, ...] = ("block", "free-form", "block-removal")
-"""Valid ``kind`` arguments of `make_mask`."""
-
 
 def crop_to_multiple(image: Tensor, multiple: int) -> Tensor:
     """Crop [..., H, W] at the bottom/right to H, W multiples of ``multiple``."""
@@ -148,16 +145,22 @@ def block_removal_mask(height: int, width: int, ratio: float, generator: torch.G
     return mask
 
 
+MASK_MAKERS: dict[str, Callable[[int, int, float, torch.Generator], Tensor]] = {
+    "block": block_mask,
+    "free-form": free_form_mask,
+    "block-removal": block_removal_mask,
+}
+"""Mask kind -> ``maker(height, width, ratio, generator) -> mask [1, H, W]``."""
+MASK_KINDS: tuple[str, ...] = tuple(MASK_MAKERS)
+"""Valid ``kind`` arguments of `make_mask`."""
+
+
 def make_mask(kind: str, height: int, width: int, ratio: float,
               generator: torch.Generator) -> Tensor:
     """A mask of one of `MASK_KINDS` covering about ``ratio`` of [H, W]; [1, H, W]."""
-    if kind == "block":
-        return block_mask(height, width, ratio, generator)
-    if kind == "free-form":
-        return free_form_mask(height, width, ratio, generator)
-    if kind == "block-removal":
-        return block_removal_mask(height, width, ratio, generator)
-    raise ValueError(f"unknown mask kind {kind!r}; valid: {', '.join(MASK_KINDS)}")
+    if kind not in MASK_MAKERS:
+        raise ValueError(f"unknown mask kind {kind!r}; valid: {', '.join(MASK_KINDS)}")
+    return MASK_MAKERS[kind](height, width, ratio, generator)
 
 
 def _check_ratio(ratio: float) -> None:

@@ -20,15 +20,15 @@ from torch import Tensor  # noqa: E402
 from commgan.fileio import atomic_write  # noqa: E402
 from commgan.vision.data import to_uint8  # noqa: E402
 from commgan.vision.evaluate import Restoration  # noqa: E402
+from commgan.vision.tasks import VISION_TASKS  # noqa: E402
+from commgan.vision.training import VISION_MODELS  # noqa: E402
 
 __all__ = ["BASELINE_NAMES", "MODEL_NAMES", "method_label", "save_png", "side_by_side",
            "write_restoration"]
 
-BASELINE_NAMES = {"sr": "bicubic", "inpaint": "biharmonic", "denoise": "non-local means",
-                  "colour": "white balance + stretch"}
+BASELINE_NAMES = {name: task.baseline_name for name, task in VISION_TASKS.items()}
 """Display name of each task's classical baseline."""
-MODEL_NAMES = {"sr": "SRGAN x4", "inpaint": "multi-loss GAN", "denoise": "multi-loss GAN",
-               "colour": "CR-SRGAN x2"}
+MODEL_NAMES = {name: VISION_MODELS[task.model].display_name for name, task in VISION_TASKS.items()}
 """Display name of each task's model."""
 
 
@@ -46,7 +46,7 @@ def save_png(image: Tensor, path: str | Path) -> None:
 def _caption(metrics: dict[str, float] | None, task: str) -> str:
     if not metrics:
         return ""
-    y = task == "sr"  # SR is measured on Y; colour restoration on RGB
+    y = VISION_TASKS[task].metrics_on_y
     psnr = metrics["psnr_y" if y else "psnr"]
     ssim = metrics["ssim_y" if y else "ssim"]
     text = f"\nPSNR{'(Y)' if y else ''} {psnr:.2f} dB  SSIM {ssim:.3f}"
@@ -57,8 +57,9 @@ def _caption(metrics: dict[str, float] | None, task: str) -> str:
 
 def side_by_side(result: Restoration, path: str | Path, title: str = "") -> None:
     """PNG: degraded | baseline | model (| reference), each titled with its metrics."""
-    panels = [("degraded input" + (" (bicubic-enlarged)" if result.task in ("sr", "colour")
-                                   else ""), result.degraded, result.metrics.get("degraded")),
+    enlarged = VISION_TASKS[result.task].scale > 1
+    panels = [("degraded input" + (" (bicubic-enlarged)" if enlarged else ""), result.degraded,
+               result.metrics.get("degraded")),
               (BASELINE_NAMES[result.task], result.baseline, result.metrics.get("baseline")),
               (MODEL_NAMES[result.task], result.restored, result.metrics.get("model"))]
     if result.reference is not None:

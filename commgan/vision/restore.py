@@ -11,18 +11,12 @@ import torch
 from torch import Tensor
 
 from commgan.errors import CommganError
+from commgan.vision.cache import load_or_train
 from commgan.vision.data import TEST_IMAGES, load_image, read_image
-from commgan.vision.evaluate import (
-    TASKS,
-    Restoration,
-    TaskSettings,
-    check_size,
-    degrade,
-    restore_degraded,
-    task_model,
-)
+from commgan.vision.evaluate import Restoration, check_size, degrade, restore_degraded
 from commgan.vision.perceptual import LPIPS, load_backbone_state
-from commgan.vision.training import MODELS, load_or_train
+from commgan.vision.tasks import VISION_TASKS, TaskSettings, vision_task
+from commgan.vision.training import VISION_MODELS
 
 __all__ = ["DEMO_IMAGE", "RestoreRequest", "load_mask", "prepare", "run_restore"]
 
@@ -72,16 +66,16 @@ def load_mask(path: str | Path, size: tuple[int, int]) -> Tensor:
 def prepare(request: RestoreRequest) -> Prepared:
     """Check every input (one CommganError line each) and build the degraded input."""
     task = request.task
-    if task not in TASKS:
-        raise CommganError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
+    spec = vision_task(task)
     if request.demo == (request.image is not None):
         raise CommganError("give exactly one of --image PATH and --demo")
     if request.degraded and request.image is None:
         raise CommganError("--degraded needs --image (the degraded image to restore)")
-    if request.mask is not None and not (task == "inpaint" and request.degraded):
-        raise CommganError("--mask applies to --task inpaint with --degraded")
-    if task == "inpaint" and request.degraded and request.mask is None:
-        raise CommganError("--task inpaint --degraded needs --mask PATH (white = missing)")
+    if request.mask is not None and not (spec.needs_mask and request.degraded):
+        masked = ", ".join(name for name, other in VISION_TASKS.items() if other.needs_mask)
+        raise CommganError(f"--mask applies to --task {masked} with --degraded")
+    if spec.needs_mask and request.degraded and request.mask is None:
+        raise CommganError(f"--task {task} --degraded needs --mask PATH (white = missing)")
     settings = request.settings
     if not 0.0 < settings.ratio < 1.0:
         raise CommganError(f"--ratio must be in (0, 1), got {settings.ratio}")
@@ -117,20 +111,15 @@ def run_restore(request: RestoreRequest, progress: bool = False,
     prepared = prepare(request)
     for note in prepared.notes:
         log(note)
-    name = task_model(request.task)
+    name = VISION_TASKS[request.task].model
     training = None
     if request.steps is not None:
-        training = MODELS[name]()
-        training.iterations = request.steps
-        training.warmup = min(training.warmup, request.steps // 4)
-        if name == "restore":
-            training.bank = min(training.bank, max(8 * request.steps, 8))
+        training = VISION_MODELS[name].training().with_steps(request.steps)
     model = load_or_train(name, request.models_dir, training,
                           backbone_state=prepared.backbone_state, device=request.device,
                           progress=progress, log=log)
-    sigma = request.settings.sigma if request.task == "denoise" else None
-    if request.task == "denoise" and request.degraded:
-        sigma = None  # unknown: non-local means estimates it
+    # of an already degraded input the noise level is unknown: the baseline estimates it
+    sigma = None if request.degraded else request.settings.sigma
     with torch.no_grad():
         return restore_degraded(request.task, model, prepared.degraded, prepared.mask, sigma,
                                 prepared.reference, prepared.lpips)

@@ -1,53 +1,32 @@
-"""Training of the restoration GANs on the shared core (`commgan.gan.GANTrainer`), and the cache.
+"""The restoration GANs as records (`VISION_MODELS`), their training configs, and their training.
 
-Every model here is an `commgan.gan.AdversarialGAN` with ``noise_shape=None`` (G(condition)),
-trained by `commgan.gan.GANTrainer`: there is no other D/G loop.
+Every model is an `commgan.gan.AdversarialGAN` with ``noise_shape=None`` (G(condition)), trained
+by `commgan.gan.GANTrainer`: there is no other D/G loop.
 
 - SRGAN x4 (Ledig et al.; seed 003 eq. (1)): l_SR = l_X + 1e-3 l_Gen, with the content loss
-  l_X = MSE on images scaled to [-1, 1] (the SRGAN-MSE variant; backbone weights, when given,
-  serve the multi-loss GAN's perceptual term and LPIPS, not SR) and l_Gen = -log D(G(I_LR))
-  (non-saturating). The first ``warmup`` iterations train G on
-  l_X alone, as SRGAN starts from a trained SRResNet.
+  l_X = MSE on images scaled to [-1, 1] and l_Gen = -log D(G(I_LR)) (non-saturating); the first
+  ``warmup`` iterations train G on l_X alone (an SRResNet start).
 - CR-SRGAN (seed 003 section 3.1): the same game at x2 on faded/darkened inputs; G estimates a
   global colour transform from the colour statistics of a large region (`ColourSource`).
 - The multi-loss GAN (seed 001): L = L_GAN + alpha L_perceptual + beta L1 + gamma L_edge, on
   inputs with occlusion (block and free-form masks), noise and block removal.
 
-Models are cached in a folder given by the caller (the CLI passes ``--models`` or
-``commgan.checkpoint.default_models_dir()``) as ``STEM-FINGERPRINT.safetensors`` + ``.json``
-(see `cache_stem`).
+The model cache is `commgan.vision.cache`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, ClassVar, Self
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from commgan.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
-from commgan.errors import CommganError
-from commgan.gan import AdversarialGAN, GANTrainer, TrainerConfig
-from commgan.vision.baselines import biharmonic_inpaint
-from commgan.vision.data import TRAIN_IMAGES, PatchSampler, load_image
-from commgan.vision.degradations import (
-    crop_to_multiple,
-    degrade_colour,
-    fade,
-    gaussian_noise,
-    make_mask,
-    pil_resize,
-    random_fade,
-)
+from commgan.gan import AdversarialGAN, ExtraLoss, GANTrainer, TrainerConfig
+from commgan.vision.data import TRAIN_IMAGES, load_image
 from commgan.vision.models import (
     ColourConfig,
     ColourSRGenerator,
@@ -57,33 +36,46 @@ from commgan.vision.models import (
     SRConfig,
     SRGenerator,
 )
-from commgan.vision.perceptual import (
-    FilterBankFeatures,
-    VGG16Features,
-    edge_loss,
-    perceptual_loss,
-)
+from commgan.vision.perceptual import FilterBankFeatures, edge_loss, perceptual_loss
+from commgan.vision.sources import ColourSource, RestorationSource, sr_source
 
-__all__ = [
-    "MODELS",
-    "ColourSource",
-    "ColourTraining",
-    "RestorationTraining",
-    "SRTraining",
-    "build_problem",
-    "cache_stem",
-    "load_or_train",
-    "RestorationSource",
-    "noise_condition",
-    "occlusion_condition",
-    "train_model",
-]
+__all__ = ["VISION_MODELS", "ColourTraining", "RestorationTraining", "SRTraining",
+           "VisionModel", "VisionTraining", "build_problem", "train_model"]
 
 Log = Callable[[str], None]
+ExtraLosses = dict[str, tuple[float, ExtraLoss]]
+BatchSource = Callable[[], tuple[Tensor, Tensor]]
+
+
+class VisionTraining:
+    """What every training config of a `VisionModel` provides (the dataclasses below)."""
+
+    model_name: ClassVar[str]
+    """Key of the config's model in `VISION_MODELS`."""
+    iterations: int
+    warmup: int
+    adv_weight: float
+    lr_g: float
+    lr_d: float
+    seed: int
+    images: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        """Plain dict (for JSON)."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    def with_steps(self, steps: int) -> Self:
+        """A copy with ``steps`` iterations, at most a quarter of them warm-up."""
+        return replace(self, iterations=steps,  # type: ignore[type-var]
+                       warmup=min(self.warmup, steps // 4))
+
+    def smoke(self) -> Self:
+        """A copy with the tiny budget of smoke runs: 3 iterations, 1 of them warm-up."""
+        return replace(self, iterations=3, warmup=1)  # type: ignore[type-var]
 
 
 @dataclass
-class SRTraining:
+class SRTraining(VisionTraining):
     """SRGAN x4 training (defaults: ~5 min on one CPU core)."""
 
     generator: SRConfig = field(default_factory=SRConfig)
@@ -109,11 +101,7 @@ class SRTraining:
     images: tuple[str, ...] = TRAIN_IMAGES
     """Training images (never the held-out ones)."""
 
-    kind = "sr"
-
-    def to_dict(self) -> dict:
-        """Plain dict (for JSON)."""
-        return asdict(self)
+    model_name: ClassVar[str] = "sr"
 
 
 @dataclass
@@ -123,30 +111,26 @@ class ColourTraining(SRTraining):
     Each sample is a patch of a region of a training image (a random square of
     ``context_min``-pixel side up to the whole image) with the region's colour statistics
     estimated from ``context_pixels`` random pixels of the region, both under the same random
-    fading (`ColourSource`), so that the generator learns to estimate the fading from statistics
-    of a large area, as it meets them on a whole image.
+    fading (`ColourSource`).
     """
 
-    generator: SRConfig = field(default_factory=ColourConfig)
+    generator: ColourConfig = field(default_factory=ColourConfig)
     iterations: int = 1700
     warmup: int = 300
     context_pixels: int = 1024
-    """Pixels sampled from the region for its colour statistics."""
+    """Pixels sampled from the region for its colour statistics (a square number)."""
     context_min: int = 256
     """Smallest side of the region in (high-resolution) pixels."""
     fade_ranges: dict[str, tuple[float, float]] = field(default_factory=lambda: {
         "desaturation": (0.0, 0.8), "sepia": (0.0, 0.8), "gamma": (0.9, 2.0),
         "brightness": (0.55, 1.0), "lift": (0.0, 0.2)})
-    """Range of each `Fade` parameter (uniform). Wider than `FADE_RANGES` on the mild side (no
-    desaturation, sepia, gamma or darkening at the low ends), so that the network sees mild
-    fadings as often as strong ones and learns to estimate the strength instead of applying an
-    average correction."""
+    """Range of each `Fade` parameter (uniform), reaching down to no fading at all."""
 
-    kind = "colour"
+    model_name: ClassVar[str] = "colour"
 
 
 @dataclass
-class RestorationTraining:
+class RestorationTraining(VisionTraining):
     """Training of seed 001's multi-loss GAN (occlusion, noise, block removal)."""
 
     generator: RestorationConfig = field(default_factory=RestorationConfig)
@@ -189,215 +173,103 @@ class RestorationTraining:
     images: tuple[str, ...] = TRAIN_IMAGES
     """Training images (never the held-out ones)."""
 
-    kind = "restore"
+    model_name: ClassVar[str] = "restore"
 
-    def to_dict(self) -> dict:
-        """Plain dict (for JSON)."""
-        return asdict(self)
+    def with_steps(self, steps: int) -> Self:
+        """As `VisionTraining.with_steps`, with a bank of at most 8 patches per iteration."""
+        return replace(super().with_steps(steps), bank=min(self.bank, max(8 * steps, 8)))
 
-
-MODELS: dict[str, type] = {"sr": SRTraining, "colour": ColourTraining,
-                           "restore": RestorationTraining}
-"""Model name -> training config class. "restore" serves the inpaint and denoise tasks."""
-
-_STEMS = {"sr": "srgan-x4", "colour": "cr-srgan-x2", "restore": "multiloss-restore"}
+    def smoke(self) -> Self:
+        """As `VisionTraining.smoke`, with a bank of 4 patches."""
+        return replace(super().smoke(), bank=4)
 
 
-def _make_generator(training: Any) -> nn.Module:
-    if isinstance(training, RestorationTraining):
-        return RestorationGenerator(training.generator)
-    if isinstance(training.generator, ColourConfig):
-        return ColourSRGenerator(training.generator)
-    return SRGenerator(training.generator)
+def _content_losses(training: Any, perceptual: nn.Module | None) -> ExtraLosses:
+    """SRGAN's content loss l_X: MSE on images scaled to [-1, 1]."""
+    def content(fake: Tensor, batch: Any) -> Tensor:
+        return F.mse_loss(2 * fake - 1, 2 * batch[0] - 1)
+
+    return {"content": (1.0, content)}
 
 
-class RestorationSource:
-    """Batches of the multi-loss GAN: ``() -> (target [B, 3, P, P], condition [B, 5, P, P])``.
+def _multi_losses(training: Any, perceptual: nn.Module | None) -> ExtraLosses:
+    """The multi-loss GAN's alpha L_perceptual + beta L1 + gamma L_edge."""
+    features = perceptual if perceptual is not None else FilterBankFeatures()
 
-    Occluded samples (block, free-form, block removal) come from a bank of ``training.bank``
-    patches drawn once with their masks and biharmonic pre-fills (the pre-fill costs tens of
-    milliseconds a patch), each used under a random flip/rotation (biharmonic inpainting commutes
-    with them); noisy samples are drawn fresh from the training images every time.
-    """
+    def perceptual_term(fake: Tensor, batch: Any) -> Tensor:
+        return perceptual_loss(features, fake, batch[0])
 
-    def __init__(self, training: RestorationTraining, images: list[Tensor]) -> None:
-        self.training = training
-        self.patches = PatchSampler(images, training.patch, 1, seed=training.seed)
-        self.generator = torch.Generator().manual_seed(training.seed + 1)
-        occluded = training.p_occlusion + training.p_block_removal
-        self.bank_targets, self.bank_conditions = [], []
-        for _ in range(training.bank if occluded > 0 else 0):
-            target = self.patches.sample()[0][0]
-            u = self._rand() * occluded
-            kind = ("block-removal" if u >= training.p_occlusion
-                    else "block" if self._rand() < 0.5 else "free-form")
-            ratio = 0.05 + (training.max_ratio - 0.05) * self._rand()
-            p = training.patch
-            mask = make_mask(kind, p, p, ratio, self.generator)
-            self.bank_targets.append(target)
-            self.bank_conditions.append(occlusion_condition(target * (1 - mask), mask))
-
-    def _rand(self) -> float:
-        return float(torch.rand((), generator=self.generator))
-
-    def __call__(self) -> tuple[Tensor, Tensor]:
-        """One batch of ``training.batch_size`` samples."""
-        t = self.training
-        targets, conditions = [], []
-        for _ in range(t.batch_size):
-            if self.bank_targets and self._rand() < t.p_occlusion + t.p_block_removal:
-                i = int(torch.randint(len(self.bank_targets), (), generator=self.generator))
-                k = int(torch.randint(4, (), generator=self.generator))
-                flip = self._rand() < 0.5
-                pair = [torch.rot90(x, k, (1, 2)) for x in
-                        (self.bank_targets[i], self.bank_conditions[i])]
-                if flip:
-                    pair = [x.flip(2) for x in pair]
-                targets.append(pair[0])
-                conditions.append(pair[1])
-            else:
-                target = self.patches.sample()[0][0]
-                lo, hi = t.noise_sigma
-                sigma = lo + (hi - lo) * self._rand()
-                targets.append(target)
-                conditions.append(noise_condition(gaussian_noise(target, sigma, self.generator)))
-        return torch.stack(targets), torch.stack(conditions)
+    return {
+        "perceptual": (training.alpha, perceptual_term),
+        "l1": (training.beta, lambda fake, batch: F.l1_loss(fake, batch[0])),
+        "edge": (training.gamma, lambda fake, batch: edge_loss(fake, batch[0])),
+    }
 
 
-class ColourSource:
-    """Batches of CR-SRGAN: ``() -> (target [B, 3, P, P], condition [B, 6, P/s, P/s])``.
+@dataclass(frozen=True)
+class VisionModel:
+    """Spec record of one restoration GAN: how to build, feed and train it, and its cache name."""
 
-    For each sample: an image (probability proportional to its area), a square region of it
-    (side uniform between ``context_min`` and the image's smaller side), a random `Fade`, a
-    patch inside the region (faded, then down-sampled by the scale as `degrade_colour`; random
-    flips and rotations) and ``context_pixels`` pixels drawn at random from the region of the
-    down-sampled clean image, faded in the same way. The condition is the faded patch
-    (channels 0-2) and the context pixels arranged as a square image (channels 3-5; only their
-    colour statistics are used, see `ColourSRGenerator`).
-    """
-
-    def __init__(self, training: ColourTraining, images: list[Tensor]) -> None:
-        self.training = training
-        self.scale = s = training.generator.scale
-        self.images = [crop_to_multiple(image, s) for image in images]
-        self.lows = [pil_resize(im, (im.shape[1] // s, im.shape[2] // s)) for im in self.images]
-        areas = torch.tensor([float(im.shape[1] * im.shape[2]) for im in self.images])
-        self.weights = areas / areas.sum()
-        self.generator = torch.Generator().manual_seed(training.seed)
-        side = math.isqrt(training.context_pixels)
-        if side * side != training.context_pixels:
-            raise ValueError("context_pixels must be a square number")
-        self.side = side
-
-    def _randint(self, low: int, high: int) -> int:
-        """Uniform in [low, high]."""
-        return int(torch.randint(low, high + 1, (), generator=self.generator))
-
-    def sample(self) -> tuple[Tensor, Tensor]:
-        """One (target [3, P, P], condition [6, P/s, P/s])."""
-        t, s = self.training, self.scale
-        i = int(torch.multinomial(self.weights, 1, generator=self.generator))
-        image, low = self.images[i], self.lows[i]
-        h, w = image.shape[1:]
-        region = max(self._randint(min(t.context_min, h, w), min(h, w)) // s * s, t.patch)
-        ry, rx = self._randint(0, h - region) // s * s, self._randint(0, w - region) // s * s
-        py = ry + self._randint(0, region - t.patch) // s * s
-        px = rx + self._randint(0, region - t.patch) // s * s
-        target = image[:, py:py + t.patch, px:px + t.patch]
-        k = self._randint(0, 3)
-        target = torch.rot90(target, k, (1, 2))
-        if self._randint(0, 1):
-            target = target.flip(2)
-        params = random_fade(self.generator, t.fade_ranges)
-        patch = degrade_colour(target, params, s)
-        lr = region // s
-        n = self.side * self.side
-        ys = ry // s + torch.randint(lr, (n,), generator=self.generator)
-        xs = rx // s + torch.randint(lr, (n,), generator=self.generator)
-        context = fade(low[:, ys, xs].view(3, self.side, self.side), params)
-        if context.shape[-1] != patch.shape[-1] or context.shape[-2] != patch.shape[-2]:
-            context = F.interpolate(context[None], size=patch.shape[-2:], mode="nearest")[0]
-        return target, torch.cat([patch, context])
-
-    def __call__(self) -> tuple[Tensor, Tensor]:
-        """One batch of ``training.batch_size`` samples."""
-        pairs = [self.sample() for _ in range(self.training.batch_size)]
-        return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+    display_name: str
+    """Name in tables and figures, e.g. "SRGAN x4"."""
+    stem: str
+    """Cache name: files ``STEM-FINGERPRINT.safetensors`` / ``.json``."""
+    training: type[VisionTraining]
+    """Training config class; its defaults are the shipped budget."""
+    make_generator: Callable[[Any], nn.Module]
+    """``(training) -> G``: G(condition [B, C, h, w]) -> image [B, 3, H, W]."""
+    make_discriminator: Callable[[Any], nn.Module]
+    """``(training) -> D``: D(image [B, 3, H, W]) -> logits [B] or [B, 1, h', w']."""
+    extra_losses: Callable[[Any, nn.Module | None], ExtraLosses]
+    """``(training, perceptual features or None) -> {name: (weight, fn)}`` added to L_G."""
+    batch_source: Callable[[Any, list[Tensor]], BatchSource]
+    """``(training, training images) -> () -> (target, condition)``."""
+    perceptual: bool = False
+    """Trains with a perceptual term, whose network (VGG16 from backbone weights, else the
+    filter-bank substitute) is part of the cache identity."""
 
 
-def occlusion_condition(degraded: Tensor, mask: Tensor) -> Tensor:
-    """Generator input of an occluded image [3, H, W] with mask [1, H, W] (1 = missing):
-    [5, H, W] = biharmonic pre-fill, mask, keep = 1 - mask."""
-    return torch.cat([biharmonic_inpaint(degraded, mask), mask, 1 - mask])
+VISION_MODELS: dict[str, VisionModel] = {
+    "sr": VisionModel(
+        "SRGAN x4", "srgan-x4", SRTraining,
+        make_generator=lambda t: SRGenerator(t.generator),
+        make_discriminator=lambda t: ConvDiscriminator(t.d_channels, layers=3, patch=False),
+        extra_losses=_content_losses, batch_source=sr_source),
+    "colour": VisionModel(
+        "CR-SRGAN x2", "cr-srgan-x2", ColourTraining,
+        make_generator=lambda t: ColourSRGenerator(t.generator),
+        make_discriminator=lambda t: ConvDiscriminator(t.d_channels, layers=3, patch=False),
+        extra_losses=_content_losses, batch_source=ColourSource),
+    "restore": VisionModel(
+        "multi-loss GAN", "multiloss-restore", RestorationTraining,
+        make_generator=lambda t: RestorationGenerator(t.generator),
+        make_discriminator=lambda t: ConvDiscriminator(t.d_channels, layers=3, patch=True),
+        extra_losses=_multi_losses, batch_source=RestorationSource, perceptual=True),
+}
+"""Model name -> spec record. "restore" serves the inpaint and denoise tasks."""
 
 
-def noise_condition(noisy: Tensor) -> Tensor:
-    """Generator input of a noisy image [3, H, W]: [5, H, W] = image, no mask, keep nothing."""
-    zeros = torch.zeros_like(noisy[:1])
-    return torch.cat([noisy, zeros, zeros])
-
-
-def _train_images(training: Any) -> list[Tensor]:
-    return [load_image(name) for name in training.images]
-
-
-def _sampler(training: Any) -> Callable[[], Any]:
-    """The batch source of one model: ``() -> (target, condition)``."""
-    images = _train_images(training)
-    if isinstance(training, RestorationTraining):
-        return RestorationSource(training, images)
-    scale = training.generator.scale
-    if isinstance(training, ColourTraining) and isinstance(training.generator, ColourConfig):
-        return ColourSource(training, images)
-    if isinstance(training, ColourTraining):
-        def colour(target: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor]:
-            lows = [degrade_colour(t, random_fade(g), scale) for t in target]
-            return target, torch.stack(lows)
-
-        return PatchSampler(images, training.patch, training.batch_size, seed=training.seed,
-                            transform=colour)
-    pairs = []
-    for image in images:
-        high = crop_to_multiple(image, scale)
-        pairs.append((pil_resize(high, (high.shape[1] // scale, high.shape[2] // scale)), high))
-    return PatchSampler(pairs, training.patch, training.batch_size, scale=scale,
-                        seed=training.seed)
-
-
-def build_problem(training: Any, perceptual: nn.Module | None = None) -> AdversarialGAN:
+def build_problem(training: VisionTraining, perceptual: nn.Module | None = None
+                  ) -> AdversarialGAN:
     """The `AdversarialGAN` of a training config (generator, discriminator, losses, sampler).
 
-    perceptual: feature network for the multi-loss GAN's perceptual term (`VGG16Features`
-    from a backbone file); None = the `FilterBankFeatures` substitute.
+    perceptual: feature network of a perceptual term (`VGG16Features` from a backbone file);
+    None = the `FilterBankFeatures` substitute.
     """
+    model = VISION_MODELS[training.model_name]
     torch.manual_seed(training.seed)
-    generator = _make_generator(training)
-    if isinstance(training, RestorationTraining):
-        discriminator = ConvDiscriminator(training.d_channels, layers=3, patch=True)
-        features = perceptual if perceptual is not None else FilterBankFeatures()
-
-        def perceptual_term(fake: Tensor, batch: Any) -> Tensor:
-            return perceptual_loss(features, fake, batch[0])
-
-        extra = {
-            "perceptual": (training.alpha, perceptual_term),
-            "l1": (training.beta, lambda fake, batch: F.l1_loss(fake, batch[0])),
-            "edge": (training.gamma, lambda fake, batch: edge_loss(fake, batch[0])),
-        }
-    else:
-        discriminator = ConvDiscriminator(training.d_channels, layers=3, patch=False)
-
-        def content(fake: Tensor, batch: Any) -> Tensor:
-            return F.mse_loss(2 * fake - 1, 2 * batch[0] - 1)
-
-        extra = {"content": (1.0, content)}
+    generator = model.make_generator(training)
+    discriminator = model.make_discriminator(training)
+    extra = model.extra_losses(training, perceptual)
+    images = [load_image(name) for name in training.images]
     return AdversarialGAN(generator, discriminator, "nonsaturating", noise_shape=None,
                           extra_losses=extra, adv_weight=training.adv_weight,
-                          condition_discriminator=False, sampler=_sampler(training))
+                          condition_discriminator=False,
+                          sampler=model.batch_source(training, images))
 
 
-def train_model(training: Any, perceptual: nn.Module | None = None, device: str = "cpu",
-                progress: bool = False, log: Log = lambda message: None
+def train_model(training: VisionTraining, perceptual: nn.Module | None = None,
+                device: str = "cpu", progress: bool = False, log: Log = lambda message: None
                 ) -> tuple[nn.Module, pd.DataFrame]:
     """Train one model through `GANTrainer`; returns (generator in eval mode, history)."""
     problem = build_problem(training, perceptual)
@@ -405,72 +277,7 @@ def train_model(training: Any, perceptual: nn.Module | None = None, device: str 
                            lr_g=training.lr_g, lr_d=training.lr_d, betas=(0.9, 0.999),
                            lr_decay="cosine", seed=training.seed, device=device,
                            progress=progress, log_every=max(training.iterations // 10, 1),
-                           name=_STEMS[training.kind])
+                           name=VISION_MODELS[training.model_name].stem)
     trainer = GANTrainer(problem, config)
     history = trainer.fit()
     return problem.generator.eval(), history
-
-
-def _fingerprint(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def _cache_config(name: str, training: Any, perceptual_name: str) -> dict:
-    """The config recorded in (and checked against) a checkpoint, as JSON would return it."""
-    config = {"model": name, "training": training.to_dict(), "perceptual": perceptual_name}
-    return json.loads(json.dumps(config))
-
-
-def cache_stem(name: str, models_dir: str | Path, training: Any = None,
-               vgg_perceptual: bool = False) -> Path:
-    """Checkpoint stem ``models_dir/STEM-FINGERPRINT`` of a model and training config.
-
-    The fingerprint hashes the whole training config and the perceptual network
-    (``vgg_perceptual``: the multi-loss GAN trained with VGG16 features from a backbone file).
-    """
-    if name not in MODELS:
-        raise CommganError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
-    training = training or MODELS[name]()
-    perceptual = "vgg16" if (name == "restore" and vgg_perceptual) else "filterbank-substitute"
-    config = _cache_config(name, training, perceptual)
-    return Path(models_dir) / f"{_STEMS[name]}-{_fingerprint(config)}"
-
-
-def load_or_train(name: str, models_dir: str | Path, training: Any = None,
-                  backbone_state: dict[str, Tensor] | None = None, retrain: bool = False,
-                  train_if_missing: bool = True, device: str = "cpu", progress: bool = False,
-                  log: Log = lambda message: None) -> nn.Module:
-    """The cached generator of model ``name`` (see `MODELS`), trained now if missing.
-
-    The cache file is `cache_stem` + ``.safetensors`` (+ ``.json`` with the training config,
-    the training time and the final losses), so a changed budget or architecture never silently
-    reuses another model. backbone_state: VGG16 weights (see `commgan.vision.perceptual`), used
-    by the multi-loss GAN's perceptual term instead of the filter-bank substitute.
-    """
-    training = training or (MODELS[name]() if name in MODELS else None)
-    vgg = name == "restore" and backbone_state is not None
-    stem = cache_stem(name, models_dir, training, vgg)
-    perceptual_name = "vgg16" if vgg else "filterbank-substitute"
-    config = _cache_config(name, training, perceptual_name)
-    weights, _ = checkpoint_paths(stem)
-    generator = _make_generator(training)
-    if weights.exists() and not retrain:
-        load_checkpoint(stem, generator, config, device=device)
-        log(f"{name}: using cached model {weights}")
-        return generator.to(device).eval()
-    if not train_if_missing:
-        raise CommganError(f"no trained {name} model in {models_dir}")
-    log(f"{name}: training {training.iterations} iterations (perceptual term: "
-        f"{perceptual_name}); it will be cached at {weights}")
-    perceptual = VGG16Features.from_state(backbone_state) if vgg else None
-    start, cpu_start = time.perf_counter(), time.process_time()
-    generator, history = train_model(training, perceptual, device, progress, log)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    tail = history.tail(100)
-    metrics = {k: float(tail[k].mean()) for k in tail.columns
-               if k not in ("iteration", "seconds") and tail[k].notna().any()}
-    save_checkpoint(stem, generator, {**config, "train_seconds": seconds,
-                                      "train_cpu_seconds": cpu_seconds,
-                                      "threads": torch.get_num_threads(), "metrics": metrics})
-    log(f"{name}: trained in {seconds:.0f} s ({cpu_seconds:.0f} s of CPU time)")
-    return generator.eval()

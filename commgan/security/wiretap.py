@@ -1,42 +1,32 @@
 """Wiretap observations as data: what Alice sent, what Bob and Eve received, frame by frame.
 
-The attack suite trains eavesdroppers on these; ``commgan export`` writes them to disk. Frames
-are generated in chunks under Sionna's seed, so the same (seed, nonces) give the same frames.
+The attack suite trains eavesdroppers on these; ``commgan export`` writes them to disk. Each
+chunk of frames is drawn under a seed derived from (seed, channel, Eb/N0, chunk start, first
+nonce), so the same (seed, nonces) give the same frames.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-import sionna.phy
 import torch
 
 from channels import ChannelOutput, WiretapChannel
 from commgan.comm.eavesdroppers import Observations
 from commgan.comm.system import System
+from commgan.rng import derive_seed, random_bits, use_seed
 
-__all__ = ["NonceCounter", "WiretapFrames", "derived_seed", "noiseless_tap", "wiretap_frames"]
+__all__ = ["CHUNK_BITS", "WiretapFrames", "chunk_frames", "noiseless_tap", "wiretap_frames"]
+
+CHUNK_BITS = 1 << 21
+"""Exports generate and read frames about this many bits at a time (bounds memory; the chunking
+fixes the frame seeds, so it depends only on the frame length)."""
 
 
-def derived_seed(*parts: object) -> int:
-    """A 63-bit seed from any labels (stable across runs and platforms)."""
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
-
-
-class NonceCounter:
-    """Fresh, never repeating frame nonces for one run: ``base + 0, 1, 2, ...``."""
-
-    def __init__(self, seed: int) -> None:
-        self.next = (derived_seed("nonces", seed) & 0x7FFFFFFF) << 32
-
-    def fresh(self, count: int) -> np.ndarray:
-        """``count`` nonces [count] int64 never handed out before by this counter."""
-        nonces = np.arange(self.next, self.next + count, dtype=np.int64)
-        self.next += count
-        return nonces
+def chunk_frames(frame_bits: int) -> int:
+    """Frames per export chunk for frames of ``frame_bits`` bits (about 2^21 bits)."""
+    return max(1, CHUNK_BITS // frame_bits)
 
 
 @dataclass
@@ -51,9 +41,11 @@ class WiretapFrames:
     eve: ChannelOutput
 
     def seen_by_eve(self) -> Observations:
+        """Eve's channel outputs with the true bits (known plaintext)."""
         return Observations(self.bits, self.eve)
 
     def seen_by_bob(self) -> Observations:
+        """Bob's channel outputs with the true bits."""
         return Observations(self.bits, self.bob)
 
 
@@ -67,16 +59,17 @@ def wiretap_frames(system: System, channel: str, ebno_db: float, nonces: np.ndar
                    frame_bits: int, seed: int, eve_ebno_offset_db: float = 0.0,
                    chunk_frames: int = 1024, tap: bool = False) -> WiretapFrames:
     """Send ``len(nonces)`` fresh random frames of ``frame_bits`` bits through ``system`` and a
-    wiretap channel: Bob at ``ebno_db``, Eve at ``ebno_db + eve_ebno_offset_db`` on her own
-    realisation (or, with ``tap``, Eve sees x itself)."""
+    wiretap channel: Bob at ``ebno_db`` (dB), Eve at ``ebno_db + eve_ebno_offset_db`` on her
+    own realisation (or, with ``tap``, Eve sees x itself). ``chunk_frames`` frames are drawn
+    per seed."""
     system.check_frame_bits(frame_bits)
     system.eval()
     wiretap = WiretapChannel(channel, eve_ebno_offset_db, device=str(system.device))
     parts: list[tuple] = []
     for start in range(0, len(nonces), chunk_frames):
         chunk = nonces[start:start + chunk_frames]
-        sionna.phy.config.seed = derived_seed(seed, channel, ebno_db, start, int(chunk[0]))
-        bits = system._source([len(chunk), frame_bits])
+        use_seed(derive_seed(seed, channel, ebno_db, start, int(chunk[0])), system.device)
+        bits = random_bits([len(chunk), frame_bits], system.device)
         x = system.transmit(bits, torch.as_tensor(chunk, device=system.device))
         out = wiretap(x, float(ebno_db), system.bits_per_channel_use, eve=not tap)
         parts.append((bits, x, out.bob, noiseless_tap(x) if tap else out.eve))

@@ -1,0 +1,243 @@
+"""Speed of the learned path, under load, and across processes (issue 16), each as ratios against
+a peer measured in the same run.
+
+    python benchmarks/speed.py learned     # ae / gan-enc Monte Carlo vs a Sionna neural-demapper
+                                           # hand loop and the measured matmul roofline
+    python benchmarks/speed.py load        # qam Monte Carlo and ae training steps, idle vs with
+                                           # 1 and 3 busy-loop processes beside them
+    python benchmarks/speed.py jobs        # commgan simulate --jobs 1 vs --jobs 2
+
+Each writes a CSV and prints a markdown table (``--out``, default results/benchmarks/).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+import pandas as pd
+import torch
+from sionna.phy.mapping import Mapper
+from torch import nn
+
+from channels import WiretapChannel, noise_variance
+from commgan.comm.registry import build_system
+from commgan.configfile import config_option
+from commgan.rng import random_bits, use_seed
+from commgan.sim.engine import simulate_point
+from commgan.sim.executor import set_threads
+
+FRAME_BITS = 512
+BATCH_FRAMES = 1024
+EBNO_DB = 10.0
+
+
+def _busy() -> None:
+    while True:
+        pass
+
+
+@contextmanager
+def busy_loops(count: int):
+    """``count`` processes spinning on a core each, for as long as the block runs."""
+    context = multiprocessing.get_context("fork")
+    loops = [context.Process(target=_busy, daemon=True) for _ in range(count)]
+    for loop in loops:
+        loop.start()
+    try:
+        time.sleep(0.5 if count else 0)
+        yield
+    finally:
+        for loop in loops:
+            loop.terminate()
+            loop.join()
+
+
+def rate(work: Callable[[], int], seconds: float) -> float:
+    """Units per second of ``work()`` (which returns the units it did), over >= ``seconds``."""
+    work()
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        done += work()
+    return done / (time.perf_counter() - start)
+
+
+class NeuralDemapper(nn.Module):
+    """The Sionna autoencoder tutorial's neural demapper: per symbol [Re y, Im y, log10 N0] ->
+    Dense 128 -> Dense 128 -> R LLRs (ReLU)."""
+
+    def __init__(self, r: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(3, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
+                                 nn.Linear(128, r))
+
+    def forward(self, y: torch.Tensor, no: torch.Tensor) -> torch.Tensor:
+        features = torch.stack([y.real, y.imag, torch.log10(no).expand_as(y.real)], dim=-1)
+        return self.net(features).flatten(-2)
+
+
+def sionna_neural_loop(channel: str) -> Callable[[], int]:
+    """A hand loop as the Sionna tutorial writes it: bits, Mapper, channel, neural demapper,
+    hard decisions, error count; one batch per call, returns the bits sent."""
+    mapper, demapper = Mapper("qam", 4), NeuralDemapper(4)
+    link = WiretapChannel(channel).bob
+    no = noise_variance(EBNO_DB, 4)
+
+    @torch.inference_mode()
+    def batch() -> int:
+        bits = random_bits([BATCH_FRAMES, FRAME_BITS])
+        out = link(mapper(bits), no)
+        decided = (demapper(out.y / out.h, no / out.h.abs().square()) > 0).float()
+        (decided != bits).sum().item()
+        return bits.numel()
+
+    return batch
+
+
+def engine_loop(system_name: str, channel: str) -> Callable[[], int]:
+    """commgan's engine on one system: one batch per call (Bob, and Eve for keyed systems)."""
+    system = build_system(system_name, "16qam", key=os.urandom(32))
+    system.eval()
+    wiretap = WiretapChannel(channel)
+    seed = iter(range(1 << 30))
+
+    def batch() -> int:
+        point = simulate_point(system, wiretap, EBNO_DB, frame_bits=FRAME_BITS,
+                               batch_frames=BATCH_FRAMES, target_errors=1 << 62,
+                               max_bits=BATCH_FRAMES * FRAME_BITS, seed=next(seed))
+        return point.receivers["bob"].bits
+
+    return batch
+
+
+def matmul_roofline(rows: int = 131_072, width: int = 64) -> float:
+    """GFLOP/s of a [rows x width] x [width x width] fp32 matmul (the issue's roofline)."""
+    a, b = torch.randn(rows, width), torch.randn(width, width)
+    return rate(lambda: (a @ b, 1)[1], 2.0) * 2 * rows * width * width / 1e9
+
+
+def ae_flop_per_bit() -> float:
+    """Multiply-adds x 2 of ae's encoder and decoder per message bit."""
+    system = build_system("ae", "16qam")
+    weights = [m.weight for m in system.modules() if isinstance(m, nn.Conv1d)]
+    return 2 * sum(w.shape[0] * w.shape[1] * w.shape[2] for w in weights) / 4
+
+
+def _table(rows: list[dict], out: Path, name: str) -> None:
+    table = pd.DataFrame(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / f"{name}.csv", index=False)
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    click.echo(f"wrote {out / f'{name}.csv'}")
+
+
+@click.group()
+def main() -> None:
+    """Speed benchmarks of issue 16."""
+
+
+@main.command()
+@config_option
+@click.option("--seconds", type=float, default=4.0, show_default=True, help="Per measurement.")
+@click.option("--threads", type=int, default=1, show_default=True, help="torch threads.")
+@click.option("--out", default="results/benchmarks", show_default=True)
+def learned(seconds: float, threads: int, out: str) -> None:
+    """ae and gan-enc Monte Carlo vs the Sionna neural-demapper loop and the roofline."""
+    set_threads(threads)
+    use_seed(0)
+    roofline = matmul_roofline()
+    flop = ae_flop_per_bit()
+    rows = []
+    for channel in ("awgn", "rayleigh"):
+        peer = rate(sionna_neural_loop(channel), seconds) / 1e6
+        for name, loop in (("sionna neural demapper", None), ("ae", "ae"),
+                           ("gan-enc (Bob + Eve)", "gan-enc"), ("qam (fast link)", "qam")):
+            mbit = peer if loop is None else rate(engine_loop(loop, channel), seconds) / 1e6
+            row = {"channel": channel, "link": name, "threads": threads, "mbit_per_s": mbit,
+                   "vs_sionna_loop": mbit / peer}
+            if loop == "ae":
+                row["gflop_per_s"] = mbit * flop / 1e3
+                row["share_of_roofline"] = mbit * flop / 1e3 / roofline
+            rows.append(row)
+    rows.append({"channel": "-", "link": f"matmul roofline ({flop:.0f} FLOP/bit for ae)",
+                 "threads": threads, "gflop_per_s": roofline,
+                 "mbit_per_s": roofline * 1e3 / flop})
+    _table(rows, Path(out), "learned_throughput")
+
+
+@main.command()
+@config_option
+@click.option("--seconds", type=float, default=6.0, show_default=True, help="Per measurement.")
+@click.option("--out", default="results/benchmarks", show_default=True)
+def load(seconds: float, out: str) -> None:
+    """qam Monte Carlo (2 worker processes, 1 thread each, as `commgan simulate`) and ae
+    training steps (1 thread), idle and beside 1 and 3 busy loops; then torch's 2 threads."""
+    from commgan.comm.autoencoder import AutoencoderTraining, train_autoencoder
+    from commgan.sim.config import SimulationConfig
+    from commgan.sim.sweep import run_sweep
+
+    qam = {"qam": build_system("qam", "16qam")}
+
+    def sweep_bits() -> int:
+        config = SimulationConfig(channel="awgn", systems=("qam",), ebno_db=(0.0, 2.0, 4.0, 6.0),
+                                  target_errors=1 << 40, max_bits=8 << 20)
+        table = run_sweep(config, qam, progress=False, jobs=2)
+        return int(table["bits"].sum())
+
+    def train_steps() -> int:
+        system = build_system("ae", "16qam")
+        train_autoencoder(system, "awgn", AutoencoderTraining(steps=40))
+        return 40
+
+    rows = []
+    for threads in (1, 2):
+        for loops in (0, 1, 3):
+            with busy_loops(loops):
+                set_threads(threads)
+                qam_rate = rate(sweep_bits, seconds) / 1e6 if threads == 1 else float("nan")
+                steps = rate(train_steps, seconds)
+            rows.append({"torch_threads": threads, "busy_loops": loops,
+                         "qam_mbit_per_s": qam_rate, "ae_train_steps_per_s": steps})
+    table = pd.DataFrame(rows)
+    for column in ("qam_mbit_per_s", "ae_train_steps_per_s"):
+        idle = table[(table["busy_loops"] == 0)].set_index("torch_threads")[column]
+        table[f"{column}_share_of_idle"] = table[column] / table["torch_threads"].map(idle)
+    _table(table.to_dict("records"), Path(out), "load")
+    set_threads(1)
+
+
+@main.command()
+@config_option
+@click.option("--out", default="results/benchmarks", show_default=True)
+def jobs(out: str) -> None:
+    """A 16-point qam + ae sweep with --jobs 1 and --jobs 2 (identical rows required)."""
+    from commgan.sim.config import SimulationConfig
+    from commgan.sim.sweep import run_sweep
+
+    systems = {"qam": build_system("qam", "16qam"), "ae": build_system("ae", "16qam")}
+    systems["ae"].eval()
+    config = SimulationConfig(channel="rayleigh", systems=("qam", "ae"),
+                              ebno_db=tuple(float(x) for x in range(0, 32, 2)),
+                              target_errors=1 << 40, max_bits=2 << 20)
+    rows, tables = [], {}
+    for count in (1, 2, 1, 2):
+        start = time.perf_counter()
+        tables[count] = run_sweep(config, systems, progress=False, jobs=count)
+        seconds = time.perf_counter() - start
+        rows.append({"jobs": count, "seconds": seconds,
+                     "mbit_per_s": tables[count]["bits"].sum() / seconds / 1e6})
+    same = tables[1][["bits", "errors"]].equals(tables[2][["bits", "errors"]])
+    table = pd.DataFrame(rows).groupby("jobs", as_index=False).agg(
+        seconds=("seconds", "min"), mbit_per_s=("mbit_per_s", "max"))
+    table["speed_up"] = table["mbit_per_s"] / table.loc[table["jobs"] == 1, "mbit_per_s"].iloc[0]
+    table["identical_rows"] = same
+    _table(table.to_dict("records"), Path(out), "jobs")
+
+
+if __name__ == "__main__":
+    main()

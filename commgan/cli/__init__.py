@@ -1,0 +1,14 @@
+"""The ``commgan`` command line (click). Every bad input ends in one error line and exit code 2
+(usage) or 1 (a file or value that cannot be used), with no result file written.
+
+Choices and defaults come from the registries (systems, channels, modulations, vision tasks,
+channel models), read when a command needs them, so ``commgan --help`` imports none of them.
+Commands: ``link`` (simulate, train), ``security`` (attack, export), ``studies`` (converge,
+restore); shared options and parsers in ``options``.
+"""
+
+from commgan.cli import link, security, studies  # noqa: F401  (registers the commands)
+from commgan.cli.app import cli, main
+from commgan.cli.options import check_out_dir, parse_ebno, parse_train_ebno, resolve_device
+
+__all__ = ["check_out_dir", "cli", "main", "parse_ebno", "parse_train_ebno", "resolve_device"]

@@ -1,0 +1,151 @@
+"""``commgan simulate`` and ``commgan train``: BER sweeps and learned links."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from commgan.cli.app import cli
+from commgan.cli.options import (
+    RegistryChoice,
+    RegistryHelpOption,
+    channel_option,
+    check_out_dir,
+    default_sweep,
+    device_option,
+    jobs_option,
+    key_option,
+    learned_system_names,
+    mod_option,
+    models_option,
+    parse_ebno,
+    parse_train_ebno,
+    positive,
+    resolve_device,
+    seed_option,
+    system_names,
+    threads_option,
+)
+from commgan.configfile import config_option
+from commgan.errors import CommganError
+
+
+@cli.command()
+@config_option
+@channel_option
+@mod_option
+@click.option("--system", "systems", cls=RegistryHelpOption, names=system_names,
+              default=default_sweep, show_default="the registry's default sweep",
+              help="Comma-separated systems to simulate.")
+@click.option("--ebno", default="0:20:2", show_default=True,
+              help="Eb/N0 grid in dB: START:STOP:STEP (inclusive) or a comma list.")
+@click.option("--target-errors", type=int, default=1000, show_default=True,
+              callback=positive, help="Bit errors per point and receiver.")
+@click.option("--max-bits", type=int, default=10_000_000, show_default=True,
+              callback=positive, help="Most bits per point.")
+@click.option("--frame-bits", type=int, default=512, show_default=True,
+              callback=positive, help="Frame length L in bits.")
+@click.option("--eve-ebno-offset", type=float, default=0.0, show_default=True,
+              help="Eve's Eb/N0 minus Bob's, in dB.")
+@key_option("Shared key file")
+@click.option("--out", "out_dir", default=None,
+              help="Output folder [default: results/simulate-CHANNEL-MOD].")
+@models_option
+@seed_option
+@device_option
+@jobs_option
+@threads_option
+@click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
+def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, eve_ebno_offset,
+             key_file, out_dir, models_dir, seed, device, jobs, threads, quiet) -> None:
+    """Monte Carlo BER of each system (Bob, and Eve for keyed systems) next to theory.
+
+    Writes results.csv, ber.png and config.json to the output folder. An interrupted run
+    resumes from its finished points when rerun with the same options.
+    """
+    from channels import get_modulation
+    from commgan.comm.keys import load_key
+    from commgan.comm.registry import parse_system_names, system_spec
+    from commgan.sim.config import SimulationConfig
+    from commgan.sim.executor import set_threads, usable_cores
+    from commgan.sim.results import format_table
+    from commgan.sim.sweep import run_sweep
+    from commgan.systems import SystemContext, build_systems
+
+    names = parse_system_names(systems)
+    grid = parse_ebno(ebno)
+    device = resolve_device(device)
+    channel, mod = channel.lower(), mod.lower()
+    needs_key = any(system_spec(name).keyed for name in names)
+    key, key_source = load_key(key_file) if (needs_key or key_file) else (None, "none")
+    bits_per_symbol = get_modulation(mod).num_bits_per_symbol
+    if frame_bits % bits_per_symbol:
+        raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
+                           f"{bits_per_symbol} (R for {mod})")
+    out = check_out_dir(out_dir or f"results/simulate-{channel}-{mod}")
+    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    progress = not quiet and sys.stderr.isatty()
+    set_threads(threads)
+    context = SystemContext(mod=mod, channel=channel, device=device, key=key,
+                            models_dir=models_dir, progress=progress, log=say)
+    built = build_systems(names, context)
+    config = SimulationConfig(
+        channel=channel, mod=mod, systems=tuple(names), ebno_db=grid,
+        target_errors=target_errors, max_bits=max_bits, frame_bits=frame_bits,
+        eve_ebno_offset_db=eve_ebno_offset, seed=seed, device=device,
+        models=built.fingerprints(),
+    )
+    say(f"simulating {', '.join(names)} over {channel} with {mod} on {device}"
+        f" (key: {key_source})")
+    results = run_sweep(config, built, out, progress=progress, log=say,
+                        extra_metadata={"key_source": key_source}, jobs=jobs or usable_cores(),
+                        threads=threads)
+    click.echo(format_table(results))
+    say(f"wrote {out / 'results.csv'}, {out / 'ber.png'}, {out / 'config.json'}")
+
+
+@cli.command()
+@config_option
+@click.option("--system", "system_name", type=RegistryChoice(learned_system_names),
+              default="ae", show_default=True, help="Learned system to train.")
+@channel_option
+@mod_option
+@click.option("--steps", type=int, default=None, callback=positive,
+              help="Training steps [default: 3000 for ae, 2000 for gan-enc].")
+@click.option("--train-ebno", default=None,
+              help="Training Eb/N0 in dB: one value or LOW:HIGH (uniform per frame) "
+                   "[default: 4:14 on awgn, 0:20 on rayleigh].")
+@click.option("--lambda-covert", type=float, default=None,
+              help="gan-enc: weight of the covertness critic (BER for a noise-like waveform).")
+@models_option
+@seed_option
+@device_option
+@threads_option
+@click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
+def train(system_name, channel, mod, steps, train_ebno, lambda_covert, models_dir, seed, device,
+          threads, quiet) -> None:
+    """Train a learned system and store it in the model cache (replacing the cached one)."""
+    from channels import get_modulation
+    from commgan.comm.registry import system_spec
+    from commgan.sim.executor import set_threads
+    from commgan.systems import SystemContext, load_or_train
+
+    set_threads(threads)
+    name, channel, mod = system_name.lower(), channel.lower(), mod.lower()
+    training = system_spec(name).learned.default_training(get_modulation(mod))
+    training.seed = seed
+    training.train_ebno_db = parse_train_ebno(train_ebno)
+    if steps:
+        training.steps = steps
+    if lambda_covert is not None:
+        if not hasattr(training, "lambda_covert"):
+            raise CommganError(f"--lambda-covert applies to gan-enc systems, not {name}")
+        training.lambda_covert = lambda_covert
+    device = resolve_device(device)
+    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    context = SystemContext(mod=mod, channel=channel, device=device, models_dir=models_dir,
+                            progress=not quiet and sys.stderr.isatty(), log=say)
+    check_out_dir(str(context.models), "--models")
+    loaded = load_or_train(name, context, training, retrain=True)
+    click.echo(f"saved {loaded.model.weights}")

@@ -1,0 +1,169 @@
+"""``commgan attack`` and ``commgan export``: the security evaluation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from commgan.cli.app import cli
+from commgan.cli.options import (
+    channel_option,
+    check_out_dir,
+    device_option,
+    key_option,
+    mod_option,
+    models_option,
+    parse_ebno,
+    positive,
+    resolve_device,
+    seed_option,
+)
+from commgan.configfile import config_option
+from commgan.errors import CommganError
+
+
+@cli.command()
+@config_option
+@click.option("--system", "systems", default="gan-enc", show_default=True,
+              help="Comma-separated systems to attack.")
+@channel_option
+@mod_option
+@click.option("--scenarios", default="all", show_default=True,
+              help="all, or a comma list of: ciphertext-only, known-plaintext, better-channel, "
+                   "wrong-key, leakage, nonce-reuse, reference (key scenarios skip unkeyed "
+                   "systems).")
+@click.option("--ebno", default="0,10,20", show_default=True,
+              help="Bob's Eb/N0 in dB: START:STOP:STEP (inclusive) or a comma list.")
+@click.option("--budget", type=click.Choice(["small", "full"], case_sensitive=False),
+              default="small", show_default=True,
+              help="small: N = 1e5 known bits, 3 restarts; full: N = 1e6, 5 restarts.")
+@click.option("--frame-bits", type=int, default=256, show_default=True, callback=positive,
+              help="Frame length L in bits.")
+@key_option("Alice and Bob's key file (Eve never gets it)")
+@click.option("--out", "out_dir", default=None,
+              help="Output folder [default: results/attack-SYSTEM-CHANNEL-MOD].")
+@models_option
+@seed_option
+@device_option
+@click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
+def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file, out_dir,
+           models_dir, seed, device, quiet) -> None:
+    """Train fresh eavesdroppers against frozen links and give a verdict per scenario.
+
+    A BER row holds when Eve's 95% interval lies inside [0.49, 0.51]. Writes attack.csv,
+    attack.png and config.json to the output folder.
+    """
+    from channels import get_modulation
+    from commgan.comm.keys import load_key
+    from commgan.comm.registry import parse_system_names
+    from commgan.security.attack import AttackConfig, run_attack
+    from commgan.security.report import format_attack_table, write_attack_results
+    from commgan.security.scenarios import parse_scenarios
+    from commgan.systems import SystemContext, build_systems
+
+    names = parse_system_names(systems)
+    chosen = parse_scenarios(scenarios)
+    grid = parse_ebno(ebno)
+    channel, mod, device = channel.lower(), mod.lower(), resolve_device(device)
+    bits_per_symbol = get_modulation(mod).num_bits_per_symbol
+    if frame_bits % bits_per_symbol:
+        raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
+                           f"{bits_per_symbol} (R for {mod})")
+    key, key_source = load_key(key_file)
+    out = check_out_dir(out_dir or f"results/attack-{'_'.join(names)}-{channel}-{mod}"
+                        .replace("+", "_"))
+    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    config = AttackConfig(systems=tuple(names), channel=channel, mod=mod, scenarios=chosen,
+                          ebno_db=grid, budget=budget.lower(), frame_bits=frame_bits, seed=seed,
+                          device=device)
+    context = SystemContext(mod=mod, channel=channel, device=device, key=key,
+                            models_dir=models_dir, progress=not quiet and sys.stderr.isatty(),
+                            log=say)
+    built = build_systems([name for name, _ in config.attacked_systems()], context)
+    config.models = built.fingerprints()
+    say(f"attacking {', '.join(names)} over {channel} with {mod} on {device}, budget "
+        f"{config.budget} (key: {key_source}; Eve never gets it)")
+    results = run_attack(config, built, key, progress=not quiet and sys.stderr.isatty(), log=say)
+    write_attack_results(results, out, config, {"key_source": key_source})
+    click.echo(format_attack_table(results))
+    say(f"wrote {out / 'attack.csv'}, {out / 'attack.png'}, {out / 'config.json'}")
+
+
+
+@cli.command("export")
+@config_option
+@click.option("--system", "system_name", required=True,
+              help="The link to record: qam, qam+chacha, ae, gan-enc (or gan-enc-naive).")
+@channel_option
+@mod_option
+@click.option("--frames", type=int, required=True, callback=positive,
+              help="Frames N (per split).")
+@click.option("--frame-bits", type=int, required=True, callback=positive,
+              help="Frame length L in bits (a multiple of R).")
+@click.option("--ebno", type=float, required=True, help="Bob's Eb/N0 in dB.")
+@click.option("--eve-ebno-offset", type=float, default=0.0, show_default=True,
+              help="Eve's Eb/N0 minus Bob's, in dB (Eve has her own channel realisation).")
+@click.option("--split", "split_spec", default=None,
+              help="Splits with disjoint nonces, NAME[:FRAMES],... e.g. train,test or "
+                   "train:8000,test:2000; stored as NAME/FIELD [default: one split, fields "
+                   "under plain names].")
+@key_option("Key file of keyed systems, never written to the archive")
+@click.option("--out", "out_file", default=None,
+              help="Archive (.npz) [default: results/wiretap-SYSTEM-CHANNEL-MOD-EBNOdB.npz].")
+@models_option
+@seed_option
+@device_option
+@click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
+def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset, split_spec,
+           key_file, out_file, models_dir, seed, device, quiet) -> None:
+    """Write a wiretap dataset: per frame the true bits, the public nonce, the transmitted
+    symbols and what Bob and Eve received (y, h), plus metadata; never the key.
+
+    Read it with numpy.load or commgan.security.archive.load_wiretap. Large N is generated in
+    chunks, so memory stays bounded.
+    """
+    from channels import get_modulation
+    from commgan.comm.keys import load_key
+    from commgan.comm.registry import parse_system_names, system_spec
+    from commgan.security.export import export_wiretap, parse_splits
+    from commgan.systems import SystemContext, build_systems
+
+    names = parse_system_names(system_name)
+    if len(names) != 1:
+        raise CommganError(f"--system {system_name!r}: export takes one system")
+    name, channel, mod = names[0], channel.lower(), mod.lower()
+    for option, value in (("--ebno", ebno), ("--eve-ebno-offset", eve_ebno_offset)):
+        if not abs(value) < 1e3:
+            raise CommganError(f"{option} {value}: must be a finite number of dB")
+    bits_per_symbol = get_modulation(mod).num_bits_per_symbol
+    if frame_bits % bits_per_symbol:
+        raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
+                           f"{bits_per_symbol} (R for {mod})")
+    splits = parse_splits(split_spec, frames)
+    out = Path(out_file or f"results/wiretap-{name.replace('+', '_')}-{channel}-{mod}-"
+                           f"{ebno:g}dB.npz")
+    if out.suffix != ".npz":
+        raise CommganError(f"--out {str(out)!r} must end in .npz")
+    if out.is_dir():
+        raise CommganError(f"--out {str(out)!r} is a folder; give a file name ending in .npz")
+    check_out_dir(str(out.parent), "--out")
+    keyed = system_spec(name).keyed
+    key, key_source = load_key(key_file) if (keyed or key_file) else (None, "none")
+    device = resolve_device(device)
+    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    progress = not quiet and sys.stderr.isatty()
+    context = SystemContext(mod=mod, channel=channel, device=device, key=key,
+                            models_dir=models_dir, progress=progress, log=say)
+    built = build_systems([name], context)
+    system = built[name]
+    say(f"exporting {name} over {channel} with {mod} at {ebno:g} dB (Eve "
+        f"{ebno + eve_ebno_offset:g} dB): " + ", ".join(f"{k} {v}" for k, v in splits.items())
+        + f" frames of {frame_bits} bits" + (f" (key: {key_source})" if keyed else ""))
+    if keyed and key_source == "random":
+        say("note: a random key; pass --key to decode this archive as Bob later")
+    export_wiretap(out, system, channel, ebno, frames, frame_bits, splits=splits, seed=seed,
+                   eve_ebno_offset_db=eve_ebno_offset, key_source=key_source, progress=progress,
+                   model_fingerprint=built.fingerprints().get(name))
+    click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")

@@ -1,0 +1,240 @@
+"""The attack suite (``commgan attack``): fresh eavesdroppers against a frozen link, and a
+verdict per scenario.
+
+Alice and Bob are frozen; every Eve is trained from scratch after the fact, with several random
+restarts (the best on a validation set is tested on fresh messages and nonces). The scenarios
+are the records of :data:`commgan.security.scenarios.SCENARIOS`. A BER row's verdict is
+``holds`` when Eve's 95% interval lies inside [0.49, 0.51], else ``broken``; a leakage row's is
+``broken`` when the estimate is significantly above zero.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from commgan.comm.eavesdroppers import EVE_SIZES, EveTraining
+from commgan.comm.system import System
+from commgan.errors import CommganError
+from commgan.rng import NonceCounter, derive_seed
+from commgan.security.scenarios import (
+    SCENARIOS,
+    AttackPoint,
+    reference_systems,
+)
+from commgan.security.wiretap import WiretapFrames, wiretap_frames
+from commgan.sim.stats import FrameErrorStats, security_verdict
+
+__all__ = ["ATTACK_COLUMNS", "BUDGETS", "AttackBudget", "AttackConfig", "AttackRun",
+           "run_attack"]
+
+ATTACK_COLUMNS = ["system", "channel", "mod", "scenario", "eve_model", "eve_params", "ebno_db",
+                  "eve_ebno_db", "train_bits", "restarts", "best_restart", "bits", "errors", "ber",
+                  "ci_low", "ci_high", "bob_ber", "leakage_bits", "leakage_null_bits", "verdict",
+                  "note", "seconds"]
+
+
+@dataclass(frozen=True)
+class AttackBudget:
+    """How hard Eve tries: known-plaintext bits, test bits, restarts, training steps."""
+
+    train_bits: int
+    """N: known-plaintext message bits (whole frames) per trained Eve."""
+    val_bits: int
+    """Held-out known-plaintext bits that pick the best restart."""
+    test_bits: int
+    """Fresh bits (fresh messages and nonces) each Eve is scored on."""
+    restarts: int
+    """Random restarts per trained Eve; the best on the validation set is reported."""
+    eve: EveTraining
+    """Optimiser settings of one restart."""
+    critic_steps: int
+    """Training steps of the leakage critic."""
+    key_fit_steps: int
+    """Steps of the nonce-reuse key-stream fit."""
+
+
+BUDGETS: dict[str, AttackBudget] = {
+    "small": AttackBudget(train_bits=102_400, val_bits=25_600, test_bits=102_400, restarts=3,
+                          eve=EveTraining(steps=600, batch_frames=32), critic_steps=1000,
+                          key_fit_steps=200),
+    "full": AttackBudget(train_bits=1_024_000, val_bits=102_400, test_bits=1_024_000,
+                         restarts=4, eve=EveTraining(steps=1500, batch_frames=32,
+                                                     eval_every=100),
+                         critic_steps=4000, key_fit_steps=500),
+}
+
+
+@dataclass
+class AttackConfig:
+    """One attack run (saved as config.json; the key is never part of it)."""
+
+    systems: tuple[str, ...]
+    """The systems under test (names in the systems registry)."""
+    channel: str = "rayleigh"
+    """Bob's and Eve's channel (a name in ``channels.CHANNELS``)."""
+    mod: str = "16qam"
+    """Modulation, which fixes R bits per channel use."""
+    scenarios: tuple[str, ...] = tuple(SCENARIOS)
+    """Names in :data:`~commgan.security.scenarios.SCENARIOS`."""
+    ebno_db: tuple[float, ...] = (0.0, 10.0, 20.0)
+    """Bob's Eb/N0 points in dB."""
+    budget: str | AttackBudget = "small"
+    """A name in :data:`BUDGETS`, or a custom budget (e.g. a smoke test's)."""
+    frame_bits: int = 256
+    """L: bits per frame (Eve's decoders are convolutional; any multiple of R works)."""
+    better_channel_offset_db: float = 10.0
+    """Eve's Eb/N0 above Bob's in the better-channel scenario, in dB."""
+    wrong_key_distances: tuple[int, ...] = (1, 8, 128)
+    """Hamming distances of the wrong keys Bob's receiver is given."""
+    eve_sizes: tuple[str, ...] = tuple(EVE_SIZES)
+    """Known-plaintext decoder sizes (names in :data:`EVE_SIZES`)."""
+    seed: int = 0
+    """Run seed: every frame, nonce and Eve initialisation derives from it."""
+    device: str = "cpu"
+    """Torch device the systems and Eves run on."""
+    models: dict[str, str] = field(default_factory=dict)
+    """Fingerprints of the learned systems' checkpoints."""
+
+    @property
+    def plan(self) -> AttackBudget:
+        """The budget itself (looked up in :data:`BUDGETS` when given by name)."""
+        return self.budget if isinstance(self.budget, AttackBudget) else BUDGETS[self.budget]
+
+    def attacked_systems(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(system, its scenarios): the systems under test, then the reference systems."""
+        own = tuple(s for s in self.scenarios if not SCENARIOS[s].on_reference_systems)
+        jobs = [(name, own) for name in self.systems]
+        against_references = tuple(s for s in self.scenarios
+                                   if SCENARIOS[s].on_reference_systems)
+        if against_references:
+            jobs += [(name, against_references) for name in reference_systems()
+                     if name not in self.systems]
+        return jobs
+
+    def to_dict(self) -> dict:
+        """The config and the budget in full, JSON-ready."""
+        return {**asdict(self), "budget_detail": asdict(self.plan)}
+
+    @property
+    def budget_name(self) -> str:
+        """The budget's name, or ``custom``."""
+        return "custom" if isinstance(self.budget, AttackBudget) else self.budget
+
+
+def _units(config: AttackConfig, systems: dict[str, System]) -> int:
+    """Progress-bar units: one per trained restart and one per evaluation-only Eve."""
+    total = 0
+    for name, scenarios in config.attacked_systems():
+        for scenario in (SCENARIOS[s] for s in scenarios):
+            if scenario.keyed_only and not systems[name].keyed:
+                continue
+            runs = len(config.ebno_db) if scenario.at_point is not None else 1
+            total += runs * scenario.units(config)
+    return total
+
+
+class AttackRun:
+    """One run: its fresh nonces, a progress bar, and the rows found so far. Scenarios draw
+    frames and report rows through it."""
+
+    def __init__(self, config: AttackConfig, key: bytes, bar: tqdm,
+                 on_row: Callable[[pd.DataFrame], None] | None = None) -> None:
+        self.config, self.key, self.bar, self.on_row = config, key, bar, on_row
+        self.nonces = NonceCounter(derive_seed("nonces", config.seed))
+        self.rows: list[dict] = []
+
+    def add(self, row: dict) -> None:
+        """Record one result row (columns from :data:`ATTACK_COLUMNS`)."""
+        self.rows.append(row)
+        if self.on_row is not None:
+            self.on_row(self.table())
+
+    def table(self) -> pd.DataFrame:
+        """The rows so far, with :data:`ATTACK_COLUMNS`."""
+        frame = pd.DataFrame(self.rows).reindex(columns=ATTACK_COLUMNS)
+        frame["channel"], frame["mod"] = self.config.channel, self.config.mod
+        return frame
+
+    def frames_for(self, bits: int) -> int:
+        """Whole frames that carry at least ``bits`` bits."""
+        return max(1, -(-bits // self.config.frame_bits))
+
+    def observe(self, system: System, ebno_db: float, bits: int, label: str,
+                offset_db: float = 0.0, tap: bool = False,
+                nonces: np.ndarray | None = None) -> WiretapFrames:
+        """Fresh frames carrying ``bits`` bits at Bob's ``ebno_db`` (Eve ``offset_db`` above,
+        or a noiseless tap), seeded by the run seed and ``label``; fresh nonces unless given."""
+        nonces = self.nonces.fresh(self.frames_for(bits)) if nonces is None else nonces
+        seed = derive_seed(self.config.seed, system.name, ebno_db, offset_db, tap, label)
+        return wiretap_frames(system, self.config.channel, ebno_db, nonces,
+                              self.config.frame_bits, seed, offset_db, tap=tap)
+
+    def describe(self, system: str, scenario: str, model: str, ebno_db: float | None,
+                 restart: int | None = None) -> None:
+        """Name the attack under way on the progress bar."""
+        point = "" if ebno_db is None else f" {ebno_db:g} dB"
+        run = "" if restart is None else f" restart {restart + 1}/{self.config.plan.restarts}"
+        self.bar.set_description(f"{system} | {scenario}: {model}{point}{run}")
+
+    def add_ber_row(self, system: System, scenario: str, eve_model: str, ebno_db: float,
+                    eve_ebno_db: float, frame_errors: torch.Tensor, bob_ber: float,
+                    started: float, **extra) -> None:
+        """A BER row from Eve's bit errors per frame [F]: BER, 95% interval, verdict."""
+        stats = FrameErrorStats(self.config.frame_bits)
+        stats.add(frame_errors)
+        low, high = stats.interval()
+        self.add({
+            "system": system.name, "scenario": scenario, "eve_model": eve_model,
+            "ebno_db": ebno_db, "eve_ebno_db": eve_ebno_db, "bits": stats.bits,
+            "errors": stats.errors, "ber": stats.ber, "ci_low": low, "ci_high": high,
+            "bob_ber": bob_ber, "verdict": security_verdict(low, high),
+            "seconds": time.perf_counter() - started, **extra})
+
+    def point(self, system: System, ebno_db: float) -> AttackPoint:
+        """Fresh test frames at Bob's ``ebno_db``, and Bob's BER on them."""
+        test = self.observe(system, ebno_db, self.config.plan.test_bits, "test")
+        with torch.no_grad():
+            received = system.receive(test.bob, torch.as_tensor(test.nonces,
+                                                                device=system.device))
+        return AttackPoint(ebno_db, test, float((received != test.bits).float().mean()))
+
+    def attack(self, system: System, scenarios: tuple[str, ...]) -> None:
+        """Run ``scenarios`` against ``system``: at every Eb/N0, then the once-per-system ones."""
+        chosen = sorted((SCENARIOS[name] for name in scenarios
+                         if system.keyed or not SCENARIOS[name].keyed_only),
+                        key=lambda scenario: scenario.run_order)
+        for ebno_db in self.config.ebno_db:
+            point = self.point(system, ebno_db)
+            for scenario in chosen:
+                if scenario.at_point is not None:
+                    scenario.at_point(self, system, point)
+        for scenario in chosen:
+            if scenario.per_system is not None:
+                scenario.per_system(self, system)
+
+
+def run_attack(config: AttackConfig, systems: dict[str, System], key: bytes,
+               progress: bool = False, log: Callable[[str], None] = lambda message: None,
+               on_row: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
+    """Run every scenario of ``config`` against ``systems`` (name -> frozen system, including
+    the reference systems when that scenario is on); return the tidy table (ATTACK_COLUMNS).
+
+    ``on_row(table_so_far)`` is called after each finished attack (e.g. to save partial
+    results of a long run); ``log`` takes line messages (progress goes to the bar)."""
+    for name, _ in config.attacked_systems():
+        if name not in systems:
+            raise CommganError(f"attack: system {name!r} was not built")
+        systems[name].check_frame_bits(config.frame_bits)
+    with tqdm(total=_units(config, systems), disable=not progress, unit="eve",
+              dynamic_ncols=True) as bar:
+        run = AttackRun(config, key, bar, on_row)
+        for name, scenarios in config.attacked_systems():
+            run.attack(systems[name], scenarios)
+    return run.table()

@@ -1,0 +1,255 @@
+"""Wiretap datasets for outside eavesdroppers (``commgan export``): what Eve receives, with the
+true bits, under one key, as plain arrays (the format is :mod:`commgan.security.archive`'s).
+
+Nonces: one export draws all its nonces, split after split, from one never-repeating counter
+seeded by (seed, system, channel, Eb/N0, L, Eve's offset), so nonces never repeat within or
+across its splits; scoring (:func:`commgan.security.scoring.score_decoder`) draws from the
+second half of the same counter's range. Frames are generated in chunks of about 2^21 bits;
+the chunking depends only on L, so the in-memory API and ``commgan export`` give the same
+arrays for the same arguments.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from channels import CHANNELS, noise_variance
+from commgan.comm.system import System
+from commgan.errors import CommganError
+from commgan.fileio import atomic_write
+from commgan.rng import NonceCounter, derive_seed
+from commgan.security.archive import (
+    ARCHIVE_FORMAT,
+    DEFAULT_SPLIT,
+    FIELD_DOCS,
+    FIELDS,
+    FORMAT_VERSION,
+    WiretapArchive,
+    WiretapSplit,
+    member_name,
+)
+from commgan.security.wiretap import chunk_frames, wiretap_frames
+from commgan.sim.sweep import package_versions
+
+__all__ = ["SCORING_NONCE_OFFSET", "check_settings", "export_nonces", "export_wiretap",
+           "make_wiretap_data", "parse_splits"]
+
+SCORING_NONCE_OFFSET = 1 << 31
+"""Scoring nonces start this far into an export's nonce range (exports stay below it)."""
+_SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def parse_splits(text: str | None, frames: int) -> dict[str, int]:
+    """Split names -> frame counts. ``None`` -> one split ``"all"`` of ``frames``;
+    ``"train,test"`` -> ``frames`` each; ``"train:8000,test:2000"`` -> explicit counts."""
+    if text is None:
+        text = f"{DEFAULT_SPLIT}:{frames}"
+    hint = "use NAME[:FRAMES],... e.g. train,test or train:8000,test:2000"
+    splits: dict[str, int] = {}
+    for item in (part.strip() for part in text.split(",")):
+        name, _, count = item.partition(":")
+        name = name.strip()
+        if not _SPLIT_NAME.match(name):
+            raise CommganError(f"--split {text!r}: bad split name {name!r}; {hint}")
+        if name in splits:
+            raise CommganError(f"--split {text!r}: split {name!r} appears twice")
+        try:
+            splits[name] = int(count) if count.strip() else frames
+        except ValueError:
+            raise CommganError(
+                f"--split {text!r}: {count!r} is not a frame count; {hint}") from None
+        if splits[name] <= 0:
+            raise CommganError(f"frame counts must be positive integers, got {splits[name]} "
+                               f"for split {name!r}")
+    return splits
+
+
+def _split_counts(splits: str | dict[str, int] | None, frames: int) -> dict[str, int]:
+    if isinstance(splits, dict):
+        return parse_splits(",".join(f"{k}:{v}" for k, v in splits.items()), frames)
+    return parse_splits(splits, frames)
+
+
+def export_nonces(system: System, channel: str, ebno_db: float, frame_bits: int,
+                  eve_ebno_offset_db: float, seed: int) -> NonceCounter:
+    """The one nonce counter of an export with these settings."""
+    settings = derive_seed("export", seed, system.name, channel, float(ebno_db), frame_bits,
+                           float(eve_ebno_offset_db))
+    return NonceCounter(derive_seed("nonces", settings))
+
+
+def check_settings(system: System, channel: str, ebno_db: float, frame_bits: int,
+                   eve_ebno_offset_db: float) -> None:
+    """One-line errors for an unknown channel, a non-finite Eb/N0 or a bad frame length."""
+    if channel not in CHANNELS:
+        raise CommganError(f"unknown channel {channel!r}; valid: {', '.join(CHANNELS)}")
+    for name, value in (("Eb/N0", ebno_db), ("Eve's Eb/N0 offset", eve_ebno_offset_db)):
+        if not math.isfinite(value) or abs(value) >= 1e3:
+            raise CommganError(f"{name} must be a finite number of dB, got {value}")
+    system.check_frame_bits(frame_bits)
+
+
+def _metadata(system: System, channel: str, ebno_db: float, frame_bits: int,
+              eve_ebno_offset_db: float, seed: int, splits: dict[str, int],
+              key_source: str | None, model_fingerprint: str | None) -> dict[str, Any]:
+    rate = system.bits_per_channel_use
+    eve_ebno_db = float(ebno_db) + float(eve_ebno_offset_db)
+    versions = package_versions()
+    return {
+        "format": ARCHIVE_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "system": system.name,
+        "keyed": bool(system.keyed),
+        "channel": channel,
+        "mod": system.modulation.name,
+        "R": rate,
+        "frame_bits": int(frame_bits),
+        "symbols_per_frame": int(frame_bits // rate),
+        "ebno_db": float(ebno_db),
+        "eve_ebno_offset_db": float(eve_ebno_offset_db),
+        "eve_ebno_db": eve_ebno_db,
+        "no_bob": float(noise_variance(float(ebno_db), rate)),
+        "no_eve": float(noise_variance(eve_ebno_db, rate)),
+        "seed": int(seed),
+        "splits": dict(splits),
+        "layout": "flat" if list(splits) == [DEFAULT_SPLIT] else "by-split",
+        "fields": dict(FIELD_DOCS),
+        "model_fingerprint": model_fingerprint,
+        "key_source": key_source if system.keyed else None,
+        "commgan_version": versions.get("commgan"),
+        "versions": versions,
+    }
+
+
+def _chunks(system: System, channel: str, ebno_db: float, frame_bits: int,
+            eve_ebno_offset_db: float, seed: int, splits: dict[str, int],
+            progress: bool) -> Iterator[tuple[str, WiretapSplit]]:
+    """(split, chunk of frames) in order; every split draws fresh nonces from one counter."""
+    if sum(splits.values()) >= SCORING_NONCE_OFFSET:
+        raise CommganError(f"an export holds fewer than {SCORING_NONCE_OFFSET} frames")
+    counter = export_nonces(system, channel, ebno_db, frame_bits, eve_ebno_offset_db, seed)
+    step = chunk_frames(frame_bits)
+    bar = tqdm(total=sum(splits.values()), unit="frame", disable=not progress,
+               dynamic_ncols=True, leave=False)
+    try:
+        for split, count in splits.items():
+            for start in range(0, count, step):
+                nonces = counter.fresh(min(step, count - start))
+                frames = wiretap_frames(system, channel, float(ebno_db), nonces, frame_bits,
+                                        seed, eve_ebno_offset_db, chunk_frames=step)
+                yield split, WiretapSplit.from_frames(frames)
+                bar.update(len(nonces))
+    finally:
+        bar.close()
+
+
+def make_wiretap_data(system: System, channel: str, ebno_db: float, frames: int,
+                      frame_bits: int, *, splits: str | dict[str, int] | None = None,
+                      seed: int = 0, eve_ebno_offset_db: float = 0.0,
+                      key_source: str | None = None, model_fingerprint: str | None = None,
+                      progress: bool = False) -> WiretapArchive:
+    """The arrays ``commgan export`` writes, in memory (the same arrays for the same arguments).
+
+    ``system``: a built system (keyed ones transmit under their own key); ``frames``: F per
+    split (for splits named without a count); ``frame_bits``: L, a multiple of R;
+    ``ebno_db``: Bob's Eb/N0 in dB, Eve's is ``ebno_db + eve_ebno_offset_db``; ``splits``:
+    None (one split ``"all"``), ``"train,test"`` or ``{"train": 8000, "test": 2000}``;
+    ``key_source`` and ``model_fingerprint`` (of a learned system's cached model, see
+    :meth:`commgan.systems.SystemSet.fingerprints`) are recorded in the metadata.
+    """
+    split_counts = _split_counts(splits, frames)
+    check_settings(system, channel, ebno_db, frame_bits, eve_ebno_offset_db)
+    metadata = _metadata(system, channel, ebno_db, frame_bits, eve_ebno_offset_db, seed,
+                         split_counts, key_source, model_fingerprint)
+    parts: dict[str, list[WiretapSplit]] = {name: [] for name in split_counts}
+    for split, chunk in _chunks(system, channel, ebno_db, frame_bits, eve_ebno_offset_db, seed,
+                                split_counts, progress):
+        parts[split].append(chunk)
+    return WiretapArchive(metadata, {name: WiretapSplit.concatenate(chunks)
+                                     for name, chunks in parts.items()})
+
+
+def export_wiretap(path: str | os.PathLike, system: System, channel: str, ebno_db: float,
+                   frames: int, frame_bits: int, *, splits: str | dict[str, int] | None = None,
+                   seed: int = 0, eve_ebno_offset_db: float = 0.0, key_source: str | None = None,
+                   model_fingerprint: str | None = None, progress: bool = False,
+                   compresslevel: int = 1) -> dict[str, Any]:
+    """Write :func:`make_wiretap_data`'s arrays to the archive ``path`` (``.npz``) and return
+    its metadata.
+
+    Memory stays bounded for any F: chunks are appended to uncompressed ``.npy`` scratch files
+    in a hidden folder next to ``path`` (about F * L * (1 + 40 / R) bytes of disk), which are
+    then deflated into the archive. The archive appears atomically; on any error neither it
+    nor the scratch files are left behind.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise CommganError(f"archive path {str(path)!r} must end in .npz")
+    if path.is_dir():
+        raise CommganError(f"archive path {str(path)!r} is a folder")
+    split_counts = _split_counts(splits, frames)
+    check_settings(system, channel, ebno_db, frame_bits, eve_ebno_offset_db)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CommganError(f"cannot create the folder of {str(path)!r}: {err.strerror}") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise CommganError(f"archive folder {str(path.parent)!r} is not writable")
+    metadata = _metadata(system, channel, ebno_db, frame_bits, eve_ebno_offset_db, seed,
+                         split_counts, key_source, model_fingerprint)
+    symbols = int(frame_bits // system.bits_per_channel_use)
+    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as scratch:
+        files: dict[str, Path] = {}
+        with ExitStack() as stack:
+            handles = {}
+            for split, count in split_counts.items():
+                for field in FIELDS:
+                    member = member_name(metadata, split, field)
+                    files[member] = Path(scratch) / f"{len(files)}.npy"
+                    handles[member] = stack.enter_context(open(files[member], "wb"))
+                    shape = {"bits": (count, frame_bits), "nonce": (count,)}.get(
+                        field, (count, symbols))
+                    dtype = {"bits": np.uint8, "nonce": np.int64}.get(field, np.complex64)
+                    np.lib.format.write_array_header_1_0(handles[member], {
+                        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                        "fortran_order": False, "shape": shape})
+            for split, chunk in _chunks(system, channel, ebno_db, frame_bits,
+                                        eve_ebno_offset_db, seed, split_counts, progress):
+                for field in FIELDS:
+                    handles[member_name(metadata, split, field)].write(
+                        np.ascontiguousarray(getattr(chunk, field)).tobytes())
+        atomic_write(path, lambda tmp: _write_zip(tmp, metadata, files, compresslevel,
+                                                  progress))
+    return metadata
+
+
+def _write_zip(tmp: str, metadata: dict[str, Any], files: dict[str, Path], compresslevel: int,
+               progress: bool) -> None:
+    """The ``np.savez_compressed`` layout: one deflated ``KEY.npy`` member per array."""
+    total = sum(file.stat().st_size for file in files.values())
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True,
+                         compresslevel=compresslevel) as archive, \
+            tqdm(total=total, unit="B", unit_scale=True, desc="compressing",
+                 disable=not progress, dynamic_ncols=True, leave=False) as bar:
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, np.array(json.dumps(metadata)), allow_pickle=False)
+        archive.writestr("metadata.npy", buffer.getvalue())
+        for member, file in files.items():
+            archive.write(file, arcname=f"{member}.npy")
+            bar.update(file.stat().st_size)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # a shareable data file, like np.savez's (mkstemp gives 0600)
