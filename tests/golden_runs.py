@@ -37,7 +37,13 @@ def _rows(table: pd.DataFrame, keys: list[str], values: list[str]) -> list[dict]
 
 
 def collect(workdir: Path) -> dict:
-    """Run every golden command inside ``workdir``; return their numbers (JSON-ready)."""
+    """Run every golden command inside ``workdir``; return their numbers (JSON-ready).
+
+    torch runs one intra-op thread, the CLI's thread policy, whatever the caller had set.
+    """
+    import torch
+
+    torch.set_num_threads(1)
     models = str(workdir / "models")
     golden: dict = {}
     for channel in CHANNELS:
