@@ -1,8 +1,9 @@
 """``--config FILE`` for every command and experiment: a TOML or JSON file of option values,
 applied first; options given on the command line override it.
 
-Keys are option names with ``-`` or ``_`` (``frame-bits`` or ``frame_bits``); a key that names
-no option of the command is an error, so a typo never goes unnoticed.
+Keys are the command's option names, with ``-`` or ``_`` (``frame-bits`` or ``frame_bits``,
+``system``, ``out``); a key that names no option of the command is an error, so a typo never goes
+unnoticed.
 """
 
 from __future__ import annotations
@@ -44,16 +45,20 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def _apply(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
-    values = read_config_file(value)
-    known = {p.name for p in ctx.command.params if p.name and p.name != "config"}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise click.BadParameter(
-            f"{value!r}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}",
-            param_hint="--config")
-    for key, item in values.items():
-        if isinstance(item, list):
-            values[key] = ",".join(str(v) for v in item)
+    names: dict[str, str] = {}
+    for option in ctx.command.params:
+        if option.name and option.name != "config":
+            names[option.name] = option.name
+            for flag in getattr(option, "opts", []):
+                names[flag.lstrip("-").replace("-", "_")] = option.name
+    values = {}
+    for key, item in read_config_file(value).items():
+        if key not in names:
+            valid = sorted(flag.lstrip("-") for p in ctx.command.params if p.name != "config"
+                           for flag in getattr(p, "opts", []) if flag.startswith("--"))
+            raise click.BadParameter(f"{value!r}: unknown option(s) {key}; valid: "
+                                     f"{', '.join(valid)}", param_hint="--config")
+        values[names[key]] = ",".join(str(v) for v in item) if isinstance(item, list) else item
     ctx.default_map = {**(ctx.default_map or {}), **values}
     return value
 

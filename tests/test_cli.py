@@ -168,3 +168,29 @@ def test_key_never_written_with_gan_enc(tmp_path):
     for blob in [trained.output.encode(), result.output.encode(),
                  *(p.read_bytes() for p in files)]:
         assert KEY_HEX.encode() not in blob.lower() and raw not in blob
+
+
+def test_config_file_applies_first_and_options_win(tmp_path):
+    config = tmp_path / "sweep.toml"
+    config.write_text('system = "qam"\nebno = "0,10"\nmax-bits = 200000\n'
+                      'target-errors = 200\nquiet = true\n')
+    out = tmp_path / "run"
+    result = _run(["simulate", "--channel", "awgn", "--config", str(config), "--ebno", "4",
+                   "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "results.csv")
+    assert list(table["system"]) == ["qam"] and list(table["ebno_db"]) == [4.0]
+    assert table["bits"].max() <= 200_000 + 512
+    saved = json.loads((out / "config.json").read_text())["config"]
+    assert saved["max_bits"] == 200_000 and saved["ebno_db"] == [4.0]
+
+
+@pytest.mark.parametrize("text, message", [("frme_bits = 3\n", "unknown option(s) frme_bits"),
+                                            ("ebno = [0,\n", "does not parse")])
+def test_bad_config_file_is_one_error_line(tmp_path, text, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    out = tmp_path / "run"
+    result = _run(["simulate", "--config", str(config), "--out", str(out)])
+    assert result.exit_code == 2 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not out.exists()
