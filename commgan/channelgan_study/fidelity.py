@@ -129,17 +129,14 @@ def _ae_training(config: ConvergenceConfig, frame_bits: int) -> AutoencoderTrain
 
 
 def ae_curve(link_name: str, model_config: ChannelModelConfig | None,
-             generator_state: dict | None, config: ConvergenceConfig, frame_bits: int,
-             threads: int | None = None) -> list[dict]:
+             generator_state: dict | None, config: ConvergenceConfig, frame_bits: int
+             ) -> list[dict]:
     """Fidelity 3 for one link: train an ae through ``link_name`` ("true", or a learned
     channel given by its config and G's state dict) and measure its BER on the true channel
     at each Eb/N0 of ``config.ae_ebno_db`` in frames of ``frame_bits`` (one block).
 
     Returns rows (link, ebno_db, bits, errors, ber, ci_low, ci_high, seconds since the start).
-    threads: torch threads of this process (for worker processes), None to leave as is.
     """
-    if threads:
-        torch.set_num_threads(threads)
     link = None
     if model_config is not None:
         model = build_channel_model(model_config, config.device)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,12 +15,14 @@ from commgan.cli.options import (
     channel_option,
     check_out_dir,
     device_option,
+    jobs_option,
     mod_option,
     models_option,
     parse_train_ebno,
     positive,
     resolve_device,
     seed_option,
+    threads_option,
     vision_task_names,
     vision_task_summaries,
 )
@@ -46,14 +47,15 @@ from commgan.errors import CommganError
               help="Also measure each model's fidelity (distance, BER, ae through it).")
 @click.option("--ae/--no-ae", "ae", default=True, show_default=True,
               help="With --fidelity: train ae through each learned channel (the slow part).")
-@click.option("--jobs", type=int, default=None, callback=positive,
-              help="Trainings run in parallel processes [default: min(2, CPU cores)].")
+@jobs_option
+@threads_option
 @click.option("--out", "out_dir", default=None,
               help="Output folder [default: results/converge-CHANNEL-MOD].")
 @seed_option
 @device_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
-def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, jobs, out_dir,
+def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, jobs, threads,
+             out_dir,
              seed, device, quiet) -> None:
     """Convergence benchmark of GAN, CGAN and DCGAN channel models (seed 003 Figs. 8-10).
 
@@ -64,6 +66,7 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
     """
     from commgan.channelgan_study import ConvergenceConfig, format_summary, run_convergence
     from commgan.comm.channelgan import CHANNEL_MODELS
+    from commgan.sim.executor import set_threads, usable_cores
 
     model_names = ",".join(CHANNEL_MODELS) if model_names is None else model_names
     names = [name.strip().lower() for name in model_names.split(",") if name.strip()]
@@ -81,8 +84,9 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     say(f"converge: {', '.join(names)} x {seeds} seeds over {channel} with {mod} on "
         f"{config.device}")
-    jobs = jobs or min(2, os.cpu_count() or 1)
-    result = run_convergence(config, out, jobs=jobs, progress=not quiet and sys.stderr.isatty(),
+    set_threads(threads)
+    result = run_convergence(config, out, jobs=jobs or usable_cores(), threads=threads,
+                             progress=not quiet and sys.stderr.isatty(),
                              log=say)
     click.echo(format_summary(result.summary, result.fidelity))
     say(f"wrote convergence.csv, summary.csv, fidelity.csv, losses.png and more in {out}")
