@@ -131,13 +131,19 @@ def config_hash(config: dict, length: int = 12) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:length]
 
 
+SHIPPED_MODELS = Path(__file__).resolve().parent / "models"
+"""Default models shipped inside the package (read-only; made by ``commgan train``, see README)."""
+
+
 @dataclass(frozen=True)
 class CachedModel:
-    """A model resolved from the cache: its stem, its sidecar, and whether it was trained now."""
+    """A model resolved from the cache: its stem, its sidecar, whether it was trained now, and
+    whether it is one of the package's shipped defaults."""
 
     stem: Path
     sidecar: dict
     trained: bool
+    shipped: bool = False
 
     @property
     def weights(self) -> Path:
@@ -153,8 +159,10 @@ class ModelCache:
     """The model folder (``--models``, else :func:`default_models_dir`) and its one naming
     scheme, ``NAME-LABEL-...``; :meth:`resolve` loads a model or trains and saves it."""
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, root: str | os.PathLike | None = None,
+                 shipped: str | os.PathLike | None = SHIPPED_MODELS) -> None:
         self.root = models_dir(root)
+        self.shipped = Path(shipped) if shipped is not None else None
 
     def stem(self, name: str, *labels: str) -> Path:
         """``ROOT/NAME-LABEL-...`` (``+`` in names becomes ``_``)."""
@@ -171,16 +179,24 @@ class ModelCache:
         train_if_missing: bool = True,
         missing: str = "",
         device: str | torch.device = "cpu",
+        use_shipped: bool = False,
     ) -> CachedModel:
         """Load ``stem`` into ``module`` (its sidecar must hold ``identity``), or train.
 
-        ``train()`` trains ``module`` in place and returns extra sidecar metadata (metrics,
-        times); the result is saved under ``stem`` with ``identity``. Without a cached model and
-        with ``train_if_missing`` False, raises :class:`CommganError` with ``missing``.
+        ``use_shipped``: without a model in the cache, load the package's shipped default of the
+        same name (SHA-256 and identity checked like any other). ``train()`` trains ``module``
+        in place and returns extra sidecar metadata (metrics, times); the result is saved under
+        ``stem`` with ``identity``. Without a cached model and with ``train_if_missing`` False,
+        raises :class:`CommganError` with ``missing``.
         """
         if checkpoint_paths(stem)[0].exists() and not retrain:
             sidecar = load_checkpoint(stem, module, identity, device=device)
             return CachedModel(stem, sidecar, trained=False)
+        shipped = self.shipped / stem.name if self.shipped is not None else None
+        if (use_shipped and not retrain and shipped is not None
+                and checkpoint_paths(shipped)[0].exists()):
+            sidecar = load_checkpoint(shipped, module, identity, device=device)
+            return CachedModel(shipped, sidecar, trained=False, shipped=True)
         if not train_if_missing and not retrain:
             raise CommganError(missing or f"no cached model {stem} in {self.root}")
         metadata = train()

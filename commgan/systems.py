@@ -105,12 +105,14 @@ def build_systems(names: Iterable[str], ctx: SystemContext) -> SystemSet:
 
 def load_or_train(name: str, ctx: SystemContext, training: Any = None,
                   retrain: bool = False) -> LoadedSystem:
-    """The cached learned system ``name`` for (channel, mod); trained now (and cached) if it is
-    missing or ``retrain``. The checkpoint never holds a key: keyed systems get ``ctx.key``."""
+    """The cached learned system ``name`` for (channel, mod): from the model cache, else (with the
+    default training config) the package's shipped default, else trained now and cached; always
+    trained with ``retrain``. The checkpoint never holds a key: keyed systems get ``ctx.key``."""
     spec = system_spec(name)
     if spec.learned is None:
         raise CommganError(f"system {name!r} is not learned; nothing to train")
     modulation = get_modulation(ctx.mod)
+    use_shipped = training is None
     training = training or spec.learned.default_training(modulation)
     key = ctx.key if ctx.key is not None else os.urandom(32)
     system = spec.build(modulation, key=key, device=ctx.device, training=training)
@@ -136,11 +138,13 @@ def load_or_train(name: str, ctx: SystemContext, training: Any = None,
 
     model = ctx.cache.resolve(
         stem, system, identity, train, retrain=retrain, train_if_missing=ctx.train_if_missing,
-        device=ctx.device,
+        device=ctx.device, use_shipped=use_shipped,
         missing=(f"no trained {name} for {ctx.channel}/{ctx.mod} in {ctx.models}; run: commgan "
                  f"train --system {name} --channel {ctx.channel} --mod {ctx.mod}"))
     system.eval()
-    if not model.trained:
+    if model.shipped:
+        ctx.log(f"{name}: using the shipped default model {model.weights.name}")
+    elif not model.trained:
         ctx.log(f"{name}: using cached model {model.weights}")
     return LoadedSystem(system, model)
 

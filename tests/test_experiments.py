@@ -42,3 +42,13 @@ def test_security_eval_smoke(tmp_path, smoke):
         "ciphertext-only", "known-plaintext", "better-channel", "wrong-key", "leakage",
         "nonce-reuse"}
     assert (out / "rayleigh" / "attack.png").stat().st_size > 0
+
+
+def test_ber_fast_fading_smoke(tmp_path, smoke):
+    out = smoke("ber_fast_fading.py", tmp_path)
+    table = pd.read_csv(out / "results.csv")
+    assert set(table["system"]) == {"qam", "qam-ssd"}
+    at_20 = table[table["ebno_db"] == 20.0].set_index("system")["ber"]
+    assert at_20["qam-ssd"] < at_20["qam"], "signal-space diversity beats Gray QAM at 20 dB"
+    crossings = pd.read_csv(out / "crossings.csv")
+    assert {"system", "target_ber", "ebno_db", "gap_to_qam-ssd_db"} <= set(crossings.columns)

@@ -1,0 +1,80 @@
+"""The default models shipped in the package: complete, intact, used when the cache is empty,
+and reproducible by `commgan train` (slow)."""
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from commgan.checkpoint import SHIPPED_MODELS, checkpoint_paths, load_checkpoint
+from commgan.cli import cli
+from commgan.comm.registry import learned_systems
+from commgan.systems import SystemContext, load_or_train
+
+CHANNELS = ("awgn", "rayleigh", "rayleigh-fast")
+KEY = {"COMMGAN_KEY": "11" * 32}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("system", learned_systems())
+def test_every_default_model_ships_intact(system, channel, tmp_path):
+    loaded = load_or_train(system, SystemContext(mod="16qam", channel=channel,
+                                                 models_dir=tmp_path, train_if_missing=False))
+    assert loaded.model.shipped and not loaded.model.trained
+    sidecar = loaded.model.sidecar
+    assert sidecar["system"] == system and sidecar["channel"] == channel
+    assert sidecar["training"]["seed"] == 0 and "key" not in json.dumps(sidecar).lower()
+    assert not list(tmp_path.iterdir()), "the shipped model is read in place, not copied"
+
+
+def test_a_corrupt_shipped_copy_is_refused(tmp_path):
+    weights, sidecar = checkpoint_paths(SHIPPED_MODELS / "ae-awgn-16qam")
+    (tmp_path / weights.name).write_bytes(weights.read_bytes()[:-8])
+    (tmp_path / sidecar.name).write_text(sidecar.read_text())
+    from commgan.comm.registry import build_system
+    from commgan.errors import CommganError
+
+    with pytest.raises(CommganError, match="corrupt or truncated"):
+        load_checkpoint(tmp_path / "ae-awgn-16qam", build_system("ae", "16qam"))
+
+
+def test_simulate_with_an_empty_cache_uses_the_shipped_models(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, [
+        "simulate", "--channel", "awgn", "--system", "ae,gan-enc", "--ebno", "10",
+        "--max-bits", "262144", "--target-errors", "100000", "--models", str(tmp_path / "m"),
+        "--out", str(out)], env=KEY)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("using the shipped default model") == 2
+    assert "training" not in result.output and not (tmp_path / "m").exists()
+    table = pd.read_csv(out / "results.csv").set_index(["system", "receiver"])
+    for system in ("ae", "gan-enc"):
+        shipped = json.loads(checkpoint_paths(SHIPPED_MODELS / f"{system.replace('+', '_')}"
+                                              "-awgn-16qam")[1].read_text())
+        row = table.loc[(system, "bob")]
+        assert abs(row["ber"] / shipped["metrics"]["ber_at_10dB"] - 1) < 0.25
+    assert abs(table.loc[("gan-enc", "eve"), "ber"] - 0.5) < 0.01
+
+
+@pytest.mark.slow
+def test_commgan_train_reproduces_a_shipped_model(tmp_path):
+    """Retrain ae on awgn with the default config and seed: Bob's BER at 6 and 10 dB matches
+    the shipped model's (both 95% intervals overlap at each point)."""
+    runner = CliRunner()
+    models = tmp_path / "models"
+    result = runner.invoke(cli, ["train", "--system", "ae", "--channel", "awgn", "--models",
+                                 str(models), "--quiet"])
+    assert result.exit_code == 0, result.output
+    tables = {}
+    for name, folder in (("retrained", models), ("shipped", tmp_path / "empty")):
+        out = tmp_path / name
+        result = runner.invoke(cli, ["simulate", "--channel", "awgn", "--system", "ae",
+                                     "--ebno", "6,10", "--max-bits", "4000000", "--target-errors",
+                                     "4000", "--models", str(folder), "--out", str(out),
+                                     "--quiet"])
+        assert result.exit_code == 0, result.output
+        tables[name] = pd.read_csv(out / "results.csv").set_index("ebno_db")
+    retrained, shipped = tables["retrained"], tables["shipped"]
+    assert (retrained["ci_low"] <= shipped["ci_high"]).all()
+    assert (shipped["ci_low"] <= retrained["ci_high"]).all()
