@@ -220,15 +220,16 @@ def _naive_training(modulation: ModulationSpec) -> GanEncTraining:
         transceiver=generator_config(modulation.num_bits_per_symbol, qam_skip=False)))
 
 
+def _encrypted_link(default_training: Callable[[ModulationSpec], GanEncTraining]
+                    ) -> LearnedSpec:
+    return LearnedSpec(default_training=default_training,
+                       architecture=lambda training: training.architecture,
+                       train=train_encrypted_link, critic_metrics=evaluate_critics)
+
+
 GAN_ENC = SystemSpec(
     GanEncSystem, "DCGAN-encrypted autoencoder: G(m XOR ChaCha20 key stream), in-loop Eve",
-    learned=LearnedSpec(default_training=_gan_enc_training,
-                        architecture=lambda training: training.architecture,
-                        train=train_encrypted_link, critic_metrics=evaluate_critics),
-    default_sweep=True)
+    learned=_encrypted_link(_gan_enc_training), default_sweep=True)
 GAN_ENC_NAIVE = SystemSpec(
     GanEncNaiveSystem, "reference that must break: key bits mixed into G continuously",
-    learned=LearnedSpec(default_training=_naive_training,
-                        architecture=lambda training: training.architecture,
-                        train=train_encrypted_link, critic_metrics=evaluate_critics),
-    attack_reference=True)
+    learned=_encrypted_link(_naive_training), attack_reference=True)
