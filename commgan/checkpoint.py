@@ -13,10 +13,12 @@ the module.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from commgan.errors import CommganError
-from commgan.fileio import atomic_write, write_json
+from commgan.fileio import atomic_write_all
 
 __all__ = ["CHECKPOINT_FORMAT", "CachedModel", "ModelCache", "checkpoint_paths", "config_hash",
            "default_models_dir", "load_checkpoint", "models_dir", "save_checkpoint"]
@@ -36,8 +38,14 @@ def default_models_dir() -> Path:
     ``$COMMGAN_MODELS``, else ``$XDG_CACHE_HOME/commgan/models`` (``~/.cache/commgan/models``)."""
     if os.environ.get("COMMGAN_MODELS"):
         return Path(os.environ["COMMGAN_MODELS"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "commgan" / "models"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg) / "commgan" / "models"
+    home = os.environ.get("HOME", "")
+    if not os.path.isabs(home) or Path(home) == Path("/"):
+        raise CommganError("no home folder ($HOME is empty or not absolute) for the default "
+                           "model cache; pass --models FOLDER or set $COMMGAN_MODELS")
+    return Path(home) / ".cache" / "commgan" / "models"
 
 
 def models_dir(path: str | os.PathLike | None) -> Path:
@@ -61,20 +69,57 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@contextmanager
+def _locked(stem: Path, exclusive: bool) -> Iterator[None]:
+    """Hold ``ROOT/.STEM.lock``: exclusive to write a model's pair of files, shared to read it.
+
+    Writers create the lock file; a reader never does (so a shipped or read-only folder stays
+    untouched) and reads unlocked where no writer ever was.
+    """
+    lock = stem.with_name(f".{stem.name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT if exclusive else os.O_RDONLY, 0o666)
+    except OSError as err:
+        if exclusive:
+            raise CommganError(f"model cache {str(stem.parent)!r} is not writable: "
+                               f"{err.strerror}") from None
+        fd = None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 def save_checkpoint(stem: str | Path, module: torch.nn.Module, metadata: dict) -> dict:
-    """Save ``module``'s state dict and ``metadata`` (JSON-serialisable); returns the sidecar."""
+    """Save ``module``'s state dict and ``metadata`` (JSON-serialisable); returns the sidecar.
+
+    Under the model's lock, both files are written to scratch files first and then renamed, so
+    a concurrent save never pairs one process's weights with another's sidecar.
+    """
+    stem = Path(stem)
     weights, meta_path = checkpoint_paths(stem)
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {name: tensor.detach().contiguous().cpu() for name, tensor in
              module.state_dict().items()}
-    atomic_write(weights, lambda tmp: save_file(state, tmp))
-    sidecar = {
-        **metadata,
-        "format": CHECKPOINT_FORMAT,
-        "sha256": _sha256(weights),
-        "tensors": {name: list(tensor.shape) for name, tensor in state.items()},
-    }
-    write_json(sidecar, meta_path)
+    sidecar = {**metadata, "format": CHECKPOINT_FORMAT,
+               "tensors": {name: list(tensor.shape) for name, tensor in state.items()}}
+    written: list[str] = []
+
+    def write_weights(tmp: str) -> None:
+        save_file(state, tmp)
+        written.append(tmp)
+
+    def write_sidecar(tmp: str) -> None:
+        sidecar["sha256"] = _sha256(Path(written[0]))
+        with open(tmp, "w") as f:
+            json.dump(sidecar, f, indent=2, sort_keys=True, default=str)
+            f.write("\n")
+
+    with _locked(stem, exclusive=True):
+        atomic_write_all({weights: write_weights, meta_path: write_sidecar})
     return sidecar
 
 
@@ -88,14 +133,24 @@ def load_checkpoint(
 
     ``expected``: key -> value that the sidecar must hold (e.g. the architecture config).
     """
+    stem = Path(stem)
+    with _locked(stem, exclusive=False):
+        return _load_checkpoint(stem, module, expected, device)
+
+
+def _load_checkpoint(stem: Path, module: torch.nn.Module, expected: dict | None,
+                     device: str | torch.device) -> dict:
     weights, meta_path = checkpoint_paths(stem)
     name = str(weights)
-    if not weights.exists() or not meta_path.exists():
-        raise CommganError(f"checkpoint {name} is missing (or its .json sidecar is)")
+    delete = f"delete {weights.name} and {meta_path.name} in {str(weights.parent)!r} to retrain"
+    if not weights.is_file() or not meta_path.is_file():
+        raise CommganError(f"checkpoint {name} or its .json sidecar is missing or not a file; "
+                           f"{delete}")
     try:
         sidecar = json.loads(meta_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CommganError(f"checkpoint metadata {meta_path} is corrupt: {err}") from None
+        raise CommganError(f"checkpoint metadata {meta_path} is corrupt ({err}); "
+                           f"{delete}") from None
     if not isinstance(sidecar, dict) or sidecar.get("format") != CHECKPOINT_FORMAT:
         raise CommganError(f"{meta_path} is not a commgan checkpoint ({CHECKPOINT_FORMAT})")
     for key, value in (expected or {}).items():
@@ -105,7 +160,8 @@ def load_checkpoint(
                 f"expected {value!r}"
             )
     if _sha256(weights) != sidecar.get("sha256"):
-        raise CommganError(f"checkpoint {name} is corrupt or truncated (SHA-256 mismatch)")
+        raise CommganError(f"checkpoint {name} is corrupt or truncated (SHA-256 mismatch); "
+                           f"{delete}")
     try:
         state = load_file(weights, device=str(device))
     except (SafetensorError, OSError, ValueError) as err:
@@ -164,6 +220,15 @@ class ModelCache:
         self.root = models_dir(root)
         self.shipped = Path(shipped) if shipped is not None else None
 
+    def check_writable(self) -> None:
+        """CommganError unless a model trained now could be saved under :attr:`root`."""
+        ancestor = self.root.absolute()
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+            raise CommganError(f"model folder {str(self.root)!r} is not a writable folder, so a "
+                               "model trained now could not be saved; pass --models FOLDER")
+
     def stem(self, name: str, *labels: str) -> Path:
         """``ROOT/NAME-LABEL-...`` (``+`` in names becomes ``_``)."""
         return self.root / "-".join(part.replace("+", "_") for part in (name, *labels))
@@ -199,6 +264,7 @@ class ModelCache:
             return CachedModel(shipped, sidecar, trained=False, shipped=True)
         if not train_if_missing and not retrain:
             raise CommganError(missing or f"no cached model {stem} in {self.root}")
+        self.check_writable()
         metadata = train()
         sidecar = save_checkpoint(stem, module, {**identity, **metadata})
         return CachedModel(stem, sidecar, trained=True)

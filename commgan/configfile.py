@@ -58,6 +58,10 @@ def _apply(ctx: click.Context, param: click.Parameter, value: str | None) -> str
                            for flag in getattr(p, "opts", []) if flag.startswith("--"))
             raise click.BadParameter(f"{value!r}: unknown option(s) {key}; valid: "
                                      f"{', '.join(valid)}", param_hint="--config")
+        if isinstance(item, dict) or (isinstance(item, list) and any(
+                isinstance(v, dict | list) for v in item)):
+            raise click.BadParameter(f"{value!r}: option {key} must be a value or a flat list",
+                                     param_hint="--config")
         values[names[key]] = ",".join(str(v) for v in item) if isinstance(item, list) else item
     ctx.default_map = {**(ctx.default_map or {}), **values}
     return value

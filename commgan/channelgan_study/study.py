@@ -21,7 +21,7 @@ from commgan.comm.channelgan import (
     build_channel_model,
     train_channel_model,
 )
-from commgan.errors import CommganError
+from commgan.errors import TrainingDiverged
 from commgan.gan import GANDivergenceError
 from commgan.sim.executor import UnitExecutor
 
@@ -30,7 +30,7 @@ __all__ = ["ChannelModelDiverged", "run_convergence"]
 Log = Callable[[str], None]
 
 
-class ChannelModelDiverged(CommganError):
+class ChannelModelDiverged(TrainingDiverged):
     """A channel model's loss became NaN/inf; the results so far were saved."""
 
 

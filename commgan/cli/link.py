@@ -8,12 +8,15 @@ import click
 
 from commgan.cli.app import cli
 from commgan.cli.options import (
+    OFFSET_LIMIT_DB,
     RegistryChoice,
     RegistryHelpOption,
     channel_option,
     check_out_dir,
     default_sweep,
     device_option,
+    finite,
+    frame_bits_check,
     jobs_option,
     key_option,
     learned_system_names,
@@ -45,8 +48,9 @@ from commgan.errors import CommganError
 @click.option("--max-bits", type=int, default=10_000_000, show_default=True,
               callback=positive, help="Most bits per point.")
 @click.option("--frame-bits", type=int, default=512, show_default=True,
-              callback=positive, help="Frame length L in bits.")
+              callback=frame_bits_check, help="Frame length L in bits.")
 @click.option("--eve-ebno-offset", type=float, default=0.0, show_default=True,
+              callback=finite(-OFFSET_LIMIT_DB, OFFSET_LIMIT_DB),
               help="Eve's Eb/N0 minus Bob's, in dB.")
 @key_option("Shared key file")
 @click.option("--out", "out_dir", default=None,
@@ -116,7 +120,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
 @click.option("--train-ebno", default=None,
               help="Training Eb/N0 in dB: one value or LOW:HIGH (uniform per frame) "
                    "[default: 4:14 on awgn, 0:20 on rayleigh].")
-@click.option("--lambda-covert", type=float, default=None,
+@click.option("--lambda-covert", type=float, default=None, callback=finite(0.0, 1e6),
               help="gan-enc: weight of the covertness critic (BER for a noise-like waveform).")
 @models_option
 @seed_option

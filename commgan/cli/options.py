@@ -5,6 +5,7 @@ Registry names are read when a command needs them, so ``commgan --help`` imports
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -91,31 +92,79 @@ def vision_task_summaries() -> list[str]:
     return [f"{name} ({task.summary})" for name, task in VISION_TASKS.items()]
 
 
+MAX_EBNO_POINTS = 1000
+EBNO_LIMIT_DB = 1e3
+"""Every Eb/N0 value must satisfy ``abs(value) < EBNO_LIMIT_DB``."""
+MAX_FRAME_BITS = 1 << 16
+"""Upper bound of ``--frame-bits``: one frame is allocated whole (and must fit an export chunk)."""
+TRAIN_EBNO_RANGE_DB = (-30.0, 50.0)
+OFFSET_LIMIT_DB = 100.0
+
+
+def shown(text: object, limit: int = 40) -> str:
+    """``repr`` of user input, cut to ``limit`` characters so an error stays one short line."""
+    text = str(text)
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
 def parse_ebno(text: str) -> tuple[float, ...]:
-    """``START:STOP:STEP`` (inclusive) or a comma list, in dB."""
+    """``START:STOP:STEP`` (inclusive) or a comma list, in dB; at most 1000 finite points."""
     hint = "use START:STOP:STEP (inclusive, e.g. 0:20:2) or a comma list (e.g. 0,5,10)"
     text = text.strip()
     if not text:
         raise CommganError(f"--ebno is empty; {hint}")
+    if text.count(",") >= MAX_EBNO_POINTS:
+        raise CommganError(f"--ebno {shown(text)} has more than {MAX_EBNO_POINTS} points")
     try:
-        parts = [float(p) for p in text.split(":" if ":" in text else ",")]
+        parts = [_number(p) for p in text.split(":" if ":" in text else ",")]
     except ValueError:
-        raise CommganError(f"--ebno {text!r} does not parse; {hint}") from None
+        raise CommganError(f"--ebno {shown(text)} does not parse (finite numbers only); "
+                           f"{hint}") from None
+    if not all(abs(v) < EBNO_LIMIT_DB for v in parts):
+        raise CommganError(f"--ebno {shown(text)}: values must lie within +-{EBNO_LIMIT_DB:g} dB")
     if ":" in text:
         if len(parts) != 3:
-            raise CommganError(f"--ebno {text!r} does not parse; {hint}")
+            raise CommganError(f"--ebno {shown(text)} does not parse; {hint}")
         start, stop, step = parts
         if step <= 0 or stop < start:
-            raise CommganError(f"--ebno {text!r}: need STEP > 0 and STOP >= START; {hint}")
-        count = int((stop - start) / step + 1e-9) + 1
-        values = tuple(round(start + i * step, 10) for i in range(count))
-    else:
-        values = tuple(parts)
-    if not all(abs(v) < 1e3 for v in values):
-        raise CommganError(f"--ebno {text!r}: values must be finite dB numbers; {hint}")
-    if len(values) > 1000:
-        raise CommganError(f"--ebno {text!r} has {len(values)} points; at most 1000")
-    return values
+            raise CommganError(f"--ebno {shown(text)}: need STEP > 0 and STOP >= START; {hint}")
+        span = (stop - start) / step  # may overflow to inf for a tiny STEP
+        if not span < MAX_EBNO_POINTS:
+            raise CommganError(f"--ebno {shown(text)} has {span + 1:.3g} points; "
+                               f"at most {MAX_EBNO_POINTS}")
+        count = math.floor(span + 1e-9) + 1
+        return tuple(round(start + i * step, 10) for i in range(count))
+    return tuple(parts)
+
+
+def finite(low: float | None = None, high: float | None = None) -> Callable:
+    """Click callback: a float option must be finite and within [low, high] when given."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+        if value is None:
+            return None
+        if not math.isfinite(value) or (low is not None and value < low) or (
+                high is not None and value > high):
+            bounds = f" in [{low:g}, {high:g}]" if low is not None and high is not None else ""
+            raise click.BadParameter(f"must be a finite number{bounds}, got {value}")
+        return value
+
+    return check
+
+
+def frame_bits_check(ctx: click.Context, param: click.Parameter,
+                     value: int | None) -> int | None:
+    """Click callback: ``--frame-bits`` in [1, MAX_FRAME_BITS]."""
+    if value is not None and not 0 < value <= MAX_FRAME_BITS:
+        raise click.BadParameter(f"must be in [1, {MAX_FRAME_BITS}], got {value}")
+    return value
 
 
 def resolve_device(name: str) -> str:
@@ -137,17 +186,35 @@ def check_out_dir(path: str, option: str = "--out") -> Path:
 
     Nothing is created here: the folder appears only when results are written.
     """
+    if not path.strip():
+        raise CommganError(f"{option} is empty; give a folder")
     out = Path(path)
+    if out.is_symlink() and not out.exists():
+        raise CommganError(f"{option} {shown(path)} is a dangling symbolic link")
     if out.exists() and not out.is_dir():
-        raise CommganError(f"{option} {path!r} exists and is not a folder")
-    ancestor = out
+        raise CommganError(f"{option} {shown(path)} exists and is not a folder")
+    ancestor = out.absolute()
     while not ancestor.exists():
+        if ancestor.is_symlink():
+            raise CommganError(f"{option} {shown(path)}: {shown(ancestor)} is a dangling "
+                               "symbolic link")
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise CommganError(f"{option} {path!r} cannot be created: {str(ancestor)!r} is a file")
+        raise CommganError(f"{option} {shown(path)} cannot be created: {shown(ancestor)} is a "
+                           "file")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise CommganError(f"{option} {path!r} is not writable")
+        raise CommganError(f"{option} {shown(path)} is not writable")
     return out
+
+
+def check_models_dir(path: str | None) -> str | None:
+    """``--models`` must be a folder (or not exist yet); writability is checked before training."""
+    if path is not None:
+        if not path.strip():
+            raise CommganError("--models is empty; give a folder")
+        if Path(path).exists() and not Path(path).is_dir():
+            raise CommganError(f"--models {shown(path)} exists and is not a folder")
+    return path
 
 
 def positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
@@ -164,23 +231,25 @@ mod_option = click.option(
     "--mod", type=RegistryChoice(mod_names), default="16qam",
     show_default=True, help="Modulation (sets R = bits per channel use).")
 models_option = click.option(
-    "--models", "models_dir", default=None,
+    "--models", "models_dir", default=None, callback=lambda ctx, param, value: check_models_dir(
+        value),
     help="Model cache folder [default: $COMMGAN_MODELS or ~/.cache/commgan/models].")
-seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+seed_option = click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0,
+                           show_default=True, help="Random seed.")
 
 
 def key_option(role: str) -> Callable:
     """--key (a key file; else $COMMGAN_KEY, else a fresh random key), ``role`` opening the help."""
-    return click.option("--key", "key_file", type=click.Path(dir_okay=True), default=None,
-                        help=f"{role}: 32 raw bytes or 64 hex characters (else $COMMGAN_KEY, "
-                             "else a fresh random key).")
+    return click.option("--key", "key_file", type=str, default=None,
+                        help=f"{role}: 64 hex characters or 32 binary bytes (else $COMMGAN_KEY "
+                             "in hex, else a fresh random key).")
 
 
 jobs_option = click.option(
-    "--jobs", type=int, default=None, callback=positive,
+    "--jobs", type=click.IntRange(1, 1024), default=None,
     help="Worker processes [default: the usable CPU cores]; the numbers do not depend on it.")
 threads_option = click.option(
-    "--threads", type=int, default=1, show_default=True, callback=positive,
+    "--threads", type=click.IntRange(1, 1024), default=1, show_default=True,
     help="torch intra-op threads per process (more threads collapse on a shared machine).")
 device_option = click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"], case_sensitive=False),
@@ -191,12 +260,14 @@ def parse_train_ebno(text: str | None) -> tuple[float, float] | None:
     """``"10"`` -> (10, 10); ``"0:20"`` -> (0, 20); None -> None (the channel's default)."""
     if text is None:
         return None
+    low_db, high_db = TRAIN_EBNO_RANGE_DB
+    hint = f"use DB or LOW:HIGH with {low_db:g} <= LOW <= HIGH <= {high_db:g}"
     try:
-        parts = [float(p) for p in text.split(":")]
+        parts = [_number(p) for p in text.split(":")]
     except ValueError:
-        raise CommganError(f"--train-ebno {text!r} does not parse; use DB or LOW:HIGH") from None
+        raise CommganError(f"--train-ebno {shown(text)} does not parse; {hint}") from None
     if len(parts) == 1:
         parts *= 2
-    if len(parts) != 2 or parts[0] > parts[1]:
-        raise CommganError(f"--train-ebno {text!r}: use DB or LOW:HIGH with LOW <= HIGH")
+    if len(parts) != 2 or parts[0] > parts[1] or parts[0] < low_db or parts[1] > high_db:
+        raise CommganError(f"--train-ebno {shown(text)}: {hint}")
     return parts[0], parts[1]

@@ -9,9 +9,13 @@ import click
 
 from commgan.cli.app import cli
 from commgan.cli.options import (
+    EBNO_LIMIT_DB,
+    OFFSET_LIMIT_DB,
     channel_option,
     check_out_dir,
     device_option,
+    finite,
+    frame_bits_check,
     key_option,
     mod_option,
     models_option,
@@ -39,7 +43,8 @@ from commgan.errors import CommganError
 @click.option("--budget", type=click.Choice(["small", "full"], case_sensitive=False),
               default="small", show_default=True,
               help="small: N = 1e5 known bits, 3 restarts; full: N = 1e6, 5 restarts.")
-@click.option("--frame-bits", type=int, default=256, show_default=True, callback=positive,
+@click.option("--frame-bits", type=int, default=256, show_default=True,
+              callback=frame_bits_check,
               help="Frame length L in bits.")
 @key_option("Alice and Bob's key file (Eve never gets it)")
 @click.option("--out", "out_dir", default=None,
@@ -78,6 +83,7 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
     config = AttackConfig(systems=tuple(names), channel=channel, mod=mod, scenarios=chosen,
                           ebno_db=grid, budget=budget.lower(), frame_bits=frame_bits, seed=seed,
                           device=device)
+    _check_applicable(config)
     context = SystemContext(mod=mod, channel=channel, device=device, key=key,
                             models_dir=models_dir, progress=not quiet and sys.stderr.isatty(),
                             log=say)
@@ -92,6 +98,18 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
 
 
 
+def _check_applicable(config) -> None:
+    """One error before any work when no chosen scenario applies to any attacked system."""
+    from commgan.comm.registry import system_spec
+    from commgan.security.scenarios import SCENARIOS
+
+    if not any(system_spec(name).keyed or not SCENARIOS[scenario].keyed_only
+               for name, scenarios in config.attacked_systems() for scenario in scenarios):
+        raise CommganError(f"--scenarios {','.join(config.scenarios)} apply only to keyed "
+                           f"systems, and {', '.join(config.systems)} has no key: nothing to "
+                           "attack")
+
+
 @cli.command("export")
 @config_option
 @click.option("--system", "system_name", required=True,
@@ -100,10 +118,12 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
 @mod_option
 @click.option("--frames", type=int, required=True, callback=positive,
               help="Frames N (per split).")
-@click.option("--frame-bits", type=int, required=True, callback=positive,
+@click.option("--frame-bits", type=int, required=True, callback=frame_bits_check,
               help="Frame length L in bits (a multiple of R).")
-@click.option("--ebno", type=float, required=True, help="Bob's Eb/N0 in dB.")
+@click.option("--ebno", type=float, required=True, callback=finite(-EBNO_LIMIT_DB, EBNO_LIMIT_DB),
+              help="Bob's Eb/N0 in dB.")
 @click.option("--eve-ebno-offset", type=float, default=0.0, show_default=True,
+              callback=finite(-OFFSET_LIMIT_DB, OFFSET_LIMIT_DB),
               help="Eve's Eb/N0 minus Bob's, in dB (Eve has her own channel realisation).")
 @click.option("--split", "split_spec", default=None,
               help="Splits with disjoint nonces, NAME[:FRAMES],... e.g. train,test or "
@@ -127,7 +147,7 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     from channels import get_modulation
     from commgan.comm.keys import load_key
     from commgan.comm.registry import parse_system_names, system_spec
-    from commgan.security.export import export_wiretap, parse_splits
+    from commgan.security.export import check_disk, export_wiretap, parse_splits
     from commgan.systems import SystemContext, build_systems
 
     names = parse_system_names(system_name)
@@ -149,6 +169,7 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     if out.is_dir():
         raise CommganError(f"--out {str(out)!r} is a folder; give a file name ending in .npz")
     check_out_dir(str(out.parent), "--out")
+    check_disk(out, sum(splits.values()), frame_bits, frame_bits // bits_per_symbol)
     keyed = system_spec(name).keyed
     key, key_source = load_key(key_file) if (keyed or key_file) else (None, "none")
     device = resolve_device(device)

@@ -15,6 +15,7 @@ from commgan.cli.options import (
     channel_option,
     check_out_dir,
     device_option,
+    finite,
     jobs_option,
     mod_option,
     models_option,
@@ -106,11 +107,11 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
               help="--image is already degraded: restore it as it is (no metrics).")
 @click.option("--mask", "mask_path", default=None,
               help="inpaint with --degraded: mask image of the same size, white = missing.")
-@click.option("--ratio", type=float, default=0.2, show_default=True,
+@click.option("--ratio", type=float, default=0.2, show_default=True, callback=finite(),
               help="inpaint: occluded area ratio.")
 @click.option("--mask-kind", type=click.Choice(["block", "free-form"], case_sensitive=False),
               default="block", show_default=True, help="inpaint: occlusion mask kind.")
-@click.option("--sigma", type=float, default=25.0, show_default=True,
+@click.option("--sigma", type=float, default=25.0, show_default=True, callback=finite(),
               help="denoise: noise standard deviation in 8-bit levels.")
 @click.option("--steps", type=int, default=None, callback=positive,
               help="Train with this many iterations instead of the default budget "

@@ -22,7 +22,7 @@ from channels import (
 )
 from commgan.comm.system import LearnedSpec, System, SystemSpec
 from commgan.comm.transceiver import Decoder, Encoder, TransceiverConfig, reset_parameters
-from commgan.errors import CommganError
+from commgan.errors import CommganError, TrainingDiverged
 from commgan.rng import random_bits, use_seed
 
 __all__ = ["AE", "AutoencoderSystem", "AutoencoderTraining", "LinkTraining", "default_train_ebno",
@@ -166,7 +166,7 @@ def train_autoencoder(
             frame_bce = frame_bce / reference(ebno[:, 0])
         loss = frame_bce.mean()
         if not math.isfinite(loss.item()):
-            raise RuntimeError(f"autoencoder training diverged at step {step} (loss {loss})")
+            raise TrainingDiverged(f"autoencoder training diverged at step {step} (loss {loss})")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

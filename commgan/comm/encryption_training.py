@@ -175,9 +175,10 @@ def train_encrypted_link(
     )
     system.train()
     trainer = GANTrainer(problem, config)
-    for chunk in range(4):
-        history = trainer.fit(iterations=training.steps // 4 + (training.steps % 4 if chunk == 3
-                                                                 else 0))
+    rounds = min(4, training.steps)
+    for chunk in range(rounds):
+        history = trainer.fit(iterations=training.steps // rounds + (
+            training.steps % rounds if chunk == rounds - 1 else 0))
         recent = history.tail(max(1, training.steps // 8))
         log(f"{system.name}: step {trainer.iteration}/{training.steps}: Bob BER "
             f"{recent['bob_ber'].mean():.4f}, in-loop Eve BER {recent['eve_ber'].mean():.4f}, "

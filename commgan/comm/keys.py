@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import bisect
 import os
+import stat
 import string
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
@@ -32,21 +32,58 @@ KEY_ENV = "COMMGAN_KEY"
 _HEX_DIGITS = set(string.hexdigits)
 
 
-def parse_key(data: bytes, source: str = "key") -> bytes:
-    """A 256-bit key from 32 raw bytes or 64 hexadecimal characters (surrounding whitespace ok)."""
-    if len(data) == KEY_BYTES:
-        return bytes(data)
+_MAX_KEY_FILE_BYTES = 2 * KEY_BYTES + 16
+"""A key file is read up to this many bytes (64 hex characters and some whitespace)."""
+
+
+def parse_key(data: bytes, source: str = "key", raw: bool = True) -> bytes:
+    """A 256-bit key from 64 hexadecimal characters (surrounding whitespace ok), or with ``raw``
+    from exactly 32 bytes that are not all printable text (binary key material).
+
+    A 32-character passphrase, or a 128-bit key in hex, is refused rather than taken as a key.
+    """
     text = data.strip()
+    if raw and len(data) == KEY_BYTES and not all(32 <= c < 127 for c in data):
+        return bytes(data)
     if len(text) == 2 * KEY_BYTES and all(chr(c) in _HEX_DIGITS for c in text):
         return bytes.fromhex(text.decode("ascii"))
     if all(chr(c) in _HEX_DIGITS for c in text):
         raise CommganError(
             f"{source}: expected 64 hex characters (256 bits), got {len(text)} hex characters"
         )
-    raise CommganError(
-        f"{source}: expected 32 raw bytes or 64 hex characters, got {len(data)} bytes that are "
-        "not hex"
-    )
+    expected = "32 raw bytes (binary) or 64 hex characters" if raw else "64 hex characters"
+    raise CommganError(f"{source}: expected {expected}, got {len(data)} bytes that are not hex")
+
+
+def read_key_file(path: str | os.PathLike) -> bytes:
+    """The bytes of a key file: a regular file (never a FIFO or device) of a key's size."""
+    name = repr(str(path))[:60]
+    if not str(path).strip():
+        raise CommganError("key file name is empty")
+    if "\x00" in str(path):
+        raise CommganError(f"key file name {name} contains a NUL character")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise CommganError(f"key file {name} does not exist") from None
+    except OSError as err:
+        raise CommganError(f"key file {name} cannot be opened: {err.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise CommganError(f"key file {name} is a directory")
+        if not stat.S_ISREG(mode):
+            raise CommganError(f"key file {name} is not a regular file")
+        try:
+            data = os.read(fd, _MAX_KEY_FILE_BYTES + 1)
+        except OSError as err:
+            raise CommganError(f"key file {name} cannot be read: {err.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > _MAX_KEY_FILE_BYTES:
+        raise CommganError(f"key file {name} is too long for a key (32 raw bytes or 64 hex "
+                           "characters)")
+    return data
 
 
 def load_key(
@@ -54,23 +91,16 @@ def load_key(
 ) -> tuple[bytes, str]:
     """The shared key and where it came from: ``(key, "file" | "env" | "random")``.
 
-    Order: the key file ``path`` (32 raw bytes or 64 hex characters), else the ``COMMGAN_KEY``
-    environment variable (64 hex characters), else a fresh random key from ``os.urandom``.
+    Order: the key file ``path`` (32 binary bytes or 64 hex characters), else the
+    ``COMMGAN_KEY`` environment variable (64 hex characters only), else a fresh random key from
+    ``os.urandom``.
     """
     environ = os.environ if environ is None else environ
     if path is not None:
-        file = Path(path)
-        try:
-            data = file.read_bytes()
-        except FileNotFoundError:
-            raise CommganError(f"key file {str(file)!r} does not exist") from None
-        except IsADirectoryError:
-            raise CommganError(f"key file {str(file)!r} is a directory") from None
-        except OSError as err:
-            raise CommganError(f"key file {str(file)!r} cannot be read: {err.strerror}") from None
-        return parse_key(data, f"key file {str(file)!r}"), "file"
+        data = read_key_file(path)
+        return parse_key(data, f"key file {repr(str(path))[:60]}"), "file"
     if environ.get(KEY_ENV):
-        return parse_key(environ[KEY_ENV].encode(), f"${KEY_ENV}"), "env"
+        return parse_key(environ[KEY_ENV].encode(), f"${KEY_ENV}", raw=False), "env"
     return os.urandom(KEY_BYTES), "random"
 
 

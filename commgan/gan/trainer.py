@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from commgan.errors import TrainingDiverged
 from commgan.gan.batches import DataExhausted, batch_source, resolve_device, to_device
 from commgan.gan.problem import GANProblem, Metrics
 
@@ -105,7 +106,7 @@ class TrainerConfig:
         self.betas = (float(self.betas[0]), float(self.betas[1]))
 
 
-class GANDivergenceError(RuntimeError):
+class GANDivergenceError(TrainingDiverged):
     """A loss (or a parameter) became NaN/inf; the trainer rolled back to its last checkpoint.
 
     Attributes: iteration (1-based, where it happened), loss ("loss_d", "loss_g" or

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from tqdm.auto import tqdm
 from channels import CHANNELS, noise_variance
 from commgan.comm.system import System
 from commgan.errors import CommganError
-from commgan.fileio import atomic_write
+from commgan.fileio import atomic_write, scratch_prefix, sweep_stale
 from commgan.rng import NonceCounter, derive_seed
 from commgan.security.archive import (
     ARCHIVE_FORMAT,
@@ -44,8 +45,8 @@ from commgan.security.archive import (
 from commgan.security.wiretap import chunk_frames, wiretap_frames
 from commgan.sim.sweep import package_versions
 
-__all__ = ["SCORING_NONCE_OFFSET", "check_settings", "export_nonces", "export_wiretap",
-           "make_wiretap_data", "parse_splits"]
+__all__ = ["SCORING_NONCE_OFFSET", "check_disk", "check_settings", "export_nonces",
+           "export_wiretap", "make_wiretap_data", "parse_splits"]
 
 SCORING_NONCE_OFFSET = 1 << 31
 """Scoring nonces start this far into an export's nonce range (exports stay below it)."""
@@ -193,7 +194,8 @@ def export_wiretap(path: str | os.PathLike, system: System, channel: str, ebno_d
     Memory stays bounded for any F: chunks are appended to uncompressed ``.npy`` scratch files
     in a hidden folder next to ``path`` (about F * L * (1 + 40 / R) bytes of disk), which are
     then deflated into the archive. The archive appears atomically; on any error neither it
-    nor the scratch files are left behind.
+    nor the scratch files are left behind, and scratch left by a killed run is removed by the next
+    export to the same path.
     """
     path = Path(path)
     if path.suffix != ".npz":
@@ -211,7 +213,9 @@ def export_wiretap(path: str | os.PathLike, system: System, channel: str, ebno_d
     metadata = _metadata(system, channel, ebno_db, frame_bits, eve_ebno_offset_db, seed,
                          split_counts, key_source, model_fingerprint)
     symbols = int(frame_bits // system.bits_per_channel_use)
-    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as scratch:
+    check_disk(path, sum(split_counts.values()), frame_bits, symbols)
+    sweep_stale(path)
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix(path), dir=path.parent) as scratch:
         files: dict[str, Path] = {}
         with ExitStack() as stack:
             handles = {}
@@ -236,6 +240,20 @@ def export_wiretap(path: str | os.PathLike, system: System, channel: str, ebno_d
     return metadata
 
 
+def check_disk(path: Path, frames: int, frame_bits: int, symbols: int) -> None:
+    """Refuse, before any work, an export whose scratch files cannot fit on the disk."""
+    if frames >= SCORING_NONCE_OFFSET:
+        raise CommganError(f"an export holds fewer than {SCORING_NONCE_OFFSET} frames")
+    need = frames * (frame_bits + 8 + 8 * symbols * (len(FIELDS) - 2))
+    folder = path.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise CommganError(f"the export needs about {need / 2**30:.3g} GiB of scratch disk "
+                           f"next to {str(path)!r}, and {free / 2**30:.3g} GiB are free")
+
+
 def _write_zip(tmp: str, metadata: dict[str, Any], files: dict[str, Path], compresslevel: int,
                progress: bool) -> None:
     """The ``np.savez_compressed`` layout: one deflated ``KEY.npy`` member per array."""
@@ -250,6 +268,3 @@ def _write_zip(tmp: str, metadata: dict[str, Any], files: dict[str, Path], compr
         for member, file in files.items():
             archive.write(file, arcname=f"{member}.npy")
             bar.update(file.stat().st_size)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # a shareable data file, like np.savez's (mkstemp gives 0600)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import math
 import platform
 import sys
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from tqdm.auto import tqdm
 
 from channels import WiretapChannel, theory
 from commgan.comm.system import System
-from commgan.fileio import write_json
+from commgan.fileio import atomic_write_all, write_json
 from commgan.sim.config import SimulationConfig
 from commgan.sim.engine import PointResult, simulate_point
 from commgan.sim.executor import UnitExecutor
@@ -62,9 +63,21 @@ def run_sweep(
     if progress is None:
         progress = sys.stderr.isatty()
     out = Path(out_dir) if out_dir is not None else None
+    created = out is not None and not out.exists()
+    try:
+        return _sweep(config, systems, out, progress, log, extra_metadata, jobs, threads)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a run that failed before its first point leaves no empty folder
+        raise
+
+
+def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | None,
+           progress: bool, log: Callable[[str], None], extra_metadata: dict | None, jobs: int,
+           threads: int) -> pd.DataFrame:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    done = _load_progress(out, config) if out is not None else pd.DataFrame()
+    done = _load_progress(out, config, log) if out is not None else pd.DataFrame()
     if len(done):
         points = done[["system", "ebno_db"]].drop_duplicates().shape[0]
         log(f"resuming: {points} points done (same config)")
@@ -108,11 +121,20 @@ def run_sweep(
         columns=RESULT_COLUMNS
     )
     if out is not None:
-        write_csv(results, out / "results.csv")
-        plot_ber(results, out / "ber.png", title=f"{config.mod} over {config.channel}")
         metadata = {"config": config.to_dict(), "versions": package_versions(),
                     "device_name": _device_name(config.device), **(extra_metadata or {})}
-        write_json(metadata, out / "config.json")
+
+        def write_config(tmp: str) -> None:
+            with open(tmp, "w") as f:
+                json.dump(metadata, f, indent=2, sort_keys=True, default=str)
+                f.write("\n")
+
+        atomic_write_all({  # all three or none (a full disk leaves the progress file)
+            out / "results.csv": lambda tmp: results.to_csv(tmp, index=False),
+            out / "ber.png": lambda tmp: plot_ber(results, tmp,
+                                                  title=f"{config.mod} over {config.channel}"),
+            out / "config.json": write_config,
+        })
         for name in (PROGRESS_FILE, _PROGRESS_CONFIG):
             (out / name).unlink(missing_ok=True)
     return results
@@ -148,22 +170,50 @@ def _finished(done: pd.DataFrame, system: str, ebno_db: float) -> pd.DataFrame |
     return match if len(match) else None
 
 
-def _load_progress(out: Path, config: SimulationConfig) -> pd.DataFrame:
+def _load_progress(out: Path, config: SimulationConfig,
+                   log: Callable[[str], None]) -> pd.DataFrame:
     """Rows already simulated for this exact config: an interrupted sweep's progress file, or
-    a finished sweep's results.csv (rerunning the same command then only rewrites the files)."""
+    a finished sweep's results.csv (rerunning the same command then only rewrites the files).
+    A file that does not hold valid rows of this config is ignored: the sweep starts over."""
+    meta, rows = out / _PROGRESS_CONFIG, out / PROGRESS_FILE
+    final, final_config = out / "results.csv", out / "config.json"
+    source = rows
     try:
-        meta, rows = out / _PROGRESS_CONFIG, out / PROGRESS_FILE
-        if (meta.exists() and rows.exists()
+        if (meta.is_file() and rows.is_file()
                 and json.loads(meta.read_text()).get("fingerprint") == config.fingerprint()):
-            return pd.read_csv(rows)
-        final, final_config = out / "results.csv", out / "config.json"
-        if final.exists() and final_config.exists():
+            source = rows
+        elif final.is_file() and final_config.is_file():
             saved = SimulationConfig.from_dict(json.loads(final_config.read_text())["config"])
-            if saved.fingerprint() == config.fingerprint():
-                return pd.read_csv(final)
-    except (OSError, KeyError, TypeError, ValueError, pd.errors.ParserError):
-        pass
-    return pd.DataFrame()
+            if saved.fingerprint() != config.fingerprint():
+                return pd.DataFrame()
+            source = final
+        else:
+            return pd.DataFrame()
+        done = _valid_rows(pd.read_csv(source), config)
+    except (OSError, KeyError, TypeError, ValueError, AttributeError, pd.errors.ParserError):
+        done = None
+    if done is None:
+        log(f"ignoring {source.name}: not valid rows of this run; starting over")
+        return pd.DataFrame()
+    return done
+
+
+_NUMERIC = ("ebno_db", "frame_bits", "frames", "bits", "errors", "ber", "ci_low", "ci_high",
+            "seconds")
+
+
+def _valid_rows(done: pd.DataFrame, config: SimulationConfig) -> pd.DataFrame | None:
+    """``done`` with numeric columns, or None unless every row is a complete row of ``config``."""
+    if set(RESULT_COLUMNS) - set(done.columns):
+        return None
+    done = done[RESULT_COLUMNS].copy()
+    for column in (*_NUMERIC, "theory", "bits_per_s"):
+        done[column] = pd.to_numeric(done[column], errors="coerce")
+    complete = done[list(_NUMERIC)].apply(lambda c: c.map(math.isfinite)).all(axis=None)
+    known = (done["system"].isin(config.systems).all()
+             and done["receiver"].map(lambda r: isinstance(r, str)).all()
+             and done["channel"].eq(config.channel).all() and done["mod"].eq(config.mod).all())
+    return done if complete and known else None
 
 
 def _save_progress(out: Path, config: SimulationConfig, rows: pd.DataFrame) -> None:

@@ -10,7 +10,6 @@ training; `TRAIN_IMAGES` are the other shipped colour photographs.
 
 from __future__ import annotations
 
-import io
 import warnings
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -32,6 +31,7 @@ __all__ = [
     "lfw_faces",
     "load_image",
     "quantize",
+    "MAX_IMAGE_PIXELS",
     "read_image",
     "to_numpy",
     "to_uint8",
@@ -129,38 +129,57 @@ def lfw_faces() -> Tensor:
     return torch.from_numpy(skimage.data.lfw_subset().astype(np.float32)).unsqueeze(1)
 
 
+MAX_IMAGE_PIXELS = 4_000_000
+"""The largest image `read_image` decodes (checked from the header, before decoding)."""
+_MODES = ("1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "YCbCr", "PA")
+
+
 def read_image(path: str | Path) -> Tensor:
     """Read a user's image file (PNG, JPEG, BMP, TIFF, ...) as float32 [3, H, W] in [0, 1].
 
     Grey images are replicated to RGB; an alpha channel is dropped (composited on nothing).
-    Raises `CommganError` with one line for a missing, unreadable, corrupt or
-    unsupported file, or a 16-bit/float image.
+    Raises `CommganError` with one line for a missing, unreadable, corrupt or unsupported file,
+    a 16-bit/float image, or one over `MAX_IMAGE_PIXELS` (refused before it is decoded).
     """
+    if not str(path).strip():
+        raise CommganError("image file name is empty")
     path = Path(path)
+    name = repr(str(path))[:80]
     if not path.exists():
-        raise CommganError(f"image {str(path)!r} does not exist")
+        raise CommganError(f"image {name} does not exist")
     if not path.is_file():
-        raise CommganError(f"image {str(path)!r} is not a file")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise CommganError(f"image {str(path)!r} cannot be read: {err.strerror or err}") from None
+        raise CommganError(f"image {name} is not a file (a regular file is needed)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(path) as image:
+                _check_header(image, name)
                 image.load()
-                mode = image.mode
-                if mode not in ("1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "YCbCr", "PA"):
-                    raise CommganError(f"image {str(path)!r} has unsupported pixel mode {mode} "
-                                       "(use 8-bit grey or RGB)")
                 rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except CommganError:
+        raise
     except UnidentifiedImageError:
-        raise CommganError(f"image {str(path)!r} is not an image file or its format is "
+        raise CommganError(f"image {name} is not an image file or its format is "
                            "unsupported") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise CommganError(f"image {str(path)!r} is corrupt or truncated: {err}") from None
+    except Image.DecompressionBombError:
+        raise CommganError(f"image {name} is too large to decode") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as err:
+        raise CommganError(f"image {name} is corrupt or truncated: "
+                           f"{str(err)[:80] or type(err).__name__}") from None
     return from_numpy(rgb)
+
+
+def _check_header(image: Image.Image, name: str) -> None:
+    """Refuse, from the header alone, unsupported pixel modes, 16-bit data and huge images."""
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise CommganError(f"image {name} is {width}x{height} pixels; at most "
+                           f"{MAX_IMAGE_PIXELS:,} pixels are read: crop or shrink it")
+    sixteen = any(";16" in str(tile[3]) for tile in getattr(image, "tile", []) or [])
+    if image.mode not in _MODES or sixteen:
+        mode = f"{image.mode} (16-bit)" if sixteen else image.mode
+        raise CommganError(f"image {name} has unsupported pixel mode {mode} "
+                           "(use 8-bit grey or RGB)")
 
 
 class PatchSampler:

@@ -49,7 +49,9 @@ def load_backbone_state(path: str | Path) -> dict[str, Tensor]:
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # any reader failure is one line for the user
-        raise CommganError(f"--backbone-weights {str(path)!r} cannot be read: {err}") from None
+        detail = " ".join(str(err).split())[:80]
+        raise CommganError(f"--backbone-weights {str(path)!r} cannot be read as safetensors or "
+                           f"torch weights ({type(err).__name__}: {detail})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
