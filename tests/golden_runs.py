@@ -79,7 +79,7 @@ def collect(workdir: Path) -> dict:
             and not name.startswith("meta")}
     out = workdir / "restore"
     _run(["restore", "--task", "denoise", "--demo", "--steps", "2", "--models", models,
-          "--out", str(out), "--quiet"])
+          "--out", str(out), "--threads", "1", "--quiet"])  # restore's default: all cores
     golden["restore-denoise"] = _rows(pd.read_csv(out / "metrics.csv"), ["method"],
                                       ["psnr", "ssim", "psnr_y", "ssim_y"])
     return golden

@@ -23,6 +23,7 @@ from commgan.cli.options import (
     positive,
     resolve_device,
     seed_option,
+    threads_option,
 )
 from commgan.configfile import config_option
 from commgan.errors import CommganError
@@ -52,14 +53,18 @@ from commgan.errors import CommganError
 @models_option
 @seed_option
 @device_option
+@threads_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
 def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file, out_dir,
-           models_dir, seed, device, quiet) -> None:
+           models_dir, seed, device, threads, quiet) -> None:
     """Train fresh eavesdroppers against frozen links and give a verdict per scenario.
 
     A BER row holds when Eve's 95% interval lies inside [0.49, 0.51]. Writes attack.csv,
     attack.png and config.json to the output folder.
     """
+    from commgan.sim.executor import set_threads
+
+    set_threads(threads)
     from channels import get_modulation
     from commgan.comm.keys import load_key
     from commgan.comm.registry import parse_system_names
@@ -135,15 +140,19 @@ def _check_applicable(config) -> None:
 @models_option
 @seed_option
 @device_option
+@threads_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
 def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset, split_spec,
-           key_file, out_file, models_dir, seed, device, quiet) -> None:
+           key_file, out_file, models_dir, seed, device, threads, quiet) -> None:
     """Write a wiretap dataset: per frame the true bits, the public nonce, the transmitted
     symbols and what Bob and Eve received (y, h), plus metadata; never the key.
 
     Read it with numpy.load or commgan.security.archive.load_wiretap. Large N is generated in
     chunks, so memory stays bounded.
     """
+    from commgan.sim.executor import set_threads
+
+    set_threads(threads)
     from channels import get_modulation
     from commgan.comm.keys import load_key
     from commgan.comm.registry import parse_system_names, system_spec

@@ -124,15 +124,21 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
 @models_option
 @seed_option
 @device_option
+@click.option("--threads", type=click.IntRange(1, 1024), default=None,
+              help="torch intra-op threads [default: the usable cores: image models have large "
+                   "tensors, where threads pay off on an idle machine].")
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
 def restore(task, image_path, demo, degraded, mask_path, ratio, mask_kind, sigma, steps,
-            backbone_weights, out_dir, models_dir, seed, device, quiet) -> None:
+            backbone_weights, out_dir, models_dir, seed, device, threads, quiet) -> None:
     """Restore an image with a GAN next to a classical baseline.
 
     Writes restored.png, side_by_side.png (degraded | baseline | GAN | reference, with PSNR/SSIM)
     and, when there is a reference, metrics.csv. The task's model is trained on first use
     (minutes on a CPU) and cached in the model folder.
     """
+    from commgan.sim.executor import set_threads, usable_cores
+
+    set_threads(threads or usable_cores())
     from commgan.checkpoint import models_dir as resolve_models_dir
     from commgan.vision.report import method_label, write_restoration
     from commgan.vision.restore import DEMO_IMAGE, RestoreRequest, run_restore
