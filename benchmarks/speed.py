@@ -243,7 +243,8 @@ def load(seconds: float, out: str) -> None:
 @config_option
 @click.option("--out", default="results/benchmarks", show_default=True)
 def jobs(out: str) -> None:
-    """A 16-point qam + ae sweep with --jobs 1 and --jobs 2 (identical rows required)."""
+    """A 16-point qam + ae sweep (10^7 bits a point, the CLI default) with --jobs 1 and 2
+    (identical rows required)."""
     from commgan.sim.config import SimulationConfig
     from commgan.sim.sweep import run_sweep
 
@@ -251,7 +252,7 @@ def jobs(out: str) -> None:
     systems["ae"].eval()
     config = SimulationConfig(channel="rayleigh", systems=("qam", "ae"),
                               ebno_db=tuple(float(x) for x in range(0, 32, 2)),
-                              target_errors=1 << 40, max_bits=2 << 20)
+                              target_errors=1 << 40, max_bits=10_000_000)
     rows, tables = [], {}
     for count in (1, 2, 1, 2):
         start = time.perf_counter()

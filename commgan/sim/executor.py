@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
-import torch
-
 __all__ = ["UnitExecutor", "set_threads", "usable_cores"]
 
 Unit = TypeVar("Unit")
@@ -43,6 +41,8 @@ def usable_cores() -> int:
 
 def set_threads(threads: int) -> None:
     """torch's intra-op threads of this process."""
+    import torch
+
     if threads < 1:
         raise ValueError(f"threads must be positive, got {threads}")
     torch.set_num_threads(threads)
