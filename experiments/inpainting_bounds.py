@@ -32,6 +32,7 @@ import torch
 from scipy import ndimage
 from torch import Tensor
 
+from commgan.cli.options import comma_list, listed
 from commgan.configfile import config_option
 from commgan.fileio import atomic_write, write_json
 from commgan.vision.baselines import biharmonic_inpaint, calibrated_inpaint, harmonic_inpaint
@@ -126,25 +127,11 @@ def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> pd.D
     return gains
 
 
-def _listed(values: tuple) -> str:
-    return ",".join(str(v) for v in values)
-
-
-def _floats(ctx: click.Context, param: click.Parameter, value: str | None
-            ) -> tuple[float, ...] | None:
-    return None if value is None else tuple(float(v) for v in value.split(","))
-
-
-def _words(ctx: click.Context, param: click.Parameter, value: str | None
-           ) -> tuple[str, ...] | None:
-    return None if value is None else tuple(v.strip() for v in value.split(","))
-
-
 @click.command(help=__doc__.splitlines()[0])
-@click.option("--ratios", callback=_floats, help="Occluded area ratios (comma list) "
-              f"[default: {_listed(Experiment.ratios)}; --smoke: {_listed(SMOKE['ratios'])}].")
-@click.option("--masks", callback=_words,
-              help=f"Mask kinds (comma list) [default: {_listed(Experiment.masks)}].")
+@click.option("--ratios", callback=comma_list(float), help="Occluded area ratios (comma list) "
+              f"[default: {listed(Experiment.ratios)}; --smoke: {listed(SMOKE['ratios'])}].")
+@click.option("--masks", callback=comma_list(str),
+              help=f"Mask kinds (comma list) [default: {listed(Experiment.masks)}].")
 @click.option("--seed", type=int, default=None,
               help=f"Seed of the masks [default: {Experiment.seed}].")
 @click.option("--smoke", is_flag=True, default=None,

@@ -31,6 +31,7 @@ import click
 import pandas as pd
 
 from commgan.checkpoint import models_dir as resolve_models_dir
+from commgan.cli.options import comma_list, listed
 from commgan.configfile import config_option
 from commgan.fileio import atomic_write, write_json
 from commgan.vision.cache import load_or_train
@@ -147,33 +148,16 @@ def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> pd.D
     return table
 
 
-def _listed(values: tuple) -> str:
-    return ",".join(str(v) for v in values)
-
-
-def _floats(ctx: click.Context, param: click.Parameter, value: str | None
-            ) -> tuple[float, ...] | None:
-    return None if value is None else tuple(float(v) for v in value.split(","))
-
-
-def _ints(ctx: click.Context, param: click.Parameter, value: str | None
-          ) -> tuple[int, ...] | None:
-    return None if value is None else tuple(int(v) for v in value.split(","))
-
-
-def _words(ctx: click.Context, param: click.Parameter, value: str | None
-           ) -> tuple[str, ...] | None:
-    return None if value is None else tuple(v.strip() for v in value.split(","))
-
-
 @click.command(help=__doc__.splitlines()[0])
-@click.option("--ratios", callback=_floats, help="inpaint: occluded area ratios (comma list) "
-              f"[default: {_listed(Experiment.ratios)}; --smoke: {_listed(SMOKE['ratios'])}].")
-@click.option("--masks", callback=_words,
-              help=f"inpaint: mask kinds (comma list) [default: {_listed(Experiment.masks)}].")
-@click.option("--sigmas", callback=_ints, help="denoise: noise standard deviations in 8-bit "
-              f"levels (comma list) [default: {_listed(Experiment.sigmas)}; "
-              f"--smoke: {_listed(SMOKE['sigmas'])}].")
+@click.option("--ratios", callback=comma_list(float),
+              help="inpaint: occluded area ratios (comma list) "
+              f"[default: {listed(Experiment.ratios)}; --smoke: {listed(SMOKE['ratios'])}].")
+@click.option("--masks", callback=comma_list(str),
+              help=f"inpaint: mask kinds (comma list) [default: {listed(Experiment.masks)}].")
+@click.option("--sigmas", callback=comma_list(int),
+              help="denoise: noise standard deviations in 8-bit "
+              f"levels (comma list) [default: {listed(Experiment.sigmas)}; "
+              f"--smoke: {listed(SMOKE['sigmas'])}].")
 @click.option("--seed", type=int, default=None,
               help=f"Seed of masks and noise [default: {Experiment.seed}].")
 @click.option("--smoke", is_flag=True, default=None,

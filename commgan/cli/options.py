@@ -271,3 +271,24 @@ def parse_train_ebno(text: str | None) -> tuple[float, float] | None:
     if len(parts) != 2 or parts[0] > parts[1] or parts[0] < low_db or parts[1] > high_db:
         raise CommganError(f"--train-ebno {shown(text)}: {hint}")
     return parts[0], parts[1]
+
+
+def listed(values: Sequence) -> str:
+    """A default shown in help texts as a comma list."""
+    return ",".join(str(v) for v in values)
+
+
+def comma_list(kind: Callable[[str], object]) -> Callable:
+    """A click callback reading ``A,B,C`` as a tuple of ``kind(item)`` (None stays None); an
+    item ``kind`` refuses is one usage error."""
+
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple | None:
+        if value is None:
+            return None
+        try:
+            return tuple(kind(item.strip()) for item in value.split(","))
+        except ValueError:
+            raise click.BadParameter(f"{value[:40]!r} is not a comma list of "
+                                     f"{getattr(kind, '__name__', 'values')}s") from None
+
+    return convert
