@@ -54,3 +54,12 @@ def test_fast_fading_diversity_reaches_1e3_near_20_3_db():
     below = _bob("rayleigh-fast", 20.6, 20_000_000, target=2000)
     assert above.interval(0.95)[0] > 1e-3 > below.interval(0.95)[1], (above.ber, below.ber)
     assert float(theory.ber("16qam", "rayleigh-fast", 20.3)) > 4e-3
+
+
+@pytest.mark.slow
+def test_fast_fading_diversity_reaches_1e4_near_25_9_db():
+    """The 1e-4 crossing lies between 25.4 and 26.4 dB (within 0.5 dB of 25.9); Gray 16QAM
+    needs 36.96 dB."""
+    above = _bob("rayleigh-fast", 25.4, 100_000_000, target=2000)
+    below = _bob("rayleigh-fast", 26.4, 100_000_000, target=2000)
+    assert above.interval(0.95)[0] > 1e-4 > below.interval(0.95)[1], (above.ber, below.ber)
