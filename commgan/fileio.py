@@ -15,7 +15,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["atomic_write", "atomic_write_all", "scratch_prefix", "sweep_stale", "write_json"]
+__all__ = ["atomic_write", "atomic_write_all", "json_writer", "scratch_prefix", "sweep_stale",
+           "write_json"]
 
 
 def scratch_prefix(path: str | os.PathLike) -> str:
@@ -52,10 +53,19 @@ def sweep_stale(path: str | os.PathLike) -> None:
             entry.unlink(missing_ok=True)
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
+"""The process's umask, read once at import (reading it means setting it for a moment, which
+must not race with other threads' file creation)."""
+
+
+def _umask() -> int:
+    return _UMASK
 
 
 def _scratch(path: Path) -> str:
@@ -92,12 +102,18 @@ def atomic_write_all(writers: dict[str | os.PathLike, Callable[[str], object]]) 
         raise
 
 
-def write_json(data: dict, path: str | os.PathLike) -> None:
-    """Atomic JSON write (indented, sorted keys)."""
+def json_writer(data: dict) -> Callable[[str], None]:
+    """A writer for :func:`atomic_write` / :func:`atomic_write_all`: ``data`` as indented JSON
+    with sorted keys."""
 
     def write(tmp: str) -> None:
         with open(tmp, "w") as f:
             json.dump(data, f, indent=2, sort_keys=True, default=str)
             f.write("\n")
 
-    atomic_write(path, write)
+    return write
+
+
+def write_json(data: dict, path: str | os.PathLike) -> None:
+    """Atomic JSON write (indented, sorted keys)."""
+    atomic_write(path, json_writer(data))

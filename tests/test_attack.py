@@ -190,3 +190,14 @@ def test_attack_cli_writes_results_and_never_the_key(tmp_path, monkeypatch):
         data = path.read_bytes()
         assert KEY.hex().encode() not in data.lower() and KEY not in data
     assert KEY.hex() not in result.output
+
+
+def test_plot_of_leakage_rows_only(tmp_path):
+    """An attack of the leakage scenario alone has no BER rows: the plot says so."""
+    from commgan.security.report import plot_attack
+
+    rows = pd.DataFrame([{"system": "gan-enc", "scenario": "leakage", "eve_model": "critic",
+                          "ebno_db": float("nan"), "ber": float("nan"), "ci_low": 0.0,
+                          "ci_high": 0.0, "bob_ber": float("nan")}])
+    plot_attack(rows, tmp_path / "attack.png", "leakage only")
+    assert (tmp_path / "attack.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

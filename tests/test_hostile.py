@@ -158,18 +158,21 @@ def test_04_unwritable_model_folder_refused_before_training(tmp_path, monkeypatc
 
 
 # 5 and 15
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_05_15_kill_and_ctrl_c_exit_130_and_leave_no_scratch(tmp_path, signum):
+@pytest.mark.parametrize("signum, jobs", [(signal.SIGTERM, "1"), (signal.SIGINT, "1"),
+                                           (signal.SIGINT, "2")])
+def test_05_15_kill_and_ctrl_c_exit_130_and_leave_no_scratch(tmp_path, signum, jobs):
+    """SIGTERM, and Ctrl-C sent to the whole process group (workers included)."""
     args = [*SIM, "--system", "qam", "--ebno", "0:10:0.5", "--max-bits", "100000000",
-            "--target-errors", "10000000", "--jobs", "1", "--out", "o"]
+            "--target-errors", "10000000", "--jobs", jobs, "--out", "o"]
     process = subprocess.Popen([sys.executable, "-c", CLI, *args], cwd=tmp_path,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "COMMGAN_KEY": ""})
+                               env={**os.environ, "COMMGAN_KEY": ""}, start_new_session=True)
+    started = tmp_path / "o" / (".progress.csv" if jobs == "2" else "")  # workers are running
     deadline = time.monotonic() + 40
-    while not (tmp_path / "o").is_dir() and time.monotonic() < deadline:
+    while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
-    process.send_signal(signum)
+    os.killpg(process.pid, signum)
     _, stderr = process.communicate(timeout=30)
     assert "interrupted; finished points are kept" in check_failure(process.returncode, stderr,
                                                                      130)

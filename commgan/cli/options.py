@@ -62,6 +62,12 @@ def system_names() -> list[str]:
     return list(SYSTEMS)
 
 
+def scenario_names() -> list[str]:
+    from commgan.security.scenarios import SCENARIOS
+
+    return list(SCENARIOS)
+
+
 def learned_system_names() -> tuple[str, ...]:
     from commgan.comm.registry import learned_systems
 

@@ -12,9 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from commgan.fileio import atomic_write, write_json  # noqa: E402
+from commgan.fileio import atomic_write, atomic_write_all, json_writer  # noqa: E402
 from commgan.security.attack import AttackConfig  # noqa: E402
-from commgan.sim.results import write_csv  # noqa: E402
 from commgan.sim.stats import SECURE_BAND  # noqa: E402
 
 __all__ = ["format_attack_table", "plot_attack", "write_attack_results"]
@@ -43,8 +42,21 @@ def plot_attack(results: pd.DataFrame, path: str | Path, title: str = "") -> Non
     """Eve's BER with 95% intervals per attack (one panel per system), the holds band shaded."""
     ber_rows = results[results["scenario"] != "leakage"]
     names = list(dict.fromkeys(ber_rows["system"]))
-    fig, axes = plt.subplots(len(names), 1, figsize=(10, 1.0 + 2.6 * max(len(names), 1)),
+    fig, axes = plt.subplots(max(len(names), 1), 1, figsize=(10, 1.0 + 2.6 * max(len(names), 1)),
                              squeeze=False)
+    try:
+        _draw_attacks(axes, ber_rows, names, title, fig)
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+
+
+def _draw_attacks(axes: np.ndarray, ber_rows: pd.DataFrame, names: list[str], title: str,
+                  fig: plt.Figure) -> None:
+    if not names:
+        axes[0, 0].text(0.5, 0.5, "no BER rows (leakage estimates only: see attack.csv)",
+                        ha="center", va="center")
+        axes[0, 0].set_axis_off()
     grid = sorted(ber_rows["ebno_db"].unique())
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, name in zip(axes[:, 0], names, strict=True):
@@ -68,8 +80,6 @@ def plot_attack(results: pd.DataFrame, path: str | Path, title: str = "") -> Non
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
 
 
 def write_attack_results(results: pd.DataFrame, out: Path, config: AttackConfig,
@@ -77,8 +87,10 @@ def write_attack_results(results: pd.DataFrame, out: Path, config: AttackConfig,
     """attack.csv, attack.png and config.json (the config plus ``extra``) in ``out``
     (created here)."""
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(results, out / "attack.csv")
-    plot_attack(results, out / "attack.png",
-                f"{', '.join(config.systems)} on {config.channel} / {config.mod}, "
-                f"budget {config.budget_name}")
-    write_json({"config": config.to_dict(), **(extra or {})}, out / "config.json")
+    title = (f"{', '.join(config.systems)} on {config.channel} / {config.mod}, "
+             f"budget {config.budget_name}")
+    atomic_write_all({  # all three or none
+        out / "attack.csv": lambda tmp: results.to_csv(tmp, index=False),
+        out / "attack.png": lambda tmp: plot_attack(results, tmp, title),
+        out / "config.json": json_writer({"config": config.to_dict(), **(extra or {})}),
+    })

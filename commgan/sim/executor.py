@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
@@ -25,7 +26,8 @@ from typing import Any, TypeVar
 __all__ = ["UnitExecutor", "set_threads", "usable_cores"]
 
 Unit = TypeVar("Unit")
-PRELOAD = ["torch", "sionna.phy", "commgan.comm.registry", "commgan.sim.sweep"]
+PRELOAD = ["commgan.sim.worker_init", "torch", "sionna.phy", "commgan.comm.registry",
+           "commgan.sim.sweep"]
 """Imported once by the fork server, so each worker starts in milliseconds."""
 
 _SHARED: Any = None
@@ -49,9 +51,17 @@ def set_threads(threads: int) -> None:
 
 
 def _start_worker(threads: int, shared: Any) -> None:
+    """A worker process: Ctrl-C is the parent's to handle (it stops the pool)."""
     global _SHARED
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _SHARED = shared
     set_threads(threads)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers now: an interrupt must not wait for the units they are running."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.terminate()
 
 
 def _call(fn: Callable[[Any, Any], Any], unit: Any) -> Any:
@@ -59,7 +69,8 @@ def _call(fn: Callable[[Any, Any], Any], unit: Any) -> Any:
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
-    """The fork server (preloaded) where the platform has one, else spawn."""
+    """The fork server (preloaded; its first import makes it and its workers ignore Ctrl-C, see
+    :mod:`commgan.sim.worker_init`) where the platform has one, else spawn."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
@@ -87,15 +98,26 @@ class UnitExecutor:
         result that made later units pointless, e.g. an error-free point, cancels them)."""
         units = list(units)
         if self.jobs == 1:
-            _start_worker(self.threads, self.shared)
-            for unit in units:
-                if wanted(unit):
-                    yield unit, fn(self.shared, unit)
+            import torch
+
+            saved = torch.get_num_threads()
+            set_threads(self.threads)
+            try:
+                for unit in units:
+                    if wanted(unit):
+                        yield unit, fn(self.shared, unit)
+            finally:
+                torch.set_num_threads(saved)
             return
-        with ProcessPoolExecutor(self.jobs, mp_context=_worker_context(),
-                                 initializer=_start_worker,
-                                 initargs=(self.threads, self.shared)) as pool:
+        pool = ProcessPoolExecutor(self.jobs, mp_context=_worker_context(),
+                                   initializer=_start_worker, initargs=(self.threads, self.shared))
+        try:
             yield from self._ordered_in(pool, fn, units, wanted)
+        except BaseException:
+            _terminate(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _ordered_in(self, pool: ProcessPoolExecutor, fn, units: list, wanted
                     ) -> Iterator[tuple[Any, Any]]:
@@ -116,8 +138,8 @@ class UnitExecutor:
                     yielded += 1
                     progressed = True
                 if not progressed:
-                    wait([f for f in futures.values() if not f.done()],
-                         return_when=FIRST_COMPLETED)
+                    wait([f for f in futures.values() if not f.done()], timeout=0.5,
+                         return_when=FIRST_COMPLETED)  # wakes for Ctrl-C, wherever it lands
         finally:
             for future in futures.values():
                 future.cancel()

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from channels import WiretapChannel, theory
 from commgan.comm.system import System
-from commgan.fileio import atomic_write_all, write_json
+from commgan.fileio import atomic_write_all, json_writer, write_json
 from commgan.sim.config import SimulationConfig
 from commgan.sim.engine import PointResult, simulate_point
 from commgan.sim.executor import UnitExecutor
@@ -123,17 +123,11 @@ def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | Non
     if out is not None:
         metadata = {"config": config.to_dict(), "versions": package_versions(),
                     "device_name": _device_name(config.device), **(extra_metadata or {})}
-
-        def write_config(tmp: str) -> None:
-            with open(tmp, "w") as f:
-                json.dump(metadata, f, indent=2, sort_keys=True, default=str)
-                f.write("\n")
-
         atomic_write_all({  # all three or none (a full disk leaves the progress file)
             out / "results.csv": lambda tmp: results.to_csv(tmp, index=False),
             out / "ber.png": lambda tmp: plot_ber(results, tmp,
                                                   title=f"{config.mod} over {config.channel}"),
-            out / "config.json": write_config,
+            out / "config.json": json_writer(metadata),
         })
         for name in (PROGRESS_FILE, _PROGRESS_CONFIG):
             (out / name).unlink(missing_ok=True)
