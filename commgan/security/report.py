@@ -57,6 +57,7 @@ def _draw_attacks(axes: np.ndarray, ber_rows: pd.DataFrame, names: list[str], ti
         axes[0, 0].text(0.5, 0.5, "no BER rows (leakage estimates only: see attack.csv)",
                         ha="center", va="center")
         axes[0, 0].set_axis_off()
+        return
     grid = sorted(ber_rows["ebno_db"].unique())
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, name in zip(axes[:, 0], names, strict=True):
