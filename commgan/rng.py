@@ -2,7 +2,9 @@
 
 Sionna's blocks (bit source, AWGN, fading) draw from Sionna's global generator and take no
 generator argument, so :func:`use_seed` is the only code in commgan that sets
-``sionna.phy.config.seed``; callers pass it a seed derived with :func:`derive_seed` from the work
+``sionna.phy.config.seed``; likewise torch's modules initialise their weights from torch's global
+generator (constructors and ``reset_parameters`` take no generator), so :func:`seed_weights` is
+the only code that seeds it; callers pass it a seed derived with :func:`derive_seed` from the work
 unit (run seed, system, Eb/N0, chunk, ...), so a unit's numbers do not depend on what ran
 before it. Setting Sionna's seed also seeds torch's default CPU generator (Sionna does that).
 Everything else takes an explicit ``torch.Generator`` or seed.
@@ -15,7 +17,7 @@ import hashlib
 import numpy as np
 import torch
 
-__all__ = ["NonceCounter", "derive_seed", "generator", "random_bits", "use_seed"]
+__all__ = ["NonceCounter", "derive_seed", "generator", "random_bits", "seed_weights", "use_seed"]
 
 
 def derive_seed(*parts: object) -> int:
@@ -38,6 +40,12 @@ def use_seed(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
 
     sionna.phy.config.seed = int(seed) % (1 << 64)
     return sionna.phy.config.torch_rng(str(device))
+
+
+def seed_weights(seed: int) -> None:
+    """Seed torch's global generators (CPU and CUDA) with ``seed``: weight initialisation and
+    other draws of torch modules that take no generator. The only such call in commgan."""
+    torch.manual_seed(int(seed))
 
 
 def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:

@@ -23,7 +23,7 @@ from channels import (
 from commgan.comm.system import LearnedSpec, System, SystemSpec
 from commgan.comm.transceiver import Decoder, Encoder, TransceiverConfig, reset_parameters
 from commgan.errors import CommganError, TrainingDiverged
-from commgan.rng import random_bits, use_seed
+from commgan.rng import random_bits, seed_weights, use_seed
 
 __all__ = ["AE", "AutoencoderSystem", "AutoencoderTraining", "LinkTraining", "default_train_ebno",
            "reference_ber", "train_autoencoder"]
@@ -140,7 +140,7 @@ def train_autoencoder(
     """
     device = system.device
     low, high = training.train_ebno_db or default_train_ebno(channel)
-    torch.manual_seed(training.seed)
+    seed_weights(training.seed)
     use_seed(training.seed, device)
     reset_parameters(system.encoder, system.decoder)
     if link is None:

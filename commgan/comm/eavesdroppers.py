@@ -29,6 +29,7 @@ from channels import ChannelOutput
 from commgan.comm.system import System
 from commgan.comm.transceiver import Decoder, TransceiverConfig, bits_to_channels
 from commgan.gan import frozen
+from commgan.rng import seed_weights
 
 __all__ = [
     "EVE_SIZES",
@@ -127,7 +128,7 @@ def train_eve(make_model: Callable[[], nn.Module], train: Observations, val: Obs
     best_model, best = None, {"best_restart": -1, "val_ber": math.inf}
     val_bits = val.bits.numel()
     for restart in range(restarts):
-        torch.manual_seed(seed + 7919 * restart)
+        seed_weights(seed + 7919 * restart)
         generator = torch.Generator(device="cpu").manual_seed(seed + 104729 * restart)
         model = make_model()
         optimiser = torch.optim.Adam(model.parameters(), lr=training.lr)
@@ -217,7 +218,7 @@ def dv_lower_bound(bits_train: torch.Tensor, x_train: torch.Tensor, bits_test: t
     Bits [F, L], x [F, L/R]. Returns ``{"bits": estimate, "ci_low", "ci_high"}`` (bootstrap
     over held-out frames, 95%).
     """
-    torch.manual_seed(seed)
+    seed_weights(seed)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     critic = LeakageCritic(r).to(x_train.device)
     optimiser = torch.optim.Adam(critic.parameters(), lr=1e-3)

@@ -35,7 +35,7 @@ from commgan.comm.keys import KeyStream
 from commgan.comm.system import LearnedSpec, SystemSpec
 from commgan.comm.transceiver import reset_parameters
 from commgan.gan import GANLoss, GANTrainer, TrainerConfig
-from commgan.rng import random_bits, use_seed
+from commgan.rng import random_bits, seed_weights, use_seed
 
 __all__ = ["GAN_ENC", "GAN_ENC_NAIVE", "EncryptedLinkProblem", "GanEncTraining",
            "evaluate_critics", "train_encrypted_link"]
@@ -163,7 +163,7 @@ def train_encrypted_link(
     log: Callable[[str], None] = lambda message: None,
 ) -> pd.DataFrame:
     """Train ``system`` (gan-enc or gan-enc-naive) through ``channel``; returns the history."""
-    torch.manual_seed(training.seed)
+    seed_weights(training.seed)
     use_seed(training.seed, system.device)
     reset_parameters(system.generator, system.bob, system.eve, system.independence_critic,
                      system.covertness_critic)

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from commgan.errors import TrainingDiverged
 from commgan.gan.batches import DataExhausted, batch_source, resolve_device, to_device
 from commgan.gan.problem import GANProblem, Metrics
+from commgan.rng import seed_weights
 
 __all__ = ["LR_SCHEDULES", "GANDivergenceError", "GANTrainer", "TrainerConfig", "frozen"]
 
@@ -254,7 +255,7 @@ class GANTrainer:
         cfg = self.config
         n_iter = cfg.iterations if iterations is None else iterations
         if cfg.seed is not None and not self._seeded:
-            torch.manual_seed(cfg.seed)
+            seed_weights(cfg.seed)
         self._seeded = True
         next_batch = batch_source(data, self.problem)
         if cfg.warmup > self.iteration and not callable(getattr(self.problem, "warmup_loss",

@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar, Self
 
 import pandas as pd
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from commgan.gan import AdversarialGAN, ExtraLoss, GANTrainer, TrainerConfig
+from commgan.rng import seed_weights
 from commgan.vision.data import TRAIN_IMAGES, load_image
 from commgan.vision.models import (
     ColourConfig,
@@ -257,7 +257,7 @@ def build_problem(training: VisionTraining, perceptual: nn.Module | None = None
     None = the `FilterBankFeatures` substitute.
     """
     model = VISION_MODELS[training.model_name]
-    torch.manual_seed(training.seed)
+    seed_weights(training.seed)
     generator = model.make_generator(training)
     discriminator = model.make_discriminator(training)
     extra = model.extra_losses(training, perceptual)
