@@ -5,7 +5,9 @@ a peer measured in the same run.
                                            # hand loop and the measured matmul roofline
     python benchmarks/speed.py load        # qam Monte Carlo and ae training steps, idle vs with
                                            # 1 and 3 busy-loop processes beside them
-    python benchmarks/speed.py jobs        # commgan simulate --jobs 1 vs --jobs 2
+    python benchmarks/speed.py jobs        # simulate and attack, --jobs 1 vs --jobs 2
+    python benchmarks/speed.py train       # default trainings in fp32 vs --precision auto (bf16
+                                           # where native), time and Bob's BER of both models
 
 Each writes a CSV and prints a markdown table (``--out``, default results/benchmarks/).
 """
@@ -30,7 +32,7 @@ from commgan.comm.registry import build_system
 from commgan.configfile import config_option
 from commgan.rng import random_bits, use_seed
 from commgan.sim.engine import simulate_point
-from commgan.sim.executor import set_threads
+from commgan.sim.executor import configure_process
 
 FRAME_BITS = 512
 BATCH_FRAMES = 1024
@@ -169,7 +171,7 @@ def main() -> None:
 @click.option("--out", default="results/benchmarks", show_default=True)
 def learned(seconds: float, threads: int, out: str) -> None:
     """ae and gan-enc Monte Carlo vs the Sionna neural-demapper loop and the roofline."""
-    set_threads(threads)
+    configure_process(threads)
     use_seed(0)
     roofline = matmul_roofline()
     cached_roofline = matmul_roofline(rows=4096)
@@ -226,7 +228,7 @@ def load(seconds: float, out: str) -> None:
     for threads in (1, 2):
         for loops in (0, 1, 3):
             with busy_loops(loops):
-                set_threads(threads)
+                configure_process(threads)
                 qam_rate = rate(sweep_bits, seconds) / 1e6 if threads == 1 else float("nan")
                 steps = rate(train_steps, seconds)
             rows.append({"torch_threads": threads, "busy_loops": loops,
@@ -236,7 +238,7 @@ def load(seconds: float, out: str) -> None:
         idle = table[(table["busy_loops"] == 0)].set_index("torch_threads")[column]
         table[f"{column}_share_of_idle"] = table[column] / table["torch_threads"].map(idle)
     _table(table.to_dict("records"), Path(out), "load")
-    set_threads(1)
+    configure_process(1)
 
 
 @main.command()
@@ -265,7 +267,94 @@ def jobs(out: str) -> None:
         seconds=("seconds", "min"), mbit_per_s=("mbit_per_s", "max"))
     table["speed_up"] = table["mbit_per_s"] / table.loc[table["jobs"] == 1, "mbit_per_s"].iloc[0]
     table["identical_rows"] = same
-    _table(table.to_dict("records"), Path(out), "jobs")
+    table.insert(0, "run", "simulate: 16-point qam + ae sweep")
+    _table(table.to_dict("records") + _attack_jobs(), Path(out), "jobs")
+
+
+def _attack_jobs() -> list[dict]:
+    """The attack suite (gan-enc on rayleigh, budget small, 3 Eb/N0 points, the scenarios on
+    gan-enc itself) with --jobs 1 and 2: wall time and identical tables."""
+    from commgan.security.attack import AttackConfig, run_attack
+    from commgan.systems import SystemContext, build_systems
+
+    key = bytes(range(32))
+    system = build_systems(["gan-enc"], SystemContext(channel="rayleigh", key=key))["gan-enc"]
+    config = AttackConfig(systems=("gan-enc",), channel="rayleigh",
+                          scenarios=("ciphertext-only", "known-plaintext", "wrong-key"),
+                          ebno_db=(0.0, 10.0, 20.0), budget="small", eve_sizes=("bob-arch",))
+    rows, tables = [], {}
+    for count in (1, 2):
+        start = time.perf_counter()
+        tables[count] = run_attack(config, {"gan-enc": system}, key, jobs=count)
+        rows.append({"run": "attack: gan-enc, 3 scenarios x 3 points", "jobs": count,
+                     "seconds": time.perf_counter() - start})
+    rows[1]["speed_up"] = rows[0]["seconds"] / rows[1]["seconds"]
+    rows[1]["identical_rows"] = tables[1].drop(columns="seconds").equals(
+        tables[2].drop(columns="seconds"))
+    return rows
+
+
+TRAIN_EBNO_DB = {"awgn": (4.0, 8.0, 12.0), "rayleigh": (5.0, 10.0, 15.0, 20.0),
+                 "rayleigh-fast": (10.0, 20.0, 30.0)}
+"""Eb/N0 points where the fp32- and auto-trained models' BERs are compared."""
+
+
+@main.command()
+@config_option
+@click.option("--systems", default="ae,gan-enc", show_default=True,
+              help="Learned systems (comma-separated).")
+@click.option("--channels", default="rayleigh", show_default=True,
+              help="Channels (comma-separated): awgn, rayleigh, rayleigh-fast.")
+@click.option("--bits", type=int, default=8_000_000, show_default=True,
+              help="Bits per BER point (or 4000 errors, whichever first).")
+@click.option("--out", default="results/benchmarks", show_default=True)
+def train(systems: str, channels: str, bits: int, out: str) -> None:
+    """`commgan train`'s default configs in fp32 and with --precision auto, one thread each, in
+    the same run; Bob's BER of both models compared on simultaneous 95% intervals (Bonferroni
+    over all points: every pair of intervals must overlap)."""
+    from dataclasses import replace
+
+    from channels import get_modulation
+    from commgan.comm.registry import system_spec
+    from commgan.gan.precision import resolve_precision
+    from commgan.systems import SystemContext, load_or_train
+
+    configure_process(1)
+    names, links = systems.split(","), channels.split(",")
+    points = sum(len(TRAIN_EBNO_DB[channel]) for channel in links) * len(names)
+    confidence = 1 - 0.05 / points
+    rows = []
+    for name in names:
+        for channel in links:
+            stats = {}
+            for precision in ("fp32", "auto"):
+                training = replace(system_spec(name).learned.default_training(
+                    get_modulation("16qam")), precision=precision)
+                context = SystemContext(channel=channel, key=bytes(32),
+                                        models_dir=Path(out) / "train_models" / precision)
+                start = time.perf_counter()
+                loaded = load_or_train(name, context, training, retrain=True)
+                wall = time.perf_counter() - start
+                trained = loaded.model.sidecar["metrics"]["train_seconds"]
+                wiretap = WiretapChannel(channel)
+                stats[precision] = [
+                    simulate_point(loaded.system, wiretap, ebno_db, frame_bits=128,
+                                   batch_frames=1024, target_errors=4000, max_bits=bits,
+                                   seed=777, eve=False).receivers["bob"]
+                    for ebno_db in TRAIN_EBNO_DB[channel]]
+                rows.append({"system": name, "channel": channel, "precision": precision,
+                             "used": resolve_precision(precision, "cpu"), "steps": training.steps,
+                             "train_seconds": trained, "wall_seconds": wall,
+                             **{f"ber_{x:g}dB": point.ber
+                                for x, point in zip(TRAIN_EBNO_DB[channel], stats[precision],
+                                                    strict=True)}})
+            overlap = all(
+                a.interval(confidence)[0] <= b.interval(confidence)[1]
+                and b.interval(confidence)[0] <= a.interval(confidence)[1]
+                for a, b in zip(stats["fp32"], stats["auto"], strict=True))
+            rows[-1]["train_time_vs_fp32"] = rows[-1]["train_seconds"] / rows[-2]["train_seconds"]
+            rows[-1]["same_ber_simultaneous_95"] = overlap
+    _table(rows, Path(out), "train")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from commgan.checkpoint import CachedModel, ModelCache
 from commgan.comm.registry import system_spec
 from commgan.comm.system import System
 from commgan.errors import CommganError
+from commgan.gan.precision import resolve_precision
 from commgan.sim.engine import simulate_point
 from commgan.sim.sweep import package_versions
 
@@ -134,6 +135,7 @@ def load_or_train(name: str, ctx: SystemContext, training: Any = None,
         ctx.log(f"{name}: trained in {metrics['train_seconds']:.0f} s; "
                 + ", ".join(f"{k}: {v:.3g}" for k, v in metrics.items() if k != "final_loss"))
         return {"training": training.to_dict(), "metrics": metrics,
+                "precision": resolve_precision(training.precision, ctx.device),
                 "versions": package_versions()}
 
     model = ctx.cache.resolve(

@@ -201,3 +201,20 @@ def test_plot_of_leakage_rows_only(tmp_path):
                           "ci_high": 0.0, "bob_ber": float("nan")}])
     plot_attack(rows, tmp_path / "attack.png", "leakage only")
     assert (tmp_path / "attack.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_attack_units_are_identical_for_any_jobs():
+    """Every unit (scenario x system x Eb/N0) is seeded by its labels: 1 or 2 worker processes
+    give the same table, row for row."""
+    system = build_system("qam+chacha", "16qam", key=KEY)
+    config = AttackConfig(systems=("qam+chacha",), channel="rayleigh",
+                          scenarios=("ciphertext-only", "known-plaintext", "wrong-key",
+                                     "nonce-reuse"),
+                          ebno_db=(4.0, 10.0), budget=TINY, eve_sizes=("bob-arch",),
+                          wrong_key_distances=(1,))
+    tables = [run_attack(config, {"qam+chacha": system}, KEY, jobs=jobs).drop(columns="seconds")
+              for jobs in (1, 2)]
+    assert len(tables[0]) == 2 * 4
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    assert tables[0]["scenario"].tolist()[:4] == ["ciphertext-only", "known-plaintext",
+                                                   "wrong-key", "nonce-reuse"]

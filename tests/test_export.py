@@ -402,3 +402,18 @@ def test_outside_decoder_smoke(tmp_path):
     assert table.loc["ae", "eve_fresh_ber"] < 0.2
     assert table.loc["gan-enc", "eve_fresh_verdict"] == "holds"
     assert (out / "ber.png").stat().st_size > 0
+
+
+def test_export_chunks_are_identical_for_any_jobs():
+    """Chunks are the units of worker processes, each seeded by its own nonces: the same arrays
+    for 1 or 2 processes, across several chunks and two splits."""
+    args = dict(channel="rayleigh", ebno_db=6.0, frames=2500, frame_bits=2048,
+                splits="train,test:700")
+    one, two = (make_wiretap_data(build_system("qam+chacha", "16qam", key=KEY), **args,
+                                  jobs=jobs) for jobs in (1, 2))
+    assert one.metadata == two.metadata
+    for split in ("train", "test"):
+        for field in FIELDS:
+            np.testing.assert_array_equal(getattr(one.splits[split], field),
+                                          getattr(two.splits[split], field))
+    assert len(one.splits["train"].nonce) == 2500  # 1024 frames per chunk: 3 chunks

@@ -173,11 +173,17 @@ class TestLoop:
         # One SGD step of lr 1 with the gradient clipped to norm 1e-3 moves D by <= 1e-3.
         assert 0 < (after - before).norm().item() <= 1e-3 + 1e-7
 
-    def test_amp_only_takes_effect_on_cuda(self):
-        trainer = GANTrainer(CountingProblem(), TrainerConfig(iterations=2, amp=True,
+    def test_precision_on_cpu(self):
+        trainer = GANTrainer(CountingProblem(), TrainerConfig(iterations=2, precision="bf16",
                                                               device="cpu", progress=False))
-        assert not trainer.use_amp
+        assert trainer.precision == "bf16"
         assert len(trainer.fit()) == 2
+        assert GANTrainer(CountingProblem(), TrainerConfig(
+            precision="auto", device="cpu", progress=False)).precision in ("fp32", "bf16")
+        with pytest.raises(ValueError, match="CUDA"):
+            GANTrainer(CountingProblem(), TrainerConfig(precision="fp16", device="cpu"))
+        with pytest.raises(ValueError, match="precision"):
+            TrainerConfig(precision="fp8")
 
     def test_shared_parameters_rejected(self):
         problem = CountingProblem()

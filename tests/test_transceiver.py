@@ -7,7 +7,14 @@ from sionna.phy.mapping import Mapper
 
 from channels import WiretapChannel, get_modulation
 from commgan.comm.autoencoder import AutoencoderSystem, AutoencoderTraining, train_autoencoder
-from commgan.comm.transceiver import TransceiverConfig, bits_to_channels, channels_to_bits
+from commgan.comm.transceiver import (
+    TransceiverConfig,
+    bits_to_channels,
+    channels_to_bits,
+    conv_forward,
+    conv_stack,
+)
+from commgan.gan.precision import native_bf16, resolve_precision
 from commgan.rng import random_bits
 from commgan.sim.analysis import ebno_at_ber, gap_to_theory_db
 from commgan.sim.engine import simulate_point
@@ -95,3 +102,52 @@ def test_ebno_at_ber_interpolates():
 def test_invalid_kernel():
     with pytest.raises(ValueError, match="odd"):
         _system(kernel_size=2)
+
+
+@pytest.mark.parametrize("norm", ["none", "batch", "spectral"])
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+def test_stack_paths_agree(kernel, norm):
+    """The training path (channels-last rows), the chunked inference path and the plain module
+    compute the same function, in training mode (batch statistics) and in evaluation mode."""
+    torch.manual_seed(0)
+    net = conv_stack(7, 4, TransceiverConfig(hidden=16, kernel_size=kernel, norm=norm), 3)
+    features = torch.randn(300, 7, 32)  # 9600 symbols: more than one inference chunk
+    for train in (True, False):
+        net.train(train)
+        if norm == "spectral":  # one power iteration per call in training: compare in eval
+            net.eval()
+        with torch.no_grad():
+            plain = net(features)
+            chunked = conv_forward(net, features)
+        rows = conv_forward(net, features)
+        if not train or norm != "batch":
+            torch.testing.assert_close(chunked, plain, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(rows.detach(), plain, rtol=1e-5, atol=1e-5)
+    assert rows.requires_grad
+
+
+def test_precision_choices():
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    assert resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_precision("auto", "cpu") == ("bf16" if native_bf16(torch.device("cpu"))
+                                                else "fp32")
+    with pytest.raises(ValueError, match="CUDA"):
+        resolve_precision("fp16", "cpu")
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("fp64", "cpu")
+
+
+def test_bf16_training_keeps_an_fp32_model():
+    """Mixed precision trains the fp32 weights (the model then runs in fp32); the autocast
+    forward agrees with fp32 to bf16's resolution."""
+    system = _system()
+    train_autoencoder(system, "awgn", AutoencoderTraining(steps=30, precision="bf16"))
+    assert all(p.dtype == torch.float32 for p in system.parameters())
+    bits = random_bits([64, 128], "cpu")
+    with torch.no_grad():
+        x = system.encoder(bits)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            x_bf16 = system.encoder.raw(bits)
+        assert x.dtype == x_bf16.dtype == torch.complex64
+        torch.testing.assert_close(x_bf16 / system.encoder.power.running_power.sqrt(), x,
+                                   rtol=0.02, atol=0.02)

@@ -25,6 +25,7 @@ from commgan.cli.options import (
     parse_ebno,
     parse_train_ebno,
     positive,
+    precision_names,
     resolve_device,
     seed_option,
     system_names,
@@ -72,7 +73,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     from commgan.comm.keys import load_key
     from commgan.comm.registry import parse_system_names, system_spec
     from commgan.sim.config import SimulationConfig
-    from commgan.sim.executor import set_threads, usable_cores
+    from commgan.sim.executor import configure_process, usable_cores
     from commgan.sim.results import format_table
     from commgan.sim.sweep import run_sweep
     from commgan.systems import SystemContext, build_systems
@@ -90,7 +91,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     out = check_out_dir(out_dir or f"results/simulate-{channel}-{mod}")
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     progress = not quiet and sys.stderr.isatty()
-    set_threads(threads)
+    configure_process(threads)
     context = SystemContext(mod=mod, channel=channel, device=device, key=key,
                             models_dir=models_dir, progress=progress, log=say)
     built = build_systems(names, context)
@@ -122,23 +123,28 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
                    "[default: 4:14 on awgn, 0:20 on rayleigh].")
 @click.option("--lambda-covert", type=float, default=None, callback=finite(0.0, 1e6),
               help="gan-enc: weight of the covertness critic (BER for a noise-like waveform).")
+@click.option("--precision", type=RegistryChoice(precision_names), default="auto",
+              show_default=True,
+              help="Training arithmetic: auto = bf16 mixed precision where the CPU/GPU runs it "
+                   "natively, else fp32 (the trained model always runs in fp32).")
 @models_option
 @seed_option
 @device_option
 @threads_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
-def train(system_name, channel, mod, steps, train_ebno, lambda_covert, models_dir, seed, device,
-          threads, quiet) -> None:
+def train(system_name, channel, mod, steps, train_ebno, lambda_covert, precision, models_dir,
+          seed, device, threads, quiet) -> None:
     """Train a learned system and store it in the model cache (replacing the cached one)."""
     from channels import get_modulation
     from commgan.comm.registry import system_spec
-    from commgan.sim.executor import set_threads
+    from commgan.sim.executor import configure_process
     from commgan.systems import SystemContext, load_or_train
 
-    set_threads(threads)
+    configure_process(threads)
     name, channel, mod = system_name.lower(), channel.lower(), mod.lower()
     training = system_spec(name).learned.default_training(get_modulation(mod))
     training.seed = seed
+    training.precision = precision
     training.train_ebno_db = parse_train_ebno(train_ebno)
     if steps:
         training.steps = steps

@@ -74,6 +74,12 @@ def learned_system_names() -> tuple[str, ...]:
     return learned_systems()
 
 
+def precision_names() -> tuple[str, ...]:
+    from commgan.gan.precision import PRECISIONS
+
+    return PRECISIONS
+
+
 def default_sweep() -> str:
     from commgan.comm.registry import default_sweep_systems
 

@@ -17,6 +17,7 @@ from commgan.cli.options import (
     device_option,
     finite,
     frame_bits_check,
+    jobs_option,
     key_option,
     mod_option,
     models_option,
@@ -56,18 +57,19 @@ from commgan.errors import CommganError
 @models_option
 @seed_option
 @device_option
+@jobs_option
 @threads_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
 def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file, out_dir,
-           models_dir, seed, device, threads, quiet) -> None:
+           models_dir, seed, device, jobs, threads, quiet) -> None:
     """Train fresh eavesdroppers against frozen links and give a verdict per scenario.
 
     A BER row holds when Eve's 95% interval lies inside [0.49, 0.51]. Writes attack.csv,
     attack.png and config.json to the output folder.
     """
-    from commgan.sim.executor import set_threads
+    from commgan.sim.executor import configure_process, usable_cores
 
-    set_threads(threads)
+    configure_process(threads)
     from channels import get_modulation
     from commgan.comm.keys import load_key
     from commgan.comm.registry import parse_system_names
@@ -99,7 +101,8 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
     config.models = built.fingerprints()
     say(f"attacking {', '.join(names)} over {channel} with {mod} on {device}, budget "
         f"{config.budget} (key: {key_source}; Eve never gets it)")
-    results = run_attack(config, built, key, progress=not quiet and sys.stderr.isatty(), log=say)
+    results = run_attack(config, built, key, progress=not quiet and sys.stderr.isatty(), log=say,
+                         jobs=jobs or usable_cores(), threads=threads)
     write_attack_results(results, out, config, {"key_source": key_source})
     click.echo(format_attack_table(results))
     say(f"wrote {out / 'attack.csv'}, {out / 'attack.png'}, {out / 'config.json'}")
@@ -143,19 +146,20 @@ def _check_applicable(config) -> None:
 @models_option
 @seed_option
 @device_option
+@jobs_option
 @threads_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
 def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset, split_spec,
-           key_file, out_file, models_dir, seed, device, threads, quiet) -> None:
+           key_file, out_file, models_dir, seed, device, jobs, threads, quiet) -> None:
     """Write a wiretap dataset: per frame the true bits, the public nonce, the transmitted
     symbols and what Bob and Eve received (y, h), plus metadata; never the key.
 
     Read it with numpy.load or commgan.security.archive.load_wiretap. Large N is generated in
     chunks, so memory stays bounded.
     """
-    from commgan.sim.executor import set_threads
+    from commgan.sim.executor import configure_process, usable_cores
 
-    set_threads(threads)
+    configure_process(threads)
     from channels import get_modulation
     from commgan.comm.keys import load_key
     from commgan.comm.registry import parse_system_names, system_spec
@@ -195,5 +199,6 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
         say("note: a random key; pass --key to decode this archive as Bob later")
     export_wiretap(out, system, channel, ebno, frames, frame_bits, splits=splits, seed=seed,
                    eve_ebno_offset_db=eve_ebno_offset, key_source=key_source, progress=progress,
-                   model_fingerprint=built.fingerprints().get(name))
+                   model_fingerprint=built.fingerprints().get(name),
+                   jobs=jobs or usable_cores(), threads=threads)
     click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")

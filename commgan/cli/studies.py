@@ -67,7 +67,7 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
     """
     from commgan.channelgan_study import ConvergenceConfig, format_summary, run_convergence
     from commgan.comm.channelgan import CHANNEL_MODELS
-    from commgan.sim.executor import set_threads, usable_cores
+    from commgan.sim.executor import configure_process, usable_cores
 
     model_names = ",".join(CHANNEL_MODELS) if model_names is None else model_names
     names = [name.strip().lower() for name in model_names.split(",") if name.strip()]
@@ -85,7 +85,7 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     say(f"converge: {', '.join(names)} x {seeds} seeds over {channel} with {mod} on "
         f"{config.device}")
-    set_threads(threads)
+    configure_process(threads)
     result = run_convergence(config, out, jobs=jobs or usable_cores(), threads=threads,
                              progress=not quiet and sys.stderr.isatty(),
                              log=say)
@@ -136,9 +136,9 @@ def restore(task, image_path, demo, degraded, mask_path, ratio, mask_kind, sigma
     and, when there is a reference, metrics.csv. The task's model is trained on first use
     (minutes on a CPU) and cached in the model folder.
     """
-    from commgan.sim.executor import set_threads, usable_cores
+    from commgan.sim.executor import configure_process, usable_cores
 
-    set_threads(threads or usable_cores())
+    configure_process(threads or usable_cores())
     from commgan.checkpoint import models_dir as resolve_models_dir
     from commgan.vision.report import method_label, write_restoration
     from commgan.vision.restore import DEMO_IMAGE, RestoreRequest, run_restore

@@ -23,6 +23,7 @@ from channels import (
 from commgan.comm.system import LearnedSpec, System, SystemSpec
 from commgan.comm.transceiver import Decoder, Encoder, TransceiverConfig, reset_parameters
 from commgan.errors import CommganError, TrainingDiverged
+from commgan.gan.precision import autocast, resolve_precision
 from commgan.rng import random_bits, seed_weights, use_seed
 
 __all__ = ["AE", "AutoencoderSystem", "AutoencoderTraining", "LinkTraining", "default_train_ebno",
@@ -53,6 +54,9 @@ class LinkTraining:
     counts alike (plain BCE is dominated by the low-SNR frames and gives up high-SNR accuracy)."""
     seed: int = 0
     """Seed of weights, bits, fades and noise (and of the training key stream where used)."""
+    precision: str = "auto"
+    """Forward-pass precision of training: "auto" = bf16 autocast where the CPU/GPU runs it
+    natively, else fp32 (see :mod:`commgan.gan.precision`); the trained model runs in fp32."""
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -147,10 +151,13 @@ def train_autoencoder(
         link = get_channel(channel, device=str(device))
     rate = system.bits_per_channel_use
     params = list(system.encoder.parameters()) + list(system.decoder.parameters())
-    optimizer = torch.optim.Adam(params, lr=training.lr)
+    optimizer = torch.optim.Adam(params, lr=training.lr, fused=True)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=training.steps, eta_min=training.lr * 0.01)
     reference = reference_ber(system.modulation.name, channel, device)
+    precision = resolve_precision(training.precision, device)
+    if precision == "fp16":
+        raise CommganError("autoencoder training runs in fp32 or bf16, not fp16")
     history = []
     start = time.perf_counter()
     system.train()
@@ -159,8 +166,11 @@ def train_autoencoder(
     for step in bar:
         bits = random_bits([training.batch_frames, training.frame_bits], device)
         ebno = torch.empty(training.batch_frames, 1, device=device).uniform_(low, high)
-        out = link(system.encoder(bits), noise_variance(ebno, rate, device=str(device)))
-        logits = system.decoder(out)
+        with autocast(precision, device):
+            x = system.encoder(bits)
+        out = link(x, noise_variance(ebno, rate, device=str(device)))  # fp32, learned or not
+        with autocast(precision, device):
+            logits = system.decoder(out)
         frame_bce = F.binary_cross_entropy_with_logits(logits, bits, reduction="none").mean(-1)
         if training.relative_loss:
             frame_bce = frame_bce / reference(ebno[:, 0])

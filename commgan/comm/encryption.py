@@ -29,6 +29,7 @@ from commgan.comm.transceiver import (
     Encoder,
     TransceiverConfig,
     bits_to_channels,
+    conv_forward,
     conv_stack,
 )
 
@@ -84,7 +85,7 @@ class IndependenceCritic(nn.Module):
 
     def forward(self, bits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         features = torch.cat([bits_to_channels(bits, self.r), signal_channels(x)], dim=1)
-        return self.net(features).mean(dim=(1, 2))
+        return conv_forward(self.net, features).mean(dim=(1, 2))
 
 
 class CovertnessCritic(nn.Module):
@@ -97,7 +98,7 @@ class CovertnessCritic(nn.Module):
         self.net = conv_stack(2, 1, config, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(signal_channels(x)).mean(dim=(1, 2))
+        return conv_forward(self.net, signal_channels(x)).mean(dim=(1, 2))
 
 
 class _EncryptedSystem(System):

@@ -146,9 +146,10 @@ class EncryptedLinkProblem:
         abadi_andersen = ((0.5 - eve_error) / 0.5) ** 2
         matched, _ = self._critic_logits(m, x)
         fool_independence = self.gan_loss.generator_loss(-matched)
-        fool_covert = self.gan_loss.generator_loss(self.system.covertness_critic(x))
-        loss = (bob + t.lambda_eve * abadi_andersen
-                + t.lambda_independence * fool_independence + t.lambda_covert * fool_covert)
+        loss = bob + t.lambda_eve * abadi_andersen + t.lambda_independence * fool_independence
+        if t.lambda_covert:
+            loss = loss + t.lambda_covert * self.gan_loss.generator_loss(
+                self.system.covertness_critic(x))
         metrics = {"bob_ber": ((bob_logits > 0).float() != m).float().mean().item(),
                    "bob_loss": bob.item()}
         return loss, metrics
@@ -171,6 +172,7 @@ def train_encrypted_link(
     config = TrainerConfig(
         iterations=training.steps, lr_g=training.lr, lr_d=training.lr_adversaries,
         betas=(0.9, 0.999), lr_decay="cosine", device=str(system.device), seed=training.seed,
+        precision=training.precision,
         progress=progress, log_every=max(1, training.steps // 4), name=f"{system.name} {channel}",
     )
     system.train()

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from commgan.errors import TrainingDiverged
 from commgan.gan.batches import DataExhausted, batch_source, resolve_device, to_device
+from commgan.gan.precision import PRECISIONS, autocast, resolve_precision
 from commgan.gan.problem import GANProblem, Metrics
 from commgan.rng import seed_weights
 
@@ -69,8 +70,9 @@ class TrainerConfig:
     """Adam betas of both sides (DCGAN default)."""
     grad_clip: float | None = None
     """Max gradient 2-norm per side and step, or None for no clipping."""
-    amp: bool = False
-    """Mixed precision (autocast fp16 + GradScaler); only takes effect on CUDA."""
+    precision: str = "fp32"
+    """"fp32", "bf16" (autocast), "fp16" (autocast + GradScaler; CUDA only) or "auto" (bf16 where
+    the device runs it natively, else fp32): see `commgan.gan.precision`."""
     device: str = "auto"
     """Torch device; "auto" = "cuda" if available, else "cpu"."""
     seed: int | None = 0
@@ -101,6 +103,9 @@ class TrainerConfig:
             raise ValueError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
         if self.log_every < 0:
             raise ValueError(f"log_every must be >= 0, got {self.log_every}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, "
+                             f"got {self.precision!r}")
         if self.lr_decay not in LR_SCHEDULES:
             raise ValueError(f"lr_decay must be one of {', '.join(map(repr, LR_SCHEDULES))}, "
                              f"got {self.lr_decay!r}")
@@ -194,9 +199,10 @@ class GANTrainer:
         self.opt_d = opt_d or self._adam(self.discriminator, cfg.lr_d, "discriminator")
         self._base_lr_g = [group["lr"] for group in self.opt_g.param_groups]
         self._base_lr_d = [group["lr"] for group in self.opt_d.param_groups]
-        self.use_amp = cfg.amp and self.device.type == "cuda"
-        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=self.use_amp)
-        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=self.use_amp)
+        self.precision = resolve_precision(cfg.precision, self.device)
+        scaled = self.precision == "fp16"
+        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=scaled)
+        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=scaled)
         self.on_checkpoint = on_checkpoint
         self.iteration = 0
         self._rows: list[dict[str, float]] = []
@@ -208,7 +214,7 @@ class GANTrainer:
         params = _trainable(module)
         if not params:
             raise ValueError(f"{self.label}: the {side} has no trainable parameters")
-        return torch.optim.Adam(params, lr=lr, betas=self.config.betas)
+        return torch.optim.Adam(params, lr=lr, betas=self.config.betas, fused=True)
 
     @property
     def history(self) -> pd.DataFrame:
@@ -333,7 +339,7 @@ class GANTrainer:
               which: str, it: int) -> tuple[float, Metrics]:
         """One optimizer step on one side; returns (loss value, metrics)."""
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=self.device.type, enabled=self.use_amp):
+        with autocast(self.precision, self.device):
             loss, metrics = loss_fn(batch)
         value = float(loss.detach())
         if not math.isfinite(value):

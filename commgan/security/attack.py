@@ -20,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from commgan.comm.eavesdroppers import EVE_SIZES, EveTraining
+from commgan.comm.keys import KeyStream
 from commgan.comm.system import System
 from commgan.errors import CommganError
 from commgan.rng import NonceCounter, derive_seed
@@ -29,10 +30,11 @@ from commgan.security.scenarios import (
     reference_systems,
 )
 from commgan.security.wiretap import WiretapFrames, wiretap_frames
+from commgan.sim.executor import UnitExecutor
 from commgan.sim.stats import FrameErrorStats, security_verdict
 
 __all__ = ["ATTACK_COLUMNS", "BUDGETS", "AttackBudget", "AttackConfig", "AttackRun",
-           "run_attack"]
+           "AttackUnit", "attack_units", "run_attack"]
 
 ATTACK_COLUMNS = ["system", "channel", "mod", "scenario", "eve_model", "eve_params", "ebno_db",
                   "eve_ebno_db", "train_bits", "restarts", "best_restart", "bits", "errors", "ber",
@@ -128,39 +130,52 @@ class AttackConfig:
         return "custom" if isinstance(self.budget, AttackBudget) else self.budget
 
 
-def _units(config: AttackConfig, systems: dict[str, System]) -> int:
-    """Progress-bar units: one per trained restart and one per evaluation-only Eve."""
-    total = 0
+@dataclass(frozen=True)
+class AttackUnit:
+    """One unit of an attack run: one scenario against one system at one of Bob's Eb/N0 points
+    (``ebno_db`` None for a once-per-system scenario). Seeded by these labels alone, so a run's
+    numbers do not depend on how many processes run its units or in which order."""
+
+    system: str
+    scenario: str
+    ebno_db: float | None = None
+
+    def seed(self, *labels: object) -> int:
+        """A seed for this unit and ``labels``."""
+        point = "-" if self.ebno_db is None else f"{self.ebno_db:g}"
+        return derive_seed(self.system, self.scenario, point, *labels)
+
+
+def attack_units(config: AttackConfig, systems: dict[str, System]) -> list[AttackUnit]:
+    """The units of a run in table order: per system, each Eb/N0 point's scenarios (in their
+    ``run_order``), then its once-per-system scenarios; keyed-only ones skip unkeyed systems."""
+    units = []
     for name, scenarios in config.attacked_systems():
-        for scenario in (SCENARIOS[s] for s in scenarios):
-            if scenario.keyed_only and not systems[name].keyed:
-                continue
-            runs = len(config.ebno_db) if scenario.at_point is not None else 1
-            total += runs * scenario.units(config)
-    return total
+        chosen = sorted(((SCENARIOS[s], s) for s in scenarios
+                         if systems[name].keyed or not SCENARIOS[s].keyed_only),
+                        key=lambda pair: pair[0].run_order)
+        for ebno_db in config.ebno_db:
+            units += [AttackUnit(name, label, float(ebno_db))
+                      for scenario, label in chosen if scenario.at_point is not None]
+        units += [AttackUnit(name, label)
+                  for scenario, label in chosen if scenario.per_system is not None]
+    return units
 
 
 class AttackRun:
-    """One run: its fresh nonces, a progress bar, and the rows found so far. Scenarios draw
-    frames and report rows through it."""
+    """The context of one unit: its own fresh nonces, the progress bar, the rows it found.
+    Scenarios draw frames and report rows through it."""
 
-    def __init__(self, config: AttackConfig, key: bytes, bar: tqdm,
-                 on_row: Callable[[pd.DataFrame], None] | None = None) -> None:
-        self.config, self.key, self.bar, self.on_row = config, key, bar, on_row
-        self.nonces = NonceCounter(derive_seed("nonces", config.seed))
+    def __init__(self, config: AttackConfig, key: bytes, unit: AttackUnit,
+                 bar: tqdm | None = None) -> None:
+        self.config, self.key, self.unit = config, key, unit
+        self.bar = bar if bar is not None else tqdm(disable=True)
+        self.nonces = NonceCounter(derive_seed("nonces", config.seed, unit.seed()))
         self.rows: list[dict] = []
 
     def add(self, row: dict) -> None:
         """Record one result row (columns from :data:`ATTACK_COLUMNS`)."""
         self.rows.append(row)
-        if self.on_row is not None:
-            self.on_row(self.table())
-
-    def table(self) -> pd.DataFrame:
-        """The rows so far, with :data:`ATTACK_COLUMNS`."""
-        frame = pd.DataFrame(self.rows).reindex(columns=ATTACK_COLUMNS)
-        frame["channel"], frame["mod"] = self.config.channel, self.config.mod
-        return frame
 
     def frames_for(self, bits: int) -> int:
         """Whole frames that carry at least ``bits`` bits."""
@@ -198,43 +213,76 @@ class AttackRun:
             "seconds": time.perf_counter() - started, **extra})
 
     def point(self, system: System, ebno_db: float) -> AttackPoint:
-        """Fresh test frames at Bob's ``ebno_db``, and Bob's BER on them."""
-        test = self.observe(system, ebno_db, self.config.plan.test_bits, "test")
+        """The fresh test frames at Bob's ``ebno_db`` (the same for every scenario of the point:
+        their nonces come from the point's own counter), and Bob's BER on them."""
+        point_nonces = NonceCounter(derive_seed("nonces", self.config.seed, system.name,
+                                                f"{ebno_db:g}", "test"))
+        test = self.observe(system, ebno_db, self.config.plan.test_bits, "test",
+                            nonces=point_nonces.fresh(self.frames_for(self.config.plan.test_bits)))
         with torch.no_grad():
             received = system.receive(test.bob, torch.as_tensor(test.nonces,
                                                                 device=system.device))
         return AttackPoint(ebno_db, test, float((received != test.bits).float().mean()))
 
-    def attack(self, system: System, scenarios: tuple[str, ...]) -> None:
-        """Run ``scenarios`` against ``system``: at every Eb/N0, then the once-per-system ones."""
-        chosen = sorted((SCENARIOS[name] for name in scenarios
-                         if system.keyed or not SCENARIOS[name].keyed_only),
-                        key=lambda scenario: scenario.run_order)
-        for ebno_db in self.config.ebno_db:
-            point = self.point(system, ebno_db)
-            for scenario in chosen:
-                if scenario.at_point is not None:
-                    scenario.at_point(self, system, point)
-        for scenario in chosen:
-            if scenario.per_system is not None:
+    def run(self, system: System) -> list[dict]:
+        """Run this unit's scenario against ``system``; return its rows.
+
+        A unit is a session of its own: the nonce-reuse guard starts afresh (a key stream that
+        remembers no nonce), so the point's test frames, re-created identically by each unit at
+        that point, do not trip it, while two frames of one unit under one nonce still do."""
+        scenario = SCENARIOS[self.unit.scenario]
+        guard = system.keystream
+        if guard is not None:
+            system.keystream = KeyStream(self.key)
+        try:
+            if self.unit.ebno_db is None:
                 scenario.per_system(self, system)
+            else:
+                scenario.at_point(self, system, self.point(system, self.unit.ebno_db))
+        finally:
+            system.keystream = guard
+        return self.rows
+
+
+def _attack_unit(shared: tuple, unit: AttackUnit) -> list[dict]:
+    """One unit (in a worker process when jobs > 1): its rows."""
+    config, systems, key, bar = shared
+    return AttackRun(config, key, unit, bar).run(systems[unit.system])
 
 
 def run_attack(config: AttackConfig, systems: dict[str, System], key: bytes,
                progress: bool = False, log: Callable[[str], None] = lambda message: None,
-               on_row: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
+               on_row: Callable[[pd.DataFrame], None] | None = None, jobs: int = 1,
+               threads: int = 1) -> pd.DataFrame:
     """Run every scenario of ``config`` against ``systems`` (name -> frozen system, including
     the reference systems when that scenario is on); return the tidy table (ATTACK_COLUMNS).
 
-    ``on_row(table_so_far)`` is called after each finished attack (e.g. to save partial
-    results of a long run); ``log`` takes line messages (progress goes to the bar)."""
+    The units (:func:`attack_units`) run on ``jobs`` processes of ``threads`` torch threads
+    (:class:`~commgan.sim.executor.UnitExecutor`); the table is identical for any ``jobs``.
+    ``on_row(table_so_far)`` is called after each finished unit (e.g. to save partial results
+    of a long run); ``log`` takes line messages (progress goes to the bar, in Eves trained)."""
     for name, _ in config.attacked_systems():
         if name not in systems:
             raise CommganError(f"attack: system {name!r} was not built")
         systems[name].check_frame_bits(config.frame_bits)
-    with tqdm(total=_units(config, systems), disable=not progress, unit="eve",
-              dynamic_ncols=True) as bar:
-        run = AttackRun(config, key, bar, on_row)
-        for name, scenarios in config.attacked_systems():
-            run.attack(systems[name], scenarios)
-    return run.table()
+    units = attack_units(config, systems)
+    rows: list[dict] = []
+    with tqdm(total=sum(SCENARIOS[unit.scenario].units(config) for unit in units),
+              disable=not progress, unit="eve", dynamic_ncols=True) as bar:
+        executor = UnitExecutor(jobs, threads, (config, systems, key, bar if jobs == 1 else None))
+        for unit, found in executor.ordered(_attack_unit, units):
+            if jobs > 1:
+                point = "" if unit.ebno_db is None else f" {unit.ebno_db:g} dB"
+                bar.set_description(f"{unit.system} | {unit.scenario}{point}")
+                bar.update(SCENARIOS[unit.scenario].units(config))
+            rows += found
+            if on_row is not None:
+                on_row(_table(rows, config))
+    return _table(rows, config)
+
+
+def _table(rows: list[dict], config: AttackConfig) -> pd.DataFrame:
+    """Rows with :data:`ATTACK_COLUMNS`."""
+    frame = pd.DataFrame(rows).reindex(columns=ATTACK_COLUMNS)
+    frame["channel"], frame["mod"] = config.channel, config.mod
+    return frame

@@ -43,6 +43,7 @@ from commgan.security.archive import (
     member_name,
 )
 from commgan.security.wiretap import chunk_frames, wiretap_frames
+from commgan.sim.executor import UnitExecutor
 from commgan.sim.sweep import package_versions
 
 __all__ = ["SCORING_NONCE_OFFSET", "check_disk", "check_settings", "export_nonces",
@@ -137,31 +138,40 @@ def _metadata(system: System, channel: str, ebno_db: float, frame_bits: int,
 
 def _chunks(system: System, channel: str, ebno_db: float, frame_bits: int,
             eve_ebno_offset_db: float, seed: int, splits: dict[str, int],
-            progress: bool) -> Iterator[tuple[str, WiretapSplit]]:
-    """(split, chunk of frames) in order; every split draws fresh nonces from one counter."""
+            progress: bool, jobs: int = 1, threads: int = 1
+            ) -> Iterator[tuple[str, WiretapSplit]]:
+    """(split, chunk of frames) in order; every split draws fresh nonces from one counter. The
+    chunks are the units of ``jobs`` worker processes (each seeded by its own nonces), so the
+    arrays do not depend on ``jobs``."""
     if sum(splits.values()) >= SCORING_NONCE_OFFSET:
         raise CommganError(f"an export holds fewer than {SCORING_NONCE_OFFSET} frames")
     counter = export_nonces(system, channel, ebno_db, frame_bits, eve_ebno_offset_db, seed)
     step = chunk_frames(frame_bits)
-    bar = tqdm(total=sum(splits.values()), unit="frame", disable=not progress,
-               dynamic_ncols=True, leave=False)
-    try:
-        for split, count in splits.items():
-            for start in range(0, count, step):
-                nonces = counter.fresh(min(step, count - start))
-                frames = wiretap_frames(system, channel, float(ebno_db), nonces, frame_bits,
-                                        seed, eve_ebno_offset_db, chunk_frames=step)
-                yield split, WiretapSplit.from_frames(frames)
-                bar.update(len(nonces))
-    finally:
-        bar.close()
+    units = [(split, counter.fresh(min(step, count - start)))
+             for split, count in splits.items() for start in range(0, count, step)]
+    executor = UnitExecutor(jobs, threads, (system, channel, float(ebno_db), frame_bits, seed,
+                                            eve_ebno_offset_db, step))
+    with tqdm(total=sum(splits.values()), unit="frame", disable=not progress,
+              dynamic_ncols=True, leave=False) as bar:
+        for (split, nonces), chunk in executor.ordered(_export_chunk, units):
+            yield split, chunk
+            bar.update(len(nonces))
+
+
+def _export_chunk(shared: tuple, unit: tuple[str, np.ndarray]) -> WiretapSplit:
+    """One chunk of an export (in a worker process when jobs > 1)."""
+    system, channel, ebno_db, frame_bits, seed, eve_ebno_offset_db, step = shared
+    frames = wiretap_frames(system, channel, ebno_db, unit[1], frame_bits, seed,
+                            eve_ebno_offset_db, chunk_frames=step)
+    return WiretapSplit.from_frames(frames)
 
 
 def make_wiretap_data(system: System, channel: str, ebno_db: float, frames: int,
                       frame_bits: int, *, splits: str | dict[str, int] | None = None,
                       seed: int = 0, eve_ebno_offset_db: float = 0.0,
                       key_source: str | None = None, model_fingerprint: str | None = None,
-                      progress: bool = False) -> WiretapArchive:
+                      progress: bool = False, jobs: int = 1, threads: int = 1
+                      ) -> WiretapArchive:
     """The arrays ``commgan export`` writes, in memory (the same arrays for the same arguments).
 
     ``system``: a built system (keyed ones transmit under their own key); ``frames``: F per
@@ -169,7 +179,8 @@ def make_wiretap_data(system: System, channel: str, ebno_db: float, frames: int,
     ``ebno_db``: Bob's Eb/N0 in dB, Eve's is ``ebno_db + eve_ebno_offset_db``; ``splits``:
     None (one split ``"all"``), ``"train,test"`` or ``{"train": 8000, "test": 2000}``;
     ``key_source`` and ``model_fingerprint`` (of a learned system's cached model, see
-    :meth:`commgan.systems.SystemSet.fingerprints`) are recorded in the metadata.
+    :meth:`commgan.systems.SystemSet.fingerprints`) are recorded in the metadata; ``jobs``
+    worker processes of ``threads`` torch threads generate the chunks (same arrays for any).
     """
     split_counts = _split_counts(splits, frames)
     check_settings(system, channel, ebno_db, frame_bits, eve_ebno_offset_db)
@@ -177,7 +188,7 @@ def make_wiretap_data(system: System, channel: str, ebno_db: float, frames: int,
                          split_counts, key_source, model_fingerprint)
     parts: dict[str, list[WiretapSplit]] = {name: [] for name in split_counts}
     for split, chunk in _chunks(system, channel, ebno_db, frame_bits, eve_ebno_offset_db, seed,
-                                split_counts, progress):
+                                split_counts, progress, jobs, threads):
         parts[split].append(chunk)
     return WiretapArchive(metadata, {name: WiretapSplit.concatenate(chunks)
                                      for name, chunks in parts.items()})
@@ -187,9 +198,9 @@ def export_wiretap(path: str | os.PathLike, system: System, channel: str, ebno_d
                    frames: int, frame_bits: int, *, splits: str | dict[str, int] | None = None,
                    seed: int = 0, eve_ebno_offset_db: float = 0.0, key_source: str | None = None,
                    model_fingerprint: str | None = None, progress: bool = False,
-                   compresslevel: int = 1) -> dict[str, Any]:
+                   compresslevel: int = 1, jobs: int = 1, threads: int = 1) -> dict[str, Any]:
     """Write :func:`make_wiretap_data`'s arrays to the archive ``path`` (``.npz``) and return
-    its metadata.
+    its metadata (``jobs``, ``threads``: as there).
 
     Memory stays bounded for any F: chunks are appended to uncompressed ``.npy`` scratch files
     in a hidden folder next to ``path`` (about F * L * (1 + 40 / R) bytes of disk), which are
@@ -231,7 +242,8 @@ def export_wiretap(path: str | os.PathLike, system: System, channel: str, ebno_d
                         "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
                         "fortran_order": False, "shape": shape})
             for split, chunk in _chunks(system, channel, ebno_db, frame_bits,
-                                        eve_ebno_offset_db, seed, split_counts, progress):
+                                        eve_ebno_offset_db, seed, split_counts, progress,
+                                        jobs, threads):
                 for field in FIELDS:
                     handles[member_name(metadata, split, field)].write(
                         np.ascontiguousarray(getattr(chunk, field)).tobytes())

@@ -58,8 +58,7 @@ class Scenario:
     summary: str
     """What Eve has and does, in one sentence."""
     run_order: int
-    """Position among one system's attacks: they share one nonce counter, so this order fixes
-    every number of a run."""
+    """Position among one Eb/N0 point's (or one system's) rows of the table."""
     units: Callable[[AttackConfig], int]
     """Progress-bar units of one run: one per trained restart or evaluated Eve."""
     at_point: Callable[[AttackRun, System, AttackPoint], None] | None = None

@@ -16,6 +16,7 @@ pickled to each worker once; the units themselves are small tuples.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
-__all__ = ["UnitExecutor", "set_threads", "usable_cores"]
+__all__ = ["UnitExecutor", "configure_process", "usable_cores"]
 
 Unit = TypeVar("Unit")
 PRELOAD = ["commgan.sim.worker_init", "torch", "sionna.phy", "commgan.comm.registry",
@@ -41,13 +42,38 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def set_threads(threads: int) -> None:
-    """torch's intra-op threads of this process."""
+def configure_process(threads: int) -> None:
+    """The per-process performance policy: torch's intra-op threads, and an allocator that
+    keeps freed memory (:func:`keep_freed_memory`)."""
     import torch
 
     if threads < 1:
         raise ValueError(f"threads must be positive, got {threads}")
     torch.set_num_threads(threads)
+    keep_freed_memory()
+
+
+MMAP_THRESHOLD_BYTES = 32 * 2**20
+"""Blocks below this size come from malloc's heap (glibc's largest allowed threshold)."""
+TRIM_THRESHOLD_BYTES = 256 * 2**20
+"""Free memory at the top of the heap is returned to the kernel only above this size."""
+
+
+def keep_freed_memory() -> None:
+    """Tell glibc's malloc to serve blocks below :data:`MMAP_THRESHOLD_BYTES` from its heap and
+    to keep up to :data:`TRIM_THRESHOLD_BYTES` of freed memory mapped (a no-op off glibc).
+
+    By default, tensors of a few MB (a training batch's activations) are mmap-ed and unmapped on
+    every allocation, and each first touch of a page is a page fault: an ae training step spent
+    a third of its time in the kernel that way (see docs/decisions.md)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, MMAP_THRESHOLD_BYTES)
+    mallopt(m_trim_threshold, TRIM_THRESHOLD_BYTES)
 
 
 def _start_worker(threads: int, shared: Any) -> None:
@@ -55,7 +81,7 @@ def _start_worker(threads: int, shared: Any) -> None:
     global _SHARED
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _SHARED = shared
-    set_threads(threads)
+    configure_process(threads)
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
@@ -97,11 +123,11 @@ class UnitExecutor:
         when a worker is free, and yielded only if it still holds when its turn comes (so a
         result that made later units pointless, e.g. an error-free point, cancels them)."""
         units = list(units)
-        if self.jobs == 1:
+        if self.jobs == 1 or len(units) <= 1:  # starting workers would cost more than it saves
             import torch
 
             saved = torch.get_num_threads()
-            set_threads(self.threads)
+            configure_process(self.threads)
             try:
                 for unit in units:
                     if wanted(unit):
