@@ -329,7 +329,7 @@ def train(systems: str, channels: str, bits: int, out: str) -> None:
             stats = {}
             for precision in ("fp32", "auto"):
                 training = replace(system_spec(name).learned.default_training(
-                    get_modulation("16qam")), precision=precision)
+                    get_modulation("16qam"), channel), precision=precision)
                 context = SystemContext(channel=channel, key=bytes(32),
                                         models_dir=Path(out) / "train_models" / precision)
                 start = time.perf_counter()

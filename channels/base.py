@@ -88,7 +88,9 @@ class ChannelSpec:
     ``channel``: the class (its ``name`` is the registry key); ``summary``: one line for help
     texts; ``theory(R, ebno_db) -> BER`` of Gray QAM with a coherent receiver, or None (no theory
     curve is drawn); ``train_ebno_db``: default (low, high) dB training range of learned links;
-    ``options``: a dataclass of the constructor's options (None = no options).
+    ``options``: a dataclass of the constructor's options (None = no options);
+    ``independent_fades``: every channel use fades independently (fast fading), so a link that
+    spreads bits over several symbols gains diversity.
     """
 
     channel: type[Channel]
@@ -96,6 +98,7 @@ class ChannelSpec:
     theory: Callable[[int, Any], np.ndarray] | None
     train_ebno_db: tuple[float, float]
     options: type | None = None
+    independent_fades: bool = False
 
     @property
     def name(self) -> str:

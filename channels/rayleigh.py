@@ -71,4 +71,5 @@ RAYLEIGH = ChannelSpec(RayleighBlockChannel, "flat block fading, one CN(0, 1) co
                        "frame", theory=ber_rayleigh, train_ebno_db=(0.0, 20.0),
                        options=RayleighBlockOptions)
 RAYLEIGH_FAST = ChannelSpec(RayleighFastChannel, "flat fast fading, one CN(0, 1) coefficient per "
-                            "symbol", theory=ber_rayleigh, train_ebno_db=(0.0, 20.0))
+                            "symbol", theory=ber_rayleigh, train_ebno_db=(10.0, 30.0),
+                            independent_fades=True)

@@ -153,6 +153,7 @@ def _load_checkpoint(stem: Path, module: torch.nn.Module, expected: dict | None,
                            f"{delete}") from None
     if not isinstance(sidecar, dict) or sidecar.get("format") != CHECKPOINT_FORMAT:
         raise CommganError(f"{meta_path} is not a commgan checkpoint ({CHECKPOINT_FORMAT})")
+    _add_later_fields(sidecar)
     for key, value in (expected or {}).items():
         if sidecar.get(key) != value:
             raise CommganError(
@@ -180,6 +181,17 @@ def _load_checkpoint(stem: Path, module: torch.nn.Module, expected: dict | None,
             )
     module.load_state_dict(state)
     return sidecar
+
+
+def _add_later_fields(sidecar: dict) -> None:
+    """Give a sidecar written before a config field existed the value it implicitly had: a
+    transceiver architecture (plain or a gan-enc's ``transceiver``) before ``spread`` sent one
+    symbol per block."""
+    architecture = sidecar.get("architecture")
+    if isinstance(architecture, dict):
+        for config in (architecture, architecture.get("transceiver")):
+            if isinstance(config, dict) and "num_bits_per_symbol" in config:
+                config.setdefault("spread", 1)
 
 
 def config_hash(config: dict, length: int = 12) -> str:

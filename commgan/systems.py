@@ -114,7 +114,7 @@ def load_or_train(name: str, ctx: SystemContext, training: Any = None,
         raise CommganError(f"system {name!r} is not learned; nothing to train")
     modulation = get_modulation(ctx.mod)
     use_shipped = training is None
-    training = training or spec.learned.default_training(modulation)
+    training = training or spec.learned.default_training(modulation, ctx.channel)
     key = ctx.key if ctx.key is not None else os.urandom(32)
     system = spec.build(modulation, key=key, device=ctx.device, training=training)
     stem = ctx.cache.stem(name, ctx.channel, ctx.mod)

@@ -65,7 +65,8 @@ def _sidecar_metrics(name: str, context: SystemContext) -> dict:
 
 
 def _train(name: str, context: SystemContext, steps: int | None, **overrides):
-    training = system_spec(name).learned.default_training(get_modulation("16qam"))
+    training = system_spec(name).learned.default_training(get_modulation("16qam"),
+                                                          context.channel)
     if steps is not None:
         training.steps, training.frame_bits = steps, 64
     for key, value in overrides.items():

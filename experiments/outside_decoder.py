@@ -199,7 +199,8 @@ def _prefixed(prefix: str, score) -> dict:
 
 
 def _train_tiny(name: str, context: SystemContext, steps: int):
-    training = system_spec(name).learned.default_training(get_modulation(context.mod))
+    training = system_spec(name).learned.default_training(get_modulation(context.mod),
+                                                           context.channel)
     training.steps, training.frame_bits = steps, 64
     return load_or_train(name, context, training, retrain=True)
 

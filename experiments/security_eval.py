@@ -64,7 +64,8 @@ class SecurityEval:
 def _tiny_models(context: SystemContext) -> None:
     """Train every learned system for a few steps (smoke runs only)."""
     for name in learned_systems():
-        training = system_spec(name).learned.default_training(get_modulation(context.mod))
+        training = system_spec(name).learned.default_training(get_modulation(context.mod),
+                                                               context.channel)
         training.steps, training.frame_bits = 20, 64
         load_or_train(name, context, training, retrain=True)
 

@@ -118,3 +118,18 @@ def test_cli_train_then_simulate_and_corrupt_cache(tmp_path):
 def test_cli_bad_train_ebno(tmp_path, value):
     result = CliRunner().invoke(cli, ["train", "--train-ebno", value, "--models", str(tmp_path)])
     assert result.exit_code != 0 and "--train-ebno" in result.output
+
+
+def test_architectures_saved_before_spread_still_load(tmp_path):
+    """A sidecar written before TransceiverConfig.spread existed means one symbol per block: it
+    loads as spread = 1 and is refused where another spread is expected."""
+    from dataclasses import asdict
+
+    model = _model()
+    stem = tmp_path / "ae-rayleigh-16qam"
+    old = {key: value for key, value in asdict(model.config).items() if key != "spread"}
+    save_checkpoint(stem, model, {"system": "ae", "architecture": old})
+    load_checkpoint(stem, _model(), expected={"architecture": asdict(model.config)})
+    spreading = {**asdict(model.config), "spread": 2}
+    with pytest.raises(CommganError, match="does not match"):
+        load_checkpoint(stem, _model(), expected={"architecture": spreading})

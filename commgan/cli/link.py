@@ -120,7 +120,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
               help="Training steps [default: 3000 for ae, 2000 for gan-enc].")
 @click.option("--train-ebno", default=None,
               help="Training Eb/N0 in dB: one value or LOW:HIGH (uniform per frame) "
-                   "[default: 4:14 on awgn, 0:20 on rayleigh].")
+                   "[default: 4:14 on awgn, 0:20 on rayleigh, 10:30 on rayleigh-fast].")
 @click.option("--lambda-covert", type=float, default=None, callback=finite(0.0, 1e6),
               help="gan-enc: weight of the covertness critic (BER for a noise-like waveform).")
 @click.option("--precision", type=RegistryChoice(precision_names), default="auto",
@@ -142,7 +142,7 @@ def train(system_name, channel, mod, steps, train_ebno, lambda_covert, precision
 
     configure_process(threads)
     name, channel, mod = system_name.lower(), channel.lower(), mod.lower()
-    training = system_spec(name).learned.default_training(get_modulation(mod))
+    training = system_spec(name).learned.default_training(get_modulation(mod), channel)
     training.seed = seed
     training.precision = precision
     training.train_ebno_db = parse_train_ebno(train_ebno)

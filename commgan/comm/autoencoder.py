@@ -21,12 +21,19 @@ from channels import (
     theory,
 )
 from commgan.comm.system import LearnedSpec, System, SystemSpec
-from commgan.comm.transceiver import Decoder, Encoder, TransceiverConfig, reset_parameters
+from commgan.comm.transceiver import (
+    BlockDemapper,
+    Decoder,
+    Encoder,
+    TransceiverConfig,
+    reset_parameters,
+)
 from commgan.errors import CommganError, TrainingDiverged
 from commgan.gan.precision import autocast, resolve_precision
 from commgan.rng import random_bits, seed_weights, use_seed
 
-__all__ = ["AE", "AutoencoderSystem", "AutoencoderTraining", "LinkTraining", "default_train_ebno",
+__all__ = ["AE", "AutoencoderSystem", "AutoencoderTraining", "LinkTraining", "default_spread",
+           "default_train_ebno",
            "reference_ber", "train_autoencoder"]
 
 
@@ -85,17 +92,25 @@ class AutoencoderSystem(System):
         if self.config.num_bits_per_symbol != modulation.num_bits_per_symbol:
             raise ValueError("transceiver R differs from the modulation's bits per symbol")
         self.encoder = Encoder(self.config)
-        self.decoder = Decoder(self.config)
+        self.decoder = (BlockDemapper(self.config.num_bits_per_symbol, self.config.spread)
+                        if self.config.spread > 1 else Decoder(self.config))
         self.to(self.device)
 
     def init_args(self) -> dict:
         return {"config": self.config}
 
+    @property
+    def frame_multiple(self) -> int:
+        """Whole blocks: K*R bits."""
+        return self.modulation.num_bits_per_symbol * self.config.spread
+
     def transmit(self, bits, nonces=None):
         return self.encoder(bits)
 
     def logits(self, out) -> torch.Tensor:
-        """Bob's bit logits [B, L]."""
+        """Bob's bit logits [B, L] (a spreading link's: exact, over the encoder's codebook)."""
+        if self.config.spread > 1:
+            return self.decoder(out, self.encoder.codebook())
         return self.decoder(out)
 
     def receive(self, out, nonces=None, key=None):
@@ -170,7 +185,7 @@ def train_autoencoder(
             x = system.encoder(bits)
         out = link(x, noise_variance(ebno, rate, device=str(device)))  # fp32, learned or not
         with autocast(precision, device):
-            logits = system.decoder(out)
+            logits = system.logits(out)
         frame_bce = F.binary_cross_entropy_with_logits(logits, bits, reduction="none").mean(-1)
         if training.relative_loss:
             frame_bce = frame_bce / reference(ebno[:, 0])
@@ -198,8 +213,17 @@ def train_autoencoder(
     return pd.DataFrame(history)
 
 
-def _autoencoder_training(modulation: ModulationSpec) -> AutoencoderTraining:
-    return AutoencoderTraining(transceiver=TransceiverConfig(modulation.num_bits_per_symbol))
+def default_spread(modulation: ModulationSpec, channel: str | None) -> int:
+    """Symbols per block of a default learned link: 2 on channels whose uses fade independently
+    (diversity 2, as signal-space diversity) while the block codebook stays small (2^(2R) <= 256
+    codewords for the exact demapper), else 1."""
+    fast = channel is not None and channel_spec(channel).independent_fades
+    return 2 if fast and modulation.num_bits_per_symbol <= 4 else 1
+
+
+def _autoencoder_training(modulation: ModulationSpec, channel: str | None) -> AutoencoderTraining:
+    return AutoencoderTraining(transceiver=TransceiverConfig(
+        modulation.num_bits_per_symbol, spread=default_spread(modulation, channel)))
 
 
 AE = SystemSpec(

@@ -25,6 +25,7 @@ from torch import nn
 from channels import ChannelOutput, ModulationSpec
 from commgan.comm.system import System
 from commgan.comm.transceiver import (
+    BlockDemapper,
     Decoder,
     Encoder,
     TransceiverConfig,
@@ -43,11 +44,13 @@ __all__ = [
 ]
 
 
-def generator_config(r: int, qam_skip: bool = True) -> TransceiverConfig:
-    """The DCGAN generator: batch norm, ReLU, kernel 3 (a symbol sees its neighbours' bits)."""
+def generator_config(r: int, qam_skip: bool = True, spread: int = 1) -> TransceiverConfig:
+    """The DCGAN generator: batch norm, ReLU, kernel 3 (a symbol sees its neighbours' bits); a
+    spreading generator (``spread`` > 1 symbols per block) maps each block on its own
+    (kernel 1) and Bob demaps its codebook exactly."""
     return TransceiverConfig(num_bits_per_symbol=r, hidden=64, encoder_layers=3,
-                             decoder_layers=4, kernel_size=3, norm="batch", activation="relu",
-                             qam_skip=qam_skip)
+                             decoder_layers=4, kernel_size=3 if spread == 1 else 1, norm="batch",
+                             activation="relu", qam_skip=qam_skip, spread=spread)
 
 
 @dataclass
@@ -113,9 +116,13 @@ class _EncryptedSystem(System):
         self.config = config or GanEncConfig(transceiver=generator_config(r))
         if self.config.transceiver.num_bits_per_symbol != r:
             raise ValueError("generator R differs from the modulation's bits per symbol")
+        if key_channels and self.config.transceiver.spread > 1:
+            raise ValueError("a generator with a per-symbol key input cannot spread blocks")
         self.key_channels = key_channels
         self.generator = Encoder(self.config.transceiver, extra_channels=key_channels)
-        self.bob = Decoder(self.config.transceiver, extra_channels=key_channels)
+        spread = self.config.transceiver.spread
+        self.bob = (BlockDemapper(r, spread) if spread > 1
+                    else Decoder(self.config.transceiver, extra_channels=key_channels))
         self.eve = Decoder(self.config.transceiver)
         self.independence_critic = IndependenceCritic(r, self.config.critic_hidden)
         self.covertness_critic = CovertnessCritic(self.config.critic_hidden)
@@ -132,6 +139,11 @@ class _EncryptedSystem(System):
 
     def init_args(self) -> dict:
         return {"config": self.config}
+
+    @property
+    def frame_multiple(self) -> int:
+        """Whole blocks: K*R bits."""
+        return self.modulation.num_bits_per_symbol * self.config.transceiver.spread
 
     def generator_inputs(self, bits: torch.Tensor, z: torch.Tensor
                          ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -165,6 +177,8 @@ class GanEncSystem(_EncryptedSystem):
 
     def bob_logits(self, out: ChannelOutput, z: torch.Tensor) -> torch.Tensor:
         """Bob's message-bit logits [B, L] given the key-stream bits z [B, L]."""
+        if self.config.transceiver.spread > 1:
+            return flip_logits(self.bob(out, self.generator.codebook()), z)
         return flip_logits(self.bob(out), z)
 
     def receive(self, out, nonces=None, key=None):

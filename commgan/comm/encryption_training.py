@@ -22,7 +22,12 @@ import torch
 from torch import nn
 
 from channels import ModulationSpec, get_channel, noise_variance
-from commgan.comm.autoencoder import LinkTraining, default_train_ebno, reference_ber
+from commgan.comm.autoencoder import (
+    LinkTraining,
+    default_spread,
+    default_train_ebno,
+    reference_ber,
+)
 from commgan.comm.encryption import (
     GanEncConfig,
     GanEncNaiveSystem,
@@ -213,17 +218,17 @@ def evaluate_critics(system: _EncryptedSystem, channel: str, training: GanEncTra
             "covertness_critic_acc": covert_right / (2 * total)}
 
 
-def _gan_enc_training(modulation: ModulationSpec) -> GanEncTraining:
-    return GanEncTraining(architecture=GanEncConfig(
-        transceiver=generator_config(modulation.num_bits_per_symbol)))
+def _gan_enc_training(modulation: ModulationSpec, channel: str | None) -> GanEncTraining:
+    return GanEncTraining(architecture=GanEncConfig(transceiver=generator_config(
+        modulation.num_bits_per_symbol, spread=default_spread(modulation, channel))))
 
 
-def _naive_training(modulation: ModulationSpec) -> GanEncTraining:
+def _naive_training(modulation: ModulationSpec, channel: str | None) -> GanEncTraining:
     return GanEncTraining(relative_loss=False, lambda_eve=1.0, architecture=GanEncConfig(
         transceiver=generator_config(modulation.num_bits_per_symbol, qam_skip=False)))
 
 
-def _encrypted_link(default_training: Callable[[ModulationSpec], GanEncTraining]
+def _encrypted_link(default_training: Callable[[ModulationSpec, str | None], GanEncTraining]
                     ) -> LearnedSpec:
     return LearnedSpec(default_training=default_training,
                        architecture=lambda training: training.architecture,

@@ -153,14 +153,15 @@ def _rebuild_system(cls: type[System], modulation: ModulationSpec, init_args: di
 class LearnedSpec:
     """How a learned system is configured and trained.
 
-    ``default_training(modulation)`` -> the training config (a dataclass with ``to_dict``,
-    ``steps``, ``seed``); ``architecture(training)`` -> the architecture config handed to the
+    ``default_training(modulation, channel)`` -> the default training config for a channel name
+    (None: no channel-specific choice), a dataclass with ``to_dict``, ``steps``, ``seed``;
+    ``architecture(training)`` -> the architecture config handed to the
     system's constructor (recorded in, and checked against, the checkpoint);
     ``train(system, channel, training, progress=, log=)`` -> the history (a DataFrame);
     ``critic_metrics(system, channel, training)`` -> extra held-out metrics for the checkpoint.
     """
 
-    default_training: Callable[[ModulationSpec], Any]
+    default_training: Callable[[ModulationSpec, str | None], Any]
     architecture: Callable[[Any], Any]
     train: Callable[..., pd.DataFrame]
     critic_metrics: Callable[[System, str, Any], dict] | None = None
@@ -191,11 +192,11 @@ class SystemSpec:
         return self.system.keyed
 
     def build(self, modulation: ModulationSpec, key: bytes | None = None, device: str = "cpu",
-              training: Any = None) -> System:
+              training: Any = None, channel: str | None = None) -> System:
         """The system for ``modulation`` (learned ones untrained, shaped by ``training`` or the
-        default training config)."""
+        default training config for ``channel``)."""
         if self.learned is None:
             return self.system(modulation, key=key, device=device)
-        training = training or self.learned.default_training(modulation)
+        training = training or self.learned.default_training(modulation, channel)
         return self.system(modulation, self.learned.architecture(training), key=key,
                            device=device)

@@ -6,6 +6,7 @@ multiple of R (the bits per channel use): R bits enter per symbol position as R 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -14,11 +15,13 @@ from sionna.phy.mapping import Mapper
 from torch import nn
 
 from channels import MODULATIONS, ChannelOutput, ModulationSpec
+from commgan.comm.ssd import ROTATION_DEG as SSD_ROTATION_DEG
 from commgan.gan.blocks import broadcast_condition, conv_block
 
 __all__ = ["Decoder", "Encoder", "PowerNorm", "TransceiverConfig", "bits_to_channels",
-           "channels_to_bits", "conv_forward", "conv_stack", "is_pointwise",
-           "pointwise_forward", "receiver_features", "reset_parameters"]
+           "channels_to_bits", "conv_forward", "conv_stack", "deinterleave", "interleave",
+           "is_pointwise", "pointwise_forward", "receiver_features", "reset_parameters",
+           "ssd_skip", "BlockDemapper", "block_bits", "block_labels"]
 
 
 @dataclass
@@ -43,6 +46,90 @@ class TransceiverConfig:
     """Residual encoder around Sionna's Gray QAM map, x = Norm(QAM(b) + CNN(b)), with the CNN's
     last layer initialised to zero: training starts at the classical baseline. False = a plain
     CNN from random initialisation (it converges to worse constellations, see the README)."""
+    spread: int = 1
+    """K: symbols per block. The encoder maps each block of K*R bits jointly to K symbols, which
+    the interleaver sends K frame-fractions apart (:func:`interleave`), so that on fast fading
+    they meet independent fades (diversity up to K); the decoder sees the block's K symbols and
+    their gains together. With the QAM skip, a block starts as signal-space diversity: K rotated
+    Gray QAM points whose quadrature components are cycled within the block (:func:`ssd_skip`).
+    1 = one symbol per R bits."""
+
+
+def interleave(blocks: torch.Tensor) -> torch.Tensor:
+    """Block-major symbols [B, n/K, K] -> frame order [B, n]: symbol k of block j goes to
+    position k n/K + j, so a block's symbols lie n/K apart (the classical block interleaver)."""
+    return blocks.transpose(1, 2).reshape(blocks.shape[0], -1)
+
+
+def deinterleave(values: torch.Tensor, k: int) -> torch.Tensor:
+    """Inverse of :func:`interleave` for per-symbol values [B, n, ...] -> [B, n/K, K, ...]."""
+    return values.reshape(values.shape[0], k, -1, *values.shape[2:]).transpose(1, 2)
+
+
+def block_bits(width: int) -> torch.Tensor:
+    """Every block of ``width`` bits, [2^width, width] float in {0, 1}: row m holds m's bits,
+    most significant first."""
+    shifts = torch.arange(width - 1, -1, -1)
+    return ((torch.arange(2**width).unsqueeze(-1) >> shifts) & 1).float()
+
+
+def block_labels(bits: torch.Tensor, width: int) -> torch.Tensor:
+    """Bits [B, L] -> the label of each block of ``width`` bits [B, L / width] (MSB first)."""
+    weights = 2 ** torch.arange(width - 1, -1, -1, device=bits.device)
+    return (bits.reshape(bits.shape[0], -1, width).long() * weights).sum(-1)
+
+
+class BlockDemapper(nn.Module):
+    """Bob of a spreading encoder: the exact a-posteriori bit logits of each block of K symbols
+    given the received (y_k, h_k) and N0, over the encoder's 2^(K R) codewords (uniform prior).
+
+    With u_k = y_k h_k^* and g_k = |h_k|^2, the log-likelihood of codeword c is
+    -(sum_k g_k |c_k|^2 - 2 Re(u_k c_k^*)) / N0 + const: two matmuls for all codewords; a bit's
+    logit is log sum over the codewords with bit 1 minus log sum over those with bit 0. No
+    trained parameters: it is exact for whatever constellation the encoder learns, and training
+    passes gradients through it into the encoder. Input: ChannelOutput of [B, n]; codebook
+    [2^(K R), K] complex; output [B, n R] logits (> 0 means bit 1).
+    """
+
+    def __init__(self, r: int, spread: int) -> None:
+        super().__init__()
+        self.spread = spread
+        self.register_buffer("blocks", block_bits(r * spread), persistent=False)
+
+    def forward(self, out: ChannelOutput, codebook: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(out.y.device.type, enabled=False):  # scores need fp32's precision
+            return self._logits(out, codebook.to(torch.complex64))
+
+    def _logits(self, out: ChannelOutput, codebook: torch.Tensor) -> torch.Tensor:
+        batch = out.y.shape[0]
+        u = deinterleave(out.y * out.h.conj(), self.spread).reshape(-1, self.spread)
+        g = deinterleave(out.h.abs().square(), self.spread).reshape(-1, self.spread)
+        no = out.no.float()
+        no = (no.reshape(batch, -1)[:, :1] if no.dim() else no.expand(batch, 1))
+        no = no.repeat_interleave(u.shape[0] // batch, dim=0)
+        codeword_iq = torch.cat([codebook.real, codebook.imag], dim=-1).T
+        energy = codebook.abs().square().T
+        bit_sets = torch.cat([self.blocks, 1.0 - self.blocks], dim=-1)
+        width = self.blocks.shape[-1]
+        logits = []
+        for start in range(0, len(u), INFERENCE_ROWS):
+            part = slice(start, start + INFERENCE_ROWS)
+            matched = torch.cat([u[part].real, u[part].imag], dim=-1)
+            score = (2 * matched @ codeword_iq - g[part] @ energy) / no[part]
+            sums = (torch.softmax(score, dim=-1) @ bit_sets).clamp_min(1e-30)
+            logits.append(torch.log(sums[:, :width]) - torch.log(sums[:, width:]))
+        return torch.cat(logits).reshape(batch, -1)
+
+
+def ssd_skip(points: torch.Tensor, rotation_deg: float) -> torch.Tensor:
+    """Signal-space diversity of K Gray points per block [B, n/K, K] complex: rotate each by
+    ``rotation_deg`` and send the quadrature component of point k with point k + 1 (mod K), so
+    the two components of every point meet different fades once interleaved."""
+    if points.shape[-1] == 1:
+        return points
+    angle = math.radians(rotation_deg)
+    rotated = points * complex(math.cos(angle), math.sin(angle))
+    return torch.complex(rotated.real, torch.roll(rotated.imag, shifts=1, dims=-1))
 
 
 def bits_to_channels(bits: torch.Tensor, r: int) -> torch.Tensor:
@@ -98,6 +185,27 @@ def receiver_features(out: ChannelOutput, channels_last: bool = False) -> torch.
     z = out.y * out.h.conj() / gain.clamp_min(1e-12)
     log_gain = torch.log10(gain.clamp_min(1e-6))
     return torch.stack([z.real, z.imag, log_gain], dim=-1 if channels_last else 1)
+
+
+def matched_features(out: ChannelOutput) -> torch.Tensor:
+    """Decoder input of a spreading decoder, [B, n, 3]: the matched-filter output y h^* (I, Q)
+    and the gain |h|^2. The maximum-likelihood metric of a block, sum_k |y_k - h_k c_k|^2, is
+    linear in these for every candidate block c (|y|^2 - 2 Re(c^* y h^*) + |h|^2 |c|^2), so one
+    linear layer can form all candidates' metrics; from z = y / h and log |h|^2 it needs products
+    the network approximates poorly (measured: 4x the ML detector's errors at 20 dB)."""
+    matched = out.y * out.h.conj()
+    return torch.stack([matched.real, matched.imag, out.h.abs().square()], dim=-1)
+
+
+def block_features(out: ChannelOutput, k: int) -> torch.Tensor:
+    """A spreading decoder's input per block of K symbols, [B, n/K, 3K + 1]: each symbol's
+    :func:`matched_features` divided by the block's total gain sum_k |h_k|^2 (the ML decision is
+    invariant to this scale, so the network sees scale-free inputs whatever the fades), then the
+    log10 of that total (how reliable the block is)."""
+    features = deinterleave(matched_features(out), k)
+    total = features[..., 2].sum(dim=-1, keepdim=True).clamp_min(1e-12)
+    scaled = (features / total.unsqueeze(-1)).flatten(-2)
+    return torch.cat([scaled, torch.log10(total)], dim=-1)
 
 
 _ELEMENTWISE = (nn.LeakyReLU, nn.ReLU, nn.Tanh, nn.Identity)
@@ -210,69 +318,106 @@ def conv_stack(in_ch: int, out_ch: int, config: TransceiverConfig, layers: int) 
 class Encoder(nn.Module):
     """Alice: bits [B, L] -> unit-energy complex symbols [B, L/R].
 
-    ``extra_channels``: a conditioning input [B, K] (e.g. a key latent) broadcast along time and
-    concatenated to the bit channels; pass it as ``condition`` to :meth:`forward`.
+    Each block of K*R bits (K = ``config.spread``) becomes K symbols, interleaved across the
+    frame. ``extra_channels``: a conditioning input [B, K'] (e.g. a key latent) broadcast along
+    time and concatenated to the bit channels; pass it as ``condition`` to :meth:`forward`.
     """
 
     def __init__(self, config: TransceiverConfig, extra_channels: int = 0) -> None:
         super().__init__()
         if config.kernel_size % 2 == 0:
             raise ValueError("kernel_size must be odd (same-length convolutions)")
-        self.r = config.num_bits_per_symbol
-        self.net = conv_stack(self.r + extra_channels, 2, config, config.encoder_layers)
+        if config.spread < 1:
+            raise ValueError(f"spread must be >= 1 symbol per block, got {config.spread}")
+        self.r, self.spread = config.num_bits_per_symbol, config.spread
+        self.net = conv_stack(self.r * self.spread + extra_channels, 2 * self.spread, config,
+                              config.encoder_layers)
         self.pointwise = is_pointwise(self.net)
+        if self.spread > 1 and not (self.pointwise and extra_channels == 0):
+            raise ValueError("a spreading encoder maps each block on its own: kernel_size 1 "
+                             "and no conditioning input")
+        if self.spread > 1:
+            self.register_buffer("blocks", block_bits(self.r * self.spread), persistent=False)
         self.power = PowerNorm()
         self.mapper = None
         if config.qam_skip:
             spec = _modulation_for(self.r)
             self.mapper = Mapper(spec.constellation_type, spec.num_bits_per_symbol)
+            self.rotation_deg = SSD_ROTATION_DEG.get(spec.name, 0.0)
             self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Zero the last layer when the QAM skip is on, so the encoder starts as Gray QAM."""
+        """Zero the last layer when the QAM skip is on, so the encoder starts as Gray QAM (as
+        signal-space diversity when it spreads)."""
         if self.mapper is not None:
             nn.init.zeros_(self.net[-1].weight)
             nn.init.zeros_(self.net[-1].bias)
 
+    def codebook(self) -> torch.Tensor:
+        """A spreading encoder's K symbols for each of the 2^(K R) blocks, [2^(K R), K] complex,
+        scaled to unit average energy over the blocks (exactly the ensemble average: blocks of
+        uniform bits are equally likely). Block m holds the bits of m, most significant first."""
+        raw = self._block_symbols(self.blocks)[:, 0]
+        return raw / torch.sqrt(raw.abs().square().mean() + 1e-12)
+
     def raw(self, bits: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """Un-normalised symbols [B, L/R] complex."""
+        """Un-normalised symbols [B, L/R] complex, in frame (interleaved) order (a spreading
+        encoder's are already normalised: its codebook's energy is exact)."""
+        if self.spread > 1:
+            return interleave(self.codebook()[block_labels(bits, self.r * self.spread)])
+        return interleave(self._block_symbols(bits, condition))
+
+    def _block_symbols(self, bits: torch.Tensor, condition: torch.Tensor | None = None
+                       ) -> torch.Tensor:
+        """Bits [B, L] -> un-normalised symbols per block [B, L/(K R), K] complex."""
+        batch, length = bits.shape
+        block = self.r * self.spread
         if self.pointwise and condition is None:
-            batch, length = bits.shape
-            rows = (2.0 * bits.float() - 1.0).reshape(-1, self.r)
-            iq = pointwise_forward(self.net, rows).reshape(batch, length // self.r, 2)
-            x = torch.complex(iq[..., 0], iq[..., 1])
+            rows = (2.0 * bits.float() - 1.0).reshape(-1, block)
+            iq = pointwise_forward(self.net, rows).reshape(batch, length // block,
+                                                           2 * self.spread)
         else:
-            features = bits_to_channels(bits, self.r)
+            features = bits_to_channels(bits, block)
             if condition is not None:
                 features = broadcast_condition(features, condition)
-            iq = conv_forward(self.net, features)
-            x = torch.complex(iq[:, 0], iq[:, 1])
+            iq = conv_forward(self.net, features).transpose(1, 2)
+        x = torch.complex(iq[..., :self.spread], iq[..., self.spread:])
         if self.mapper is not None:
-            x = x + self.mapper(bits).to(x.device)
+            points = self.mapper(bits).to(x.device).reshape(x.shape)
+            x = x + ssd_skip(points, self.rotation_deg)
         return x
 
     def forward(self, bits: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        if self.spread > 1:
+            return self.raw(bits)
         return self.power(self.raw(bits, condition))
 
 
 class Decoder(nn.Module):
     """Bob (or Eve): channel output (y, h, no) -> bit logits [B, L] (logit > 0 means bit 1).
 
-    ``extra_channels``: an optional conditioning input [B, K] (e.g. a key latent).
+    Sees each block's K symbols together (equalised symbol and gain of each, de-interleaved).
+    ``extra_channels``: an optional conditioning input [B, K'] (e.g. a key latent).
     """
 
     def __init__(self, config: TransceiverConfig, extra_channels: int = 0) -> None:
         super().__init__()
         plain = TransceiverConfig(**{**asdict(config), "norm": "none", "activation": "leaky"})
-        self.net = conv_stack(3 + extra_channels, config.num_bits_per_symbol, plain,
+        self.spread = config.spread
+        self.net = conv_stack(3 * self.spread + (self.spread > 1) + extra_channels,
+                              config.num_bits_per_symbol * self.spread, plain,
                               config.decoder_layers)
         self.pointwise = is_pointwise(self.net)
 
     def forward(self, out: ChannelOutput, condition: torch.Tensor | None = None) -> torch.Tensor:
+        batch = out.y.shape[0]
+        if self.spread > 1:
+            rows = block_features(out, self.spread)
+        else:
+            rows = receiver_features(out, channels_last=True)
         if self.pointwise and condition is None:
-            rows = receiver_features(out, channels_last=True).reshape(-1, 3)
-            return pointwise_forward(self.net, rows).reshape(out.y.shape[0], -1)
-        features = receiver_features(out)
+            return pointwise_forward(self.net, rows.reshape(-1, rows.shape[-1])).reshape(batch, -1)
+        features = rows.transpose(1, 2)
         if condition is not None:
             features = broadcast_condition(features, condition)
         return channels_to_bits(conv_forward(self.net, features))
