@@ -268,7 +268,29 @@ def jobs(out: str) -> None:
     table["speed_up"] = table["mbit_per_s"] / table.loc[table["jobs"] == 1, "mbit_per_s"].iloc[0]
     table["identical_rows"] = same
     table.insert(0, "run", "simulate: 16-point qam + ae sweep")
-    _table(table.to_dict("records") + _attack_jobs(), Path(out), "jobs")
+    _table(table.to_dict("records") + _one_point_jobs() + _attack_jobs(), Path(out), "jobs")
+
+
+def _one_point_jobs() -> list[dict]:
+    """One long point (the shipped rayleigh-fast ae at 26 dB, 8000 errors): its blocks are the
+    units, --jobs 1 vs 2 (best of two runs each, the fork server warm)."""
+    from commgan.sim.config import SimulationConfig
+    from commgan.sim.sweep import run_sweep
+    from commgan.systems import SystemContext, build_systems
+
+    systems = build_systems(["ae"], SystemContext(channel="rayleigh-fast"))
+    config = SimulationConfig(channel="rayleigh-fast", systems=("ae",), ebno_db=(26.0,),
+                              target_errors=8000, max_bits=200_000_000)
+    seconds: dict[int, float] = {}
+    tables = {}
+    for count in (2, 1, 2, 1):
+        start = time.perf_counter()
+        tables[count] = run_sweep(config, systems, progress=False, jobs=count)
+        seconds[count] = min(seconds.get(count, float("inf")), time.perf_counter() - start)
+    same = tables[1][["bits", "errors"]].equals(tables[2][["bits", "errors"]])
+    return [{"run": "simulate: one point, ae rayleigh-fast 26 dB", "jobs": count,
+             "seconds": seconds[count], "speed_up": seconds[1] / seconds[count],
+             "identical_rows": same} for count in (1, 2)]
 
 
 def _attack_jobs() -> list[dict]:

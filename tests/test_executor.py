@@ -44,3 +44,27 @@ def test_jobs_do_not_change_the_numbers(tmp_path):
                "ci_high"]
     pd.testing.assert_frame_equal(one[columns], two[columns])
     assert (one.groupby("system")["ebno_db"].max() < 14).all(), "early stop was exercised"
+
+
+def test_blocks_of_one_point_are_units():
+    """A single long point runs as blocks on two processes: bits, errors and frame statistics
+    equal the sequential simulate_point's, which stops after the same whole block."""
+    from channels import WiretapChannel
+    from commgan.comm.registry import build_system
+    from commgan.sim.config import SimulationConfig
+    from commgan.sim.engine import point_blocks, simulate_point
+    from commgan.sim.sweep import run_sweep
+
+    systems = {"qam": build_system("qam", "16qam")}
+    config = SimulationConfig(channel="rayleigh", systems=("qam",), ebno_db=(14.0,),
+                              target_errors=20_000, max_bits=40_000_000, batch_bits=1 << 17)
+    assert len(point_blocks(config.frame_bits, config.batch_frames, config.max_bits)) > 20
+    tables = [run_sweep(config, systems, progress=False, jobs=jobs) for jobs in (1, 2)]
+    columns = ["frames", "bits", "errors", "ci_low", "ci_high"]
+    pd.testing.assert_frame_equal(tables[0][columns], tables[1][columns])
+    point = simulate_point(systems["qam"], WiretapChannel("rayleigh"), 14.0,
+                           frame_bits=config.frame_bits, batch_frames=config.batch_frames,
+                           target_errors=config.target_errors, max_bits=config.max_bits,
+                           seed=config.seed).receivers["bob"]
+    assert (point.bits, point.errors) == (tables[0]["bits"].item(), tables[0]["errors"].item())
+    assert point.errors >= 20_000 and point.bits < config.max_bits  # stopped on errors, mid-way

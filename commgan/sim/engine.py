@@ -6,10 +6,12 @@ the bit source, the frame nonces, the wiretap channel and the error counting
 may run the one fast link, :func:`index_domain_errors`, which draws symbol labels instead of bits
 (statistically identical: uniform i.i.d. bits are uniform labels; tested equal to the bit path).
 
-Per point: batches of frames until every receiver has ``target_errors`` bit errors or
-``max_bits`` bits were sent; intervals over frames (:mod:`commgan.sim.stats`). Every point is a
-unit seeded from (seed, system, Eb/N0), so a resumed sweep gives the same numbers as an
-uninterrupted one.
+Per point: blocks of frames (:func:`point_blocks`: 1, 1, 2, 4, then 8 batches) until every
+receiver has ``target_errors`` bit errors or ``max_bits`` bits were sent; intervals over frames
+(:mod:`commgan.sim.stats`). Every block is seeded from (seed, system, Eb/N0, block index) and
+the stopping rule is checked after whole blocks, so a point gives the same numbers whether its
+blocks run in one process, one after the other (:func:`simulate_point`), or spread over worker
+processes (the sweep), and a resumed sweep gives the same numbers as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from commgan.comm.system import LabelledConstellation, System, frame_bit_errors
 from commgan.rng import NonceCounter, derive_seed, random_bits, use_seed
 from commgan.sim.stats import FrameErrorStats
 
-__all__ = ["PointResult", "bit_path_errors", "index_domain_errors", "point_seed",
+__all__ = ["BLOCK_BATCHES", "PointResult", "bit_path_errors", "index_domain_errors",
+           "merge_block", "point_blocks", "point_finished", "point_seed", "simulate_block",
            "simulate_point"]
 
 
@@ -123,34 +126,73 @@ def simulate_point(
 ) -> PointResult:
     """Simulate one Eb/N0 point of ``system`` over ``wiretap`` (Bob, and Eve if keyed).
 
-    Frame nonces come from a counter seeded by the point (unique within it; a nonce repeats
-    across points or runs only where the same seed re-creates the same message, so no two
-    different messages meet one (key, nonce)). ``eve``: also count Eve's errors (None = keyed
-    systems only). ``fast``: use :func:`index_domain_errors` where the system offers a
-    labelling. ``on_batch(bits_so_far)`` is called after each batch (progress bars).
+    Frame nonces come from a counter seeded by each block (unique within it; a nonce repeats
+    across blocks, points or runs only where the same seed re-creates the same message, so no
+    two different messages meet one (key, nonce)). ``eve``: also count Eve's errors (None =
+    keyed systems only). ``fast``: use :func:`index_domain_errors` where the system offers a
+    labelling. ``on_batch(bits_so_far)`` is called after each block (progress bars).
     """
     system.check_frame_bits(frame_bits)
+    receivers: dict[str, FrameErrorStats] = {}
+    start = time.perf_counter()
+    for index, frames in enumerate(point_blocks(frame_bits, batch_frames, max_bits)):
+        block = simulate_block(system, wiretap, ebno_db, index, frames, frame_bits=frame_bits,
+                               batch_frames=batch_frames, seed=seed, eve=eve, fast=fast)
+        merge_block(receivers, block)
+        if on_batch is not None:
+            on_batch(next(iter(receivers.values())).bits)
+        if point_finished(receivers, target_errors):
+            break
+    return PointResult(system.name, float(ebno_db), receivers, time.perf_counter() - start)
+
+
+BLOCK_BATCHES = (1, 1, 2, 4, 8)
+"""Batches in the blocks of a point, in order (the last repeats): a point that needs one batch
+wastes little beside it when its blocks run in parallel, a long one gets large units."""
+
+
+def point_blocks(frame_bits: int, batch_frames: int, max_bits: int) -> list[int]:
+    """Frames of each block of one point, in order, until ``max_bits`` bits."""
+    total = max(1, -(-max_bits // frame_bits))
+    blocks: list[int] = []
+    while (sent := sum(blocks)) < total:
+        batches = BLOCK_BATCHES[min(len(blocks), len(BLOCK_BATCHES) - 1)]
+        blocks.append(min(batches * batch_frames, total - sent))
+    return blocks
+
+
+def simulate_block(system: System, wiretap: WiretapChannel, ebno_db: float, index: int,
+                   frames: int, *, frame_bits: int, batch_frames: int, seed: int,
+                   eve: bool | None = None, fast: bool = True) -> dict[str, FrameErrorStats]:
+    """Block ``index`` of a point (``frames`` frames in batches of ``batch_frames``): error
+    statistics per receiver. Its bits, fades, noise and nonces come from a seed of (seed,
+    system, Eb/N0, index) alone (block 0: the point's seed)."""
     unit_seed = point_seed(seed, system.name, ebno_db)
+    if index:
+        unit_seed = derive_seed(unit_seed, "block", index)
     generator = use_seed(unit_seed, system.device)
     nonces = NonceCounter(unit_seed)
     eve = system.keyed if eve is None else eve
     errors_of = (index_domain_errors if fast and system.labelled_constellation() is not None
                  else bit_path_errors)
     receivers: dict[str, FrameErrorStats] = {}
-    start = time.perf_counter()
-    sent_frames = 0
     with torch.inference_mode():
-        while True:
-            frames_left = -(-(max_bits - sent_frames * frame_bits) // frame_bits)
-            frames = min(batch_frames, max(1, frames_left))
-            errors = errors_of(system, wiretap, frames, frame_bits, float(ebno_db),
-                               nonces.fresh(frames), eve, generator)
-            sent_frames += frames
+        for start in range(0, frames, batch_frames):
+            count = min(batch_frames, frames - start)
+            errors = errors_of(system, wiretap, count, frame_bits, float(ebno_db),
+                               nonces.fresh(count), eve, generator)
             for receiver, frame_errors in errors.items():
                 receivers.setdefault(receiver, FrameErrorStats(frame_bits)).add(frame_errors)
-            if on_batch is not None:
-                on_batch(sent_frames * frame_bits)
-            enough_errors = all(acc.errors >= target_errors for acc in receivers.values())
-            if enough_errors or sent_frames * frame_bits >= max_bits:
-                break
-    return PointResult(system.name, float(ebno_db), receivers, time.perf_counter() - start)
+    return receivers
+
+
+def merge_block(receivers: dict[str, FrameErrorStats],
+                block: dict[str, FrameErrorStats]) -> None:
+    """Add a block's statistics to a point's (in place)."""
+    for receiver, stats in block.items():
+        receivers.setdefault(receiver, FrameErrorStats(stats.frame_bits)).merge(stats)
+
+
+def point_finished(receivers: dict[str, FrameErrorStats], target_errors: int) -> bool:
+    """Whether every receiver of a point has ``target_errors`` bit errors."""
+    return bool(receivers) and all(stats.errors >= target_errors for stats in receivers.values())

@@ -55,6 +55,14 @@ class FrameErrorStats:
         self.errors += int(values.sum())
         self.sum_sq += float(np.square(values, dtype=np.float64).sum())
 
+    def merge(self, other: FrameErrorStats) -> None:
+        """Add another run's totals (same frame length) to these."""
+        if other.frame_bits != self.frame_bits:
+            raise ValueError("cannot merge statistics of different frame lengths")
+        self.frames += other.frames
+        self.errors += other.errors
+        self.sum_sq += other.sum_sq
+
     def interval(self, confidence: float = 0.95) -> tuple[float, float]:
         """Two-sided ``confidence`` interval for the BER (see the module docstring)."""
         return ber_interval(self.errors, self.sum_sq, self.frames, self.frame_bits, confidence)

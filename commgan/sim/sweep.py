@@ -7,6 +7,7 @@ import json
 import math
 import platform
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,9 +19,16 @@ from channels import WiretapChannel, theory
 from commgan.comm.system import System
 from commgan.fileio import atomic_write_all, json_writer, write_json
 from commgan.sim.config import SimulationConfig
-from commgan.sim.engine import PointResult, simulate_point
+from commgan.sim.engine import (
+    PointResult,
+    merge_block,
+    point_blocks,
+    point_finished,
+    simulate_block,
+)
 from commgan.sim.executor import UnitExecutor
 from commgan.sim.results import RESULT_COLUMNS, plot_ber, write_csv
+from commgan.sim.stats import FrameErrorStats
 
 __all__ = ["PROGRESS_FILE", "RESULT_FILES", "run_sweep", "package_versions"]
 
@@ -95,24 +103,40 @@ def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | Non
         if config.early_stop and bob_clean:
             cut_above[name] = min(ebno_db, cut_above.get(name, ebno_db))
 
-    def wanted(unit: tuple[str, float]) -> bool:
-        name, ebno_db = unit
-        return unit not in finished and ebno_db <= cut_above.get(name, float("inf"))
+    blocks = point_blocks(config.frame_bits, config.batch_frames, config.max_bits)
+    partial: dict[tuple[str, float], dict] = {}
+
+    def wanted(unit: tuple[str, float, int]) -> bool:
+        name, ebno_db, _ = unit
+        return ((name, ebno_db) not in finished
+                and ebno_db <= cut_above.get(name, float("inf")))
 
     on_batch = None
     if jobs == 1:
         def on_batch(bits: int) -> None:
             bar.set_postfix_str(f"{bits:.2e} bits", refresh=False)
     executor = UnitExecutor(jobs, threads, (systems, wiretap, config, on_batch))
+    block_units = [(name, ebno_db, index) for name, ebno_db in units
+                   for index in range(len(blocks))]
     rows = [done] if len(done) else []
     try:
-        for (name, ebno_db), point in executor.ordered(_simulate_unit, units, wanted):
+        for (name, ebno_db, index), (block, seconds) in executor.ordered(
+                _simulate_unit, block_units, wanted):
+            point = partial.setdefault((name, ebno_db), {"receivers": {}, "seconds": 0.0})
+            merge_block(point["receivers"], block)
+            point["seconds"] += seconds
+            if not (point_finished(point["receivers"], config.target_errors)
+                    or index == len(blocks) - 1):
+                continue
+            result = PointResult(name, ebno_db, partial.pop((name, ebno_db))["receivers"],
+                                 point["seconds"])
+            finished[(name, ebno_db)] = result
             bar.set_description(f"{name} @ {ebno_db:g} dB")
             bar.update(1)
-            rows.append(_point_frame(point.rows(config.confidence), config))
+            rows.append(_point_frame(result.rows(config.confidence), config))
             if out is not None:
                 _save_progress(out, config, pd.concat(rows, ignore_index=True))
-            if config.early_stop and point.receivers["bob"].errors == 0:
+            if config.early_stop and result.receivers["bob"].errors == 0:
                 log(f"{name}: no bit error at {ebno_db:g} dB, skipping higher Eb/N0")
                 cut_above[name] = ebno_db
     finally:
@@ -134,15 +158,20 @@ def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | Non
     return results
 
 
-def _simulate_unit(shared: tuple, unit: tuple[str, float]) -> PointResult:
-    """One point: the unit of work of a sweep (runs in a worker process when jobs > 1)."""
+def _simulate_unit(shared: tuple, unit: tuple[str, float, int]
+                   ) -> tuple[dict[str, FrameErrorStats], float]:
+    """One block of one point, the unit of work of a sweep (in a worker process when jobs > 1):
+    its statistics per receiver and its seconds."""
     systems, wiretap, config, on_batch = shared
-    name, ebno_db = unit
-    return simulate_point(
-        systems[name], wiretap, ebno_db, frame_bits=config.frame_bits,
-        batch_frames=config.batch_frames, target_errors=config.target_errors,
-        max_bits=config.max_bits, seed=config.seed,
-        eve=True if config.eve_for_all else None, on_batch=on_batch)
+    name, ebno_db, index = unit
+    frames = point_blocks(config.frame_bits, config.batch_frames, config.max_bits)[index]
+    start = time.perf_counter()
+    block = simulate_block(systems[name], wiretap, ebno_db, index, frames,
+                           frame_bits=config.frame_bits, batch_frames=config.batch_frames,
+                           seed=config.seed, eve=True if config.eve_for_all else None)
+    if on_batch is not None:
+        on_batch(sum(stats.bits for stats in block.values()) // max(1, len(block)))
+    return block, time.perf_counter() - start
 
 
 def _point_frame(rows: list[dict], config: SimulationConfig) -> pd.DataFrame:
