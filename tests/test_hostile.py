@@ -157,6 +157,12 @@ def test_04_unwritable_model_folder_refused_before_training(tmp_path, monkeypatc
     assert not trained
 
 
+def _default_sigint() -> None:
+    """A test run launched in the background inherits an ignored SIGINT, which Python keeps:
+    give the child the default disposition, as an interactive shell would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # 5 and 15
 @pytest.mark.parametrize("signum, jobs", [(signal.SIGTERM, "1"), (signal.SIGINT, "1"),
                                            (signal.SIGINT, "2")])
@@ -166,7 +172,8 @@ def test_05_15_kill_and_ctrl_c_exit_130_and_leave_no_scratch(tmp_path, signum, j
             "--target-errors", "10000000", "--jobs", jobs, "--out", "o"]
     process = subprocess.Popen([sys.executable, "-c", CLI, *args], cwd=tmp_path,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "COMMGAN_KEY": ""}, start_new_session=True)
+                               env={**os.environ, "COMMGAN_KEY": ""}, start_new_session=True,
+                               preexec_fn=_default_sigint)
     started = tmp_path / "o" / (".progress.csv" if jobs == "2" else "")  # workers are running
     deadline = time.monotonic() + 40
     while not started.exists() and time.monotonic() < deadline:

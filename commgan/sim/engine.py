@@ -155,9 +155,11 @@ def point_blocks(frame_bits: int, batch_frames: int, max_bits: int) -> list[int]
     """Frames of each block of one point, in order, until ``max_bits`` bits."""
     total = max(1, -(-max_bits // frame_bits))
     blocks: list[int] = []
-    while (sent := sum(blocks)) < total:
+    sent = 0
+    while sent < total:
         batches = BLOCK_BATCHES[min(len(blocks), len(BLOCK_BATCHES) - 1)]
         blocks.append(min(batches * batch_frames, total - sent))
+        sent += blocks[-1]
     return blocks
 
 

@@ -106,8 +106,8 @@ def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | Non
     blocks = point_blocks(config.frame_bits, config.batch_frames, config.max_bits)
     partial: dict[tuple[str, float], dict] = {}
 
-    def wanted(unit: tuple[str, float, int]) -> bool:
-        name, ebno_db, _ = unit
+    def wanted(unit: tuple[str, float, int, int]) -> bool:
+        name, ebno_db, _, _ = unit
         return ((name, ebno_db) not in finished
                 and ebno_db <= cut_above.get(name, float("inf")))
 
@@ -116,11 +116,11 @@ def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | Non
         def on_batch(bits: int) -> None:
             bar.set_postfix_str(f"{bits:.2e} bits", refresh=False)
     executor = UnitExecutor(jobs, threads, (systems, wiretap, config, on_batch))
-    block_units = [(name, ebno_db, index) for name, ebno_db in units
-                   for index in range(len(blocks))]
+    block_units = [(name, ebno_db, index, frames) for name, ebno_db in units
+                   for index, frames in enumerate(blocks)]
     rows = [done] if len(done) else []
     try:
-        for (name, ebno_db, index), (block, seconds) in executor.ordered(
+        for (name, ebno_db, index, _), (block, seconds) in executor.ordered(
                 _simulate_unit, block_units, wanted):
             point = partial.setdefault((name, ebno_db), {"receivers": {}, "seconds": 0.0})
             merge_block(point["receivers"], block)
@@ -158,13 +158,12 @@ def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | Non
     return results
 
 
-def _simulate_unit(shared: tuple, unit: tuple[str, float, int]
+def _simulate_unit(shared: tuple, unit: tuple[str, float, int, int]
                    ) -> tuple[dict[str, FrameErrorStats], float]:
-    """One block of one point, the unit of work of a sweep (in a worker process when jobs > 1):
-    its statistics per receiver and its seconds."""
+    """One block (system, Eb/N0, index, frames) of one point, the unit of work of a sweep (in a
+    worker process when jobs > 1): its statistics per receiver and its seconds."""
     systems, wiretap, config, on_batch = shared
-    name, ebno_db, index = unit
-    frames = point_blocks(config.frame_bits, config.batch_frames, config.max_bits)[index]
+    name, ebno_db, index, frames = unit
     start = time.perf_counter()
     block = simulate_block(systems[name], wiretap, ebno_db, index, frames,
                            frame_bits=config.frame_bits, batch_frames=config.batch_frames,
