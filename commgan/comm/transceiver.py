@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from sionna.phy.mapping import Mapper
 from torch import nn
+from torch.nn.utils import parametrize
 
 from channels import MODULATIONS, ChannelOutput, ModulationSpec
 from commgan.comm.ssd import ROTATION_DEG as SSD_ROTATION_DEG
@@ -288,10 +289,36 @@ def reset_parameters(*modules: nn.Module) -> None:
     with a QAM skip start as Gray QAM again."""
     for module in modules:
         for layer in module.modules():
-            if layer is not module and hasattr(layer, "reset_parameters"):
+            if layer is module:
+                continue
+            if parametrize.is_parametrized(layer, "weight"):
+                _reset_parametrized(layer)
+            elif hasattr(layer, "reset_parameters"):
                 layer.reset_parameters()
         if isinstance(module, Encoder):
             module.reset_parameters()
+
+
+@torch.no_grad()
+def _reset_parametrized(layer: nn.Module) -> None:
+    """A layer whose weight is parametrized (spectral norm): its own ``reset_parameters`` would
+    initialise the computed weight, a temporary, and leave the stored one as constructed. Draw
+    the stored weight as torch does for a convolution or linear layer (Kaiming uniform, a =
+    sqrt(5); bias U(+-1/sqrt(fan_in))), then the power iteration's vectors and 15 iterations,
+    as at construction."""
+    original = layer.parametrizations.weight.original
+    nn.init.kaiming_uniform_(original, a=math.sqrt(5))
+    if getattr(layer, "bias", None) is not None:
+        bound = 1 / math.sqrt(original[0].numel())
+        nn.init.uniform_(layer.bias, -bound, bound)
+    for parametrization in layer.parametrizations.weight:
+        if hasattr(parametrization, "_u"):
+            parametrization._u.copy_(F.normalize(torch.randn_like(parametrization._u), dim=0,
+                                                 eps=parametrization.eps))
+            parametrization._v.copy_(F.normalize(torch.randn_like(parametrization._v), dim=0,
+                                                 eps=parametrization.eps))
+            parametrization._power_method(
+                parametrization._reshape_weight_to_matrix(original), 15)
 
 
 def _modulation_for(num_bits_per_symbol: int) -> ModulationSpec:
