@@ -194,11 +194,11 @@ def test_block_demapper_is_the_exact_posterior():
     codebook = torch.randn(256, 2, dtype=torch.complex64)
     h = torch.randn(5, 8, dtype=torch.complex64)
     y = torch.randn(5, 8, dtype=torch.complex64)
-    no = torch.full((5, 1), 0.7)
+    no = 0.2 + torch.rand(5, 8)  # N0 per symbol; a scalar or [B, 1] broadcasts the same way
     logits = BlockDemapper(4, 2)(ChannelOutput(y, h, no), codebook)
-    blocks_y, blocks_h = deinterleave(y, 2), deinterleave(h, 2)
+    blocks_y, blocks_h, blocks_no = deinterleave(y, 2), deinterleave(h, 2), deinterleave(no, 2)
     metric = -((blocks_y.unsqueeze(-2) - blocks_h.unsqueeze(-2) * codebook).abs().square()
-               .sum(-1) / 0.7)  # [5, 4, 256]
+               / blocks_no.unsqueeze(-2)).sum(-1)  # [5, 4, 256]
     bits = block_bits(8).bool()
     expected = torch.stack([
         torch.logsumexp(metric.masked_fill(~bits[:, i], -torch.inf), -1)

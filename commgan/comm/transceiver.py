@@ -84,8 +84,8 @@ class BlockDemapper(nn.Module):
     """Bob of a spreading encoder: the exact a-posteriori bit logits of each block of K symbols
     given the received (y_k, h_k) and N0, over the encoder's 2^(K R) codewords (uniform prior).
 
-    With u_k = y_k h_k^* and g_k = |h_k|^2, the log-likelihood of codeword c is
-    -(sum_k g_k |c_k|^2 - 2 Re(u_k c_k^*)) / N0 + const: two matmuls for all codewords; a bit's
+    With u_k = y_k h_k^* / N0_k and g_k = |h_k|^2 / N0_k, the log-likelihood of codeword c is
+    sum_k (2 Re(u_k c_k^*) - g_k |c_k|^2) + const: two matmuls for all codewords; a bit's
     logit is log sum over the codewords with bit 1 minus log sum over those with bit 0. No
     trained parameters: it is exact for whatever constellation the encoder learns, and training
     passes gradients through it into the encoder. Input: ChannelOutput of [B, n]; codebook
@@ -103,11 +103,11 @@ class BlockDemapper(nn.Module):
 
     def _logits(self, out: ChannelOutput, codebook: torch.Tensor) -> torch.Tensor:
         batch = out.y.shape[0]
-        u = deinterleave(out.y * out.h.conj(), self.spread).reshape(-1, self.spread)
-        g = deinterleave(out.h.abs().square(), self.spread).reshape(-1, self.spread)
         no = out.no.float()
-        no = (no.reshape(batch, -1)[:, :1] if no.dim() else no.expand(batch, 1))
-        no = no.repeat_interleave(u.shape[0] // batch, dim=0)
+        no = torch.broadcast_to(no.reshape(batch, -1) if no.dim() else no,
+                                out.y.shape)  # N0 per symbol, from a scalar, [B, 1] or [B, n]
+        u = deinterleave(out.y * out.h.conj() / no, self.spread).reshape(-1, self.spread)
+        g = deinterleave(out.h.abs().square() / no, self.spread).reshape(-1, self.spread)
         codeword_iq = torch.cat([codebook.real, codebook.imag], dim=-1).T
         energy = codebook.abs().square().T
         bit_sets = torch.cat([self.blocks, 1.0 - self.blocks], dim=-1)
@@ -116,7 +116,7 @@ class BlockDemapper(nn.Module):
         for start in range(0, len(u), INFERENCE_ROWS):
             part = slice(start, start + INFERENCE_ROWS)
             matched = torch.cat([u[part].real, u[part].imag], dim=-1)
-            score = (2 * matched @ codeword_iq - g[part] @ energy) / no[part]
+            score = 2 * matched @ codeword_iq - g[part] @ energy
             sums = (torch.softmax(score, dim=-1) @ bit_sets).clamp_min(1e-30)
             logits.append(torch.log(sums[:, :width]) - torch.log(sums[:, width:]))
         return torch.cat(logits).reshape(batch, -1)
