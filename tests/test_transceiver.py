@@ -14,17 +14,19 @@ from commgan.comm.autoencoder import (
     default_spread,
     train_autoencoder,
 )
-from commgan.comm.transceiver import (
+from commgan.comm.spreading import (
     BlockDemapper,
-    TransceiverConfig,
-    bits_to_channels,
     block_bits,
     block_labels,
+    deinterleave,
+    interleave,
+)
+from commgan.comm.transceiver import (
+    TransceiverConfig,
+    bits_to_channels,
     channels_to_bits,
     conv_forward,
     conv_stack,
-    deinterleave,
-    interleave,
 )
 from commgan.gan.precision import native_bf16, resolve_precision
 from commgan.rng import random_bits

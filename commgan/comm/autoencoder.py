@@ -20,9 +20,9 @@ from channels import (
     noise_variance,
     theory,
 )
+from commgan.comm.spreading import BlockDemapper
 from commgan.comm.system import LearnedSpec, System, SystemSpec
 from commgan.comm.transceiver import (
-    BlockDemapper,
     Decoder,
     Encoder,
     TransceiverConfig,

@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from channels import ChannelOutput, ModulationSpec
+from commgan.comm.spreading import BlockDemapper
 from commgan.comm.system import System
 from commgan.comm.transceiver import (
-    BlockDemapper,
     Decoder,
     Encoder,
     TransceiverConfig,
