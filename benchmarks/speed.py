@@ -6,6 +6,7 @@ a peer measured in the same run.
     python benchmarks/speed.py load        # qam Monte Carlo and ae training steps, idle vs with
                                            # 1 and 3 busy-loop processes beside them
     python benchmarks/speed.py jobs        # simulate and attack, --jobs 1 vs --jobs 2
+    python benchmarks/speed.py ray         # --backend ray vs local --jobs 2 (a local Ray)
     python benchmarks/speed.py train       # default trainings in fp32 vs --precision auto (bf16
                                            # where native), time and Bob's BER of both models
 
@@ -314,6 +315,43 @@ def _attack_jobs() -> list[dict]:
     rows[1]["identical_rows"] = tables[1].drop(columns="seconds").equals(
         tables[2].drop(columns="seconds"))
     return rows
+
+
+@main.command("ray")
+@config_option
+@click.option("--out", default="results/benchmarks", show_default=True)
+def ray_backend(out: str) -> None:
+    """The 16-point qam + ae sweep of `jobs` on a local Ray with 2 CPUs vs local --jobs 2
+    (Ray started and workers warm before timing; identical rows required)."""
+    import ray
+
+    from commgan.sim.config import SimulationConfig
+    from commgan.sim.executor import Backend
+    from commgan.sim.sweep import run_sweep
+
+    systems = {"qam": build_system("qam", "16qam"), "ae": build_system("ae", "16qam")}
+    systems["ae"].eval()
+    config = SimulationConfig(channel="rayleigh", systems=("qam", "ae"),
+                              ebno_db=tuple(float(x) for x in range(0, 32, 2)),
+                              target_errors=1 << 40, max_bits=10_000_000)
+    start = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=256 * 2**20)
+    started = time.perf_counter() - start
+    rows, tables = [], {}
+    for backend in ("local", "ray", "local", "ray"):
+        start = time.perf_counter()
+        tables[backend] = run_sweep(config, systems, progress=False, jobs=2,
+                                    backend=Backend(backend))
+        rows.append({"backend": backend, "seconds": time.perf_counter() - start})
+    ray.shutdown()
+    table = pd.DataFrame(rows).groupby("backend", as_index=False).agg(seconds=("seconds", "min"))
+    table["throughput_vs_local"] = table.loc[table["backend"] == "local", "seconds"].iloc[0] \
+        / table["seconds"]
+    table["identical_rows"] = tables["local"][["bits", "errors"]].equals(
+        tables["ray"][["bits", "errors"]])
+    table["ray_start_seconds"] = started
+    _table(table.to_dict("records"), Path(out), "ray")
 
 
 TRAIN_EBNO_DB = {"awgn": (4.0, 8.0, 12.0), "rayleigh": (5.0, 10.0, 15.0, 20.0),

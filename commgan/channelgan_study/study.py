@@ -23,7 +23,7 @@ from commgan.comm.channelgan import (
 )
 from commgan.errors import TrainingDiverged
 from commgan.gan import GANDivergenceError
-from commgan.sim.executor import UnitExecutor
+from commgan.sim.executor import Backend, UnitExecutor
 
 __all__ = ["ChannelModelDiverged", "run_convergence"]
 
@@ -171,6 +171,7 @@ def run_convergence(
     *,
     jobs: int = 1,
     threads: int = 1,
+    backend: Backend | None = None,
     progress: bool = False,
     log: Log = lambda message: None,
 ) -> ConvergenceResult:
@@ -191,7 +192,7 @@ def run_convergence(
     bar = tqdm(total=steps, disable=not progress, dynamic_ncols=True, leave=False,
                desc="converge")
     started = time.perf_counter()
-    executor = UnitExecutor(jobs, threads, shared=config)
+    executor = UnitExecutor(jobs, threads, shared=config, backend=backend)
     try:
         rows, histories, first_states = _train_models(config, executor, out, bar, log)
         fidelity = ae_ber = None

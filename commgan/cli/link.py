@@ -11,6 +11,7 @@ from commgan.cli.options import (
     OFFSET_LIMIT_DB,
     RegistryChoice,
     RegistryHelpOption,
+    backend_options,
     channel_option,
     check_out_dir,
     default_sweep,
@@ -20,6 +21,7 @@ from commgan.cli.options import (
     jobs_option,
     key_option,
     learned_system_names,
+    make_backend,
     mod_option,
     models_option,
     parse_ebno,
@@ -60,10 +62,12 @@ from commgan.errors import CommganError
 @seed_option
 @device_option
 @jobs_option
+@backend_options
 @threads_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
 def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, eve_ebno_offset,
-             key_file, out_dir, models_dir, seed, device, jobs, threads, quiet) -> None:
+             key_file, out_dir, models_dir, seed, device, jobs, backend, ray_address, threads,
+             quiet) -> None:
     """Monte Carlo BER of each system (Bob, and Eve for keyed systems) next to theory.
 
     Writes results.csv, ber.png and config.json to the output folder. An interrupted run
@@ -79,6 +83,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     from commgan.systems import SystemContext, build_systems
 
     names = parse_system_names(systems)
+    runner = make_backend(backend, ray_address)
     grid = parse_ebno(ebno)
     device = resolve_device(device)
     channel, mod = channel.lower(), mod.lower()
@@ -105,7 +110,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
         f" (key: {key_source})")
     results = run_sweep(config, built, out, progress=progress, log=say,
                         extra_metadata={"key_source": key_source}, jobs=jobs or usable_cores(),
-                        threads=threads)
+                        threads=threads, backend=runner)
     click.echo(format_table(results))
     say(f"wrote {out / 'results.csv'}, {out / 'ber.png'}, {out / 'config.json'}")
 

@@ -260,6 +260,33 @@ def key_option(role: str) -> Callable:
 jobs_option = click.option(
     "--jobs", type=click.IntRange(1, 1024), default=None,
     help="Worker processes [default: the usable CPU cores]; the numbers do not depend on it.")
+def backend_options(command: Callable) -> Callable:
+    """``--backend {local,ray}`` and ``--ray-address`` (the executor of the command's units)."""
+    command = click.option(
+        "--ray-address", default=None,
+        help="With --backend ray: the cluster to join (host:port, or auto for the one `ray "
+             "start` made here) [default: start a local Ray].")(command)
+    return click.option(
+        "--backend", type=click.Choice(["local", "ray"], case_sensitive=False), default="local",
+        show_default=True,
+        help="Run the units on local worker processes or as Ray tasks (pip install "
+             "'commgan[ray]'); the numbers are the same.")(command)
+
+
+def make_backend(backend: str, ray_address: str | None):
+    """The executor backend of the CLI options (one error line when Ray is missing)."""
+    from commgan.sim.executor import Backend
+
+    if backend.lower() == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise CommganError("--backend ray needs Ray: pip install 'commgan[ray]'") from None
+    elif ray_address:
+        raise CommganError("--ray-address applies to --backend ray")
+    return Backend(backend.lower(), ray_address)
+
+
 threads_option = click.option(
     "--threads", type=click.IntRange(1, 1024), default=1, show_default=True,
     help="torch intra-op threads per process (more threads collapse on a shared machine).")

@@ -12,6 +12,7 @@ from commgan.cli.options import (
     EBNO_LIMIT_DB,
     OFFSET_LIMIT_DB,
     RegistryHelpOption,
+    backend_options,
     channel_option,
     check_out_dir,
     device_option,
@@ -19,6 +20,7 @@ from commgan.cli.options import (
     frame_bits_check,
     jobs_option,
     key_option,
+    make_backend,
     mod_option,
     models_option,
     parse_ebno,
@@ -58,10 +60,11 @@ from commgan.errors import CommganError
 @seed_option
 @device_option
 @jobs_option
+@backend_options
 @threads_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
 def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file, out_dir,
-           models_dir, seed, device, jobs, threads, quiet) -> None:
+           models_dir, seed, device, jobs, backend, ray_address, threads, quiet) -> None:
     """Train fresh eavesdroppers against frozen links and give a verdict per scenario.
 
     A BER row holds when Eve's 95% interval lies inside [0.49, 0.51]. Writes attack.csv,
@@ -102,7 +105,8 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
     say(f"attacking {', '.join(names)} over {channel} with {mod} on {device}, budget "
         f"{config.budget} (key: {key_source}; Eve never gets it)")
     results = run_attack(config, built, key, progress=not quiet and sys.stderr.isatty(), log=say,
-                         jobs=jobs or usable_cores(), threads=threads)
+                         jobs=jobs or usable_cores(), threads=threads,
+                         backend=make_backend(backend, ray_address))
     write_attack_results(results, out, config, {"key_source": key_source})
     click.echo(format_attack_table(results))
     say(f"wrote {out / 'attack.csv'}, {out / 'attack.png'}, {out / 'config.json'}")
@@ -147,10 +151,12 @@ def _check_applicable(config) -> None:
 @seed_option
 @device_option
 @jobs_option
+@backend_options
 @threads_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
 def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset, split_spec,
-           key_file, out_file, models_dir, seed, device, jobs, threads, quiet) -> None:
+           key_file, out_file, models_dir, seed, device, jobs, backend, ray_address, threads,
+           quiet) -> None:
     """Write a wiretap dataset: per frame the true bits, the public nonce, the transmitted
     symbols and what Bob and Eve received (y, h), plus metadata; never the key.
 
@@ -200,5 +206,6 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     export_wiretap(out, system, channel, ebno, frames, frame_bits, splits=splits, seed=seed,
                    eve_ebno_offset_db=eve_ebno_offset, key_source=key_source, progress=progress,
                    model_fingerprint=built.fingerprints().get(name),
-                   jobs=jobs or usable_cores(), threads=threads)
+                   jobs=jobs or usable_cores(), threads=threads,
+                   backend=make_backend(backend, ray_address))
     click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")

@@ -11,12 +11,14 @@ from commgan.cli.app import cli
 from commgan.cli.options import (
     RegistryChoice,
     RegistryHelpOption,
+    backend_options,
     channel_model_names,
     channel_option,
     check_out_dir,
     device_option,
     finite,
     jobs_option,
+    make_backend,
     mod_option,
     models_option,
     parse_train_ebno,
@@ -49,15 +51,15 @@ from commgan.errors import CommganError
 @click.option("--ae/--no-ae", "ae", default=True, show_default=True,
               help="With --fidelity: train ae through each learned channel (the slow part).")
 @jobs_option
+@backend_options
 @threads_option
 @click.option("--out", "out_dir", default=None,
               help="Output folder [default: results/converge-CHANNEL-MOD].")
 @seed_option
 @device_option
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
-def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, jobs, threads,
-             out_dir,
-             seed, device, quiet) -> None:
+def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, jobs, backend,
+             ray_address, threads, out_dir, seed, device, quiet) -> None:
     """Convergence benchmark of GAN, CGAN and DCGAN channel models (seed 003 Figs. 8-10).
 
     Trains each model for each seed, reports the crossover and equilibrium iterations of the G
@@ -87,6 +89,7 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
         f"{config.device}")
     configure_process(threads)
     result = run_convergence(config, out, jobs=jobs or usable_cores(), threads=threads,
+                             backend=make_backend(backend, ray_address),
                              progress=not quiet and sys.stderr.isatty(),
                              log=say)
     click.echo(format_summary(result.summary, result.fidelity))

@@ -30,7 +30,7 @@ from commgan.security.scenarios import (
     reference_systems,
 )
 from commgan.security.wiretap import WiretapFrames, wiretap_frames
-from commgan.sim.executor import UnitExecutor
+from commgan.sim.executor import Backend, UnitExecutor
 from commgan.sim.stats import FrameErrorStats, security_verdict
 
 __all__ = ["ATTACK_COLUMNS", "BUDGETS", "AttackBudget", "AttackConfig", "AttackRun",
@@ -253,12 +253,13 @@ def _attack_unit(shared: tuple, unit: AttackUnit) -> list[dict]:
 def run_attack(config: AttackConfig, systems: dict[str, System], key: bytes,
                progress: bool = False, log: Callable[[str], None] = lambda message: None,
                on_row: Callable[[pd.DataFrame], None] | None = None, jobs: int = 1,
-               threads: int = 1) -> pd.DataFrame:
+               threads: int = 1, backend: Backend | None = None) -> pd.DataFrame:
     """Run every scenario of ``config`` against ``systems`` (name -> frozen system, including
     the reference systems when that scenario is on); return the tidy table (ATTACK_COLUMNS).
 
     The units (:func:`attack_units`) run on ``jobs`` processes of ``threads`` torch threads
-    (:class:`~commgan.sim.executor.UnitExecutor`); the table is identical for any ``jobs``.
+    (:class:`~commgan.sim.executor.UnitExecutor`, local or ``backend``); the table is
+    identical for any ``jobs`` and backend.
     ``on_row(table_so_far)`` is called after each finished unit (e.g. to save partial results
     of a long run); ``log`` takes line messages (progress goes to the bar, in Eves trained)."""
     for name, _ in config.attacked_systems():
@@ -269,9 +270,11 @@ def run_attack(config: AttackConfig, systems: dict[str, System], key: bytes,
     rows: list[dict] = []
     with tqdm(total=sum(SCENARIOS[unit.scenario].units(config) for unit in units),
               disable=not progress, unit="eve", dynamic_ncols=True) as bar:
-        executor = UnitExecutor(jobs, threads, (config, systems, key, bar if jobs == 1 else None))
+        inline = jobs == 1 and (backend is None or backend.kind == "local")
+        executor = UnitExecutor(jobs, threads, (config, systems, key, bar if inline else None),
+                                backend)
         for unit, found in executor.ordered(_attack_unit, units):
-            if jobs > 1:
+            if not inline:
                 point = "" if unit.ebno_db is None else f" {unit.ebno_db:g} dB"
                 bar.set_description(f"{unit.system} | {unit.scenario}{point}")
                 bar.update(SCENARIOS[unit.scenario].units(config))

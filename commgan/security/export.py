@@ -43,7 +43,7 @@ from commgan.security.archive import (
     member_name,
 )
 from commgan.security.wiretap import chunk_frames, wiretap_frames
-from commgan.sim.executor import UnitExecutor
+from commgan.sim.executor import Backend, UnitExecutor
 from commgan.sim.sweep import package_versions
 
 __all__ = ["SCORING_NONCE_OFFSET", "check_disk", "check_settings", "export_nonces",
@@ -138,7 +138,7 @@ def _metadata(system: System, channel: str, ebno_db: float, frame_bits: int,
 
 def _chunks(system: System, channel: str, ebno_db: float, frame_bits: int,
             eve_ebno_offset_db: float, seed: int, splits: dict[str, int],
-            progress: bool, jobs: int = 1, threads: int = 1
+            progress: bool, jobs: int = 1, threads: int = 1, backend: Backend | None = None
             ) -> Iterator[tuple[str, WiretapSplit]]:
     """(split, chunk of frames) in order; every split draws fresh nonces from one counter. The
     chunks are the units of ``jobs`` worker processes (each seeded by its own nonces), so the
@@ -150,7 +150,7 @@ def _chunks(system: System, channel: str, ebno_db: float, frame_bits: int,
     units = [(split, counter.fresh(min(step, count - start)))
              for split, count in splits.items() for start in range(0, count, step)]
     executor = UnitExecutor(jobs, threads, (system, channel, float(ebno_db), frame_bits, seed,
-                                            eve_ebno_offset_db, step))
+                                            eve_ebno_offset_db, step), backend)
     with tqdm(total=sum(splits.values()), unit="frame", disable=not progress,
               dynamic_ncols=True, leave=False) as bar:
         for (split, nonces), chunk in executor.ordered(_export_chunk, units):
@@ -170,8 +170,8 @@ def make_wiretap_data(system: System, channel: str, ebno_db: float, frames: int,
                       frame_bits: int, *, splits: str | dict[str, int] | None = None,
                       seed: int = 0, eve_ebno_offset_db: float = 0.0,
                       key_source: str | None = None, model_fingerprint: str | None = None,
-                      progress: bool = False, jobs: int = 1, threads: int = 1
-                      ) -> WiretapArchive:
+                      progress: bool = False, jobs: int = 1, threads: int = 1,
+                      backend: Backend | None = None) -> WiretapArchive:
     """The arrays ``commgan export`` writes, in memory (the same arrays for the same arguments).
 
     ``system``: a built system (keyed ones transmit under their own key); ``frames``: F per
@@ -188,7 +188,7 @@ def make_wiretap_data(system: System, channel: str, ebno_db: float, frames: int,
                          split_counts, key_source, model_fingerprint)
     parts: dict[str, list[WiretapSplit]] = {name: [] for name in split_counts}
     for split, chunk in _chunks(system, channel, ebno_db, frame_bits, eve_ebno_offset_db, seed,
-                                split_counts, progress, jobs, threads):
+                                split_counts, progress, jobs, threads, backend):
         parts[split].append(chunk)
     return WiretapArchive(metadata, {name: WiretapSplit.concatenate(chunks)
                                      for name, chunks in parts.items()})
@@ -198,7 +198,8 @@ def export_wiretap(path: str | os.PathLike, system: System, channel: str, ebno_d
                    frames: int, frame_bits: int, *, splits: str | dict[str, int] | None = None,
                    seed: int = 0, eve_ebno_offset_db: float = 0.0, key_source: str | None = None,
                    model_fingerprint: str | None = None, progress: bool = False,
-                   compresslevel: int = 1, jobs: int = 1, threads: int = 1) -> dict[str, Any]:
+                   compresslevel: int = 1, jobs: int = 1, threads: int = 1,
+                   backend: Backend | None = None) -> dict[str, Any]:
     """Write :func:`make_wiretap_data`'s arrays to the archive ``path`` (``.npz``) and return
     its metadata (``jobs``, ``threads``: as there).
 
@@ -243,7 +244,7 @@ def export_wiretap(path: str | os.PathLike, system: System, channel: str, ebno_d
                         "fortran_order": False, "shape": shape})
             for split, chunk in _chunks(system, channel, ebno_db, frame_bits,
                                         eve_ebno_offset_db, seed, split_counts, progress,
-                                        jobs, threads):
+                                        jobs, threads, backend):
                 for field in FIELDS:
                     handles[member_name(metadata, split, field)].write(
                         np.ascontiguousarray(getattr(chunk, field)).tobytes())

@@ -22,9 +22,10 @@ import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["UnitExecutor", "configure_process", "usable_cores"]
+__all__ = ["BACKENDS", "Backend", "UnitExecutor", "configure_process", "usable_cores"]
 
 Unit = TypeVar("Unit")
 PRELOAD = ["commgan.sim.worker_init", "torch", "sionna.phy", "commgan.comm.registry",
@@ -104,6 +105,22 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+@dataclass(frozen=True)
+class Backend:
+    """Where units run: ``local`` worker processes, or ``ray`` tasks on the cluster at
+    ``address`` (None: a local Ray started for the run; ``auto``: the one `ray start` made)."""
+
+    kind: str = "local"
+    address: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.kind!r}")
+
+
+BACKENDS = ("local", "ray")
+
+
 class UnitExecutor:
     """Runs ``fn(shared, unit)`` for a sequence of units on ``jobs`` processes (inline when
     ``jobs`` is 1), at most ``jobs`` at a time, and yields results in the units' order.
@@ -112,10 +129,12 @@ class UnitExecutor:
     once; ``threads``: torch intra-op threads per process.
     """
 
-    def __init__(self, jobs: int = 1, threads: int = 1, shared: Any = None) -> None:
+    def __init__(self, jobs: int = 1, threads: int = 1, shared: Any = None,
+                 backend: Backend | None = None) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be positive, got {jobs}")
         self.jobs, self.threads, self.shared = jobs, threads, shared
+        self.backend = backend or Backend()
 
     def ordered(self, fn: Callable[[Any, Unit], Any], units: Iterable[Unit],
                 wanted: Callable[[Unit], bool] = lambda unit: True) -> Iterator[tuple[Unit, Any]]:
@@ -123,6 +142,12 @@ class UnitExecutor:
         when a worker is free, and yielded only if it still holds when its turn comes (so a
         result that made later units pointless, e.g. an error-free point, cancels them)."""
         units = list(units)
+        if self.backend.kind == "ray":
+            from commgan.sim.ray_backend import ray_ordered
+
+            yield from ray_ordered(fn, units, wanted, self.shared, self.jobs, self.threads,
+                                   self.backend.address)
+            return
         if self.jobs == 1 or len(units) <= 1:  # starting workers would cost more than it saves
             import torch
 

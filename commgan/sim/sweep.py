@@ -26,7 +26,7 @@ from commgan.sim.engine import (
     point_finished,
     simulate_block,
 )
-from commgan.sim.executor import UnitExecutor
+from commgan.sim.executor import Backend, UnitExecutor
 from commgan.sim.results import RESULT_COLUMNS, plot_ber, write_csv
 from commgan.sim.stats import FrameErrorStats
 
@@ -58,13 +58,15 @@ def run_sweep(
     extra_metadata: dict | None = None,
     jobs: int = 1,
     threads: int = 1,
+    backend: Backend | None = None,
 ) -> pd.DataFrame:
     """Simulate every system at every Eb/N0 of ``config``; return the tidy results table.
 
-    The points are units of work (seeded by seed, system and Eb/N0) run by ``jobs`` processes of
-    ``threads`` torch threads each (:class:`~commgan.sim.executor.UnitExecutor`); the table is
-    the same for any ``jobs``. With ``out_dir``, each finished point is appended (in sweep
-    order) to a progress file there, a rerun with the same config resumes from it, and the final
+    The blocks of the points are units of work (seeded by seed, system, Eb/N0 and block) run by
+    ``jobs`` processes of ``threads`` torch threads each, or as Ray tasks with a ray ``backend``
+    (:class:`~commgan.sim.executor.UnitExecutor`); the table is the same for any ``jobs`` and
+    backend. With ``out_dir``, each finished point is appended (in sweep order) to a progress
+    file there, a rerun with the same config resumes from it, and the final
     ``results.csv``, ``ber.png`` and ``config.json`` are written atomically at the end (then the
     progress file is removed). ``progress``: a tqdm bar; None = only when stderr is a terminal.
     """
@@ -73,7 +75,8 @@ def run_sweep(
     out = Path(out_dir) if out_dir is not None else None
     created = out is not None and not out.exists()
     try:
-        return _sweep(config, systems, out, progress, log, extra_metadata, jobs, threads)
+        return _sweep(config, systems, out, progress, log, extra_metadata, jobs, threads,
+                      backend)
     except BaseException:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # a run that failed before its first point leaves no empty folder
@@ -82,7 +85,7 @@ def run_sweep(
 
 def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | None,
            progress: bool, log: Callable[[str], None], extra_metadata: dict | None, jobs: int,
-           threads: int) -> pd.DataFrame:
+           threads: int, backend: Backend | None) -> pd.DataFrame:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     done = _load_progress(out, config, log) if out is not None else pd.DataFrame()
@@ -112,10 +115,10 @@ def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | Non
                 and ebno_db <= cut_above.get(name, float("inf")))
 
     on_batch = None
-    if jobs == 1:
+    if jobs == 1 and (backend is None or backend.kind == "local"):
         def on_batch(bits: int) -> None:
             bar.set_postfix_str(f"{bits:.2e} bits", refresh=False)
-    executor = UnitExecutor(jobs, threads, (systems, wiretap, config, on_batch))
+    executor = UnitExecutor(jobs, threads, (systems, wiretap, config, on_batch), backend)
     block_units = [(name, ebno_db, index, frames) for name, ebno_db in units
                    for index, frames in enumerate(blocks)]
     rows = [done] if len(done) else []
