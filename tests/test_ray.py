@@ -111,3 +111,26 @@ def test_cli_backend_ray(local_ray, tmp_path):
     wrong = runner.invoke(cli, [*args, "--ray-address", "auto", "--out", str(tmp_path / "c")])
     assert wrong.exit_code != 0 and "--ray-address applies to --backend ray" in wrong.output
     assert not (tmp_path / "c").exists()
+
+
+def test_export_and_converge_on_ray_equal_local(local_ray):
+    """Export chunks and converge trainings as Ray tasks: the same arrays and metrics."""
+    from commgan.channelgan_study import ConvergenceConfig, run_convergence
+    from commgan.security.export import make_wiretap_data
+
+    args = dict(channel="rayleigh", ebno_db=6.0, frames=2100, frame_bits=2048, splits="a,b:500")
+    local, remote = (make_wiretap_data(build_system("qam+chacha", "16qam", key=KEY), **args,
+                                       jobs=2, backend=backend)
+                     for backend in (None, local_ray))
+    for split in ("a", "b"):
+        for field in ("bits", "nonce", "x", "y_bob", "y_eve", "h_bob", "h_eve"):
+            assert (getattr(local.splits[split], field)
+                    == getattr(remote.splits[split], field)).all(), (split, field)
+    config = ConvergenceConfig(models=("gan", "dcgan"), seeds=2,
+                               iterations={"gan": 4, "dcgan": 4}, batch_blocks=16, window=2,
+                               smooth=1, fidelity=False)
+    results = [run_convergence(config, jobs=2, backend=backend) for backend in (None, local_ray)]
+    histories = [result.histories[["model", "seed", "iteration", "loss_d", "loss_g"]]
+                 for result in results]
+    assert len(histories[0]) == 2 * 2 * 4
+    pd.testing.assert_frame_equal(*histories)
