@@ -26,7 +26,7 @@ def test_ber_ae_gaps(ber_ae_out):
 def test_ber_gan_enc_smoke(tmp_path, smoke):
     out = smoke("ber_gan_enc.py", tmp_path)
     summary = pd.read_csv(out / "summary.csv")
-    assert summary["gan_enc_eve_ci_contains_half_offset_0"].all()
+    assert summary["gan_enc_eve_joint_ci_contains_half_offset_0"].all()
     table = pd.read_csv(out / "awgn" / "offset_10" / "results.csv")
     assert {"qam", "ae", "gan-enc", "gan-enc-naive"} == set(table["system"])
     assert set(table["receiver"]) == {"bob", "eve"}
@@ -52,3 +52,21 @@ def test_ber_fast_fading_smoke(tmp_path, smoke):
     assert at_20["qam-ssd"] < at_20["qam"], "signal-space diversity beats Gray QAM at 20 dB"
     crossings = pd.read_csv(out / "crossings.csv")
     assert {"system", "target_ber", "ebno_db", "gap_to_qam-ssd_db"} <= set(crossings.columns)
+
+
+def test_eve_criterion_is_joint():
+    """The summary's Eve check uses simultaneous intervals: ten points whose 95% intervals end
+    just below 0.5 pass, one point far from 0.5 fails."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "ber_gan_enc.py"
+    spec = importlib.util.spec_from_file_location("ber_gan_enc", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    near = pd.DataFrame({"ber": [0.495] * 10, "ci_low": [0.4901] * 10, "ci_high": [0.4999] * 10})
+    assert module.joint_covers_half(near)
+    far = pd.concat([near, pd.DataFrame({"ber": [0.45], "ci_low": [0.445], "ci_high": [0.455]})])
+    assert not module.joint_covers_half(far)
