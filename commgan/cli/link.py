@@ -11,14 +11,12 @@ from commgan.cli.options import (
     OFFSET_LIMIT_DB,
     RegistryChoice,
     RegistryHelpOption,
-    backend_options,
     channel_option,
     check_out_dir,
     default_sweep,
     device_option,
     finite,
     frame_bits_check,
-    jobs_option,
     key_option,
     learned_system_names,
     make_backend,
@@ -32,6 +30,7 @@ from commgan.cli.options import (
     seed_option,
     system_names,
     threads_option,
+    worker_options,
 )
 from commgan.configfile import config_option
 from commgan.errors import CommganError
@@ -61,9 +60,7 @@ from commgan.errors import CommganError
 @models_option
 @seed_option
 @device_option
-@jobs_option
-@backend_options
-@threads_option
+@worker_options
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
 def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, eve_ebno_offset,
              key_file, out_dir, models_dir, seed, device, jobs, backend, ray_address, threads,

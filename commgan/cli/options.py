@@ -273,6 +273,11 @@ def backend_options(command: Callable) -> Callable:
              "'commgan[ray]'); the numbers are the same.")(command)
 
 
+def worker_options(command: Callable) -> Callable:
+    """Where a command's units run: ``--jobs``, ``--backend``, ``--ray-address``, ``--threads``."""
+    return jobs_option(backend_options(threads_option(command)))
+
+
 def make_backend(backend: str, ray_address: str | None):
     """The executor backend of the CLI options (one error line when Ray is missing)."""
     from commgan.sim.executor import Backend

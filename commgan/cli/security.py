@@ -12,13 +12,11 @@ from commgan.cli.options import (
     EBNO_LIMIT_DB,
     OFFSET_LIMIT_DB,
     RegistryHelpOption,
-    backend_options,
     channel_option,
     check_out_dir,
     device_option,
     finite,
     frame_bits_check,
-    jobs_option,
     key_option,
     make_backend,
     mod_option,
@@ -29,7 +27,7 @@ from commgan.cli.options import (
     scenario_names,
     seed_option,
     system_names,
-    threads_option,
+    worker_options,
 )
 from commgan.configfile import config_option
 from commgan.errors import CommganError
@@ -59,9 +57,7 @@ from commgan.errors import CommganError
 @models_option
 @seed_option
 @device_option
-@jobs_option
-@backend_options
-@threads_option
+@worker_options
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
 def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file, out_dir,
            models_dir, seed, device, jobs, backend, ray_address, threads, quiet) -> None:
@@ -150,9 +146,7 @@ def _check_applicable(config) -> None:
 @models_option
 @seed_option
 @device_option
-@jobs_option
-@backend_options
-@threads_option
+@worker_options
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
 def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset, split_spec,
            key_file, out_file, models_dir, seed, device, jobs, backend, ray_address, threads,

@@ -11,13 +11,11 @@ from commgan.cli.app import cli
 from commgan.cli.options import (
     RegistryChoice,
     RegistryHelpOption,
-    backend_options,
     channel_model_names,
     channel_option,
     check_out_dir,
     device_option,
     finite,
-    jobs_option,
     make_backend,
     mod_option,
     models_option,
@@ -25,9 +23,9 @@ from commgan.cli.options import (
     positive,
     resolve_device,
     seed_option,
-    threads_option,
     vision_task_names,
     vision_task_summaries,
+    worker_options,
 )
 from commgan.configfile import config_option
 from commgan.errors import CommganError
@@ -50,9 +48,7 @@ from commgan.errors import CommganError
               help="Also measure each model's fidelity (distance, BER, ae through it).")
 @click.option("--ae/--no-ae", "ae", default=True, show_default=True,
               help="With --fidelity: train ae through each learned channel (the slow part).")
-@jobs_option
-@backend_options
-@threads_option
+@worker_options
 @click.option("--out", "out_dir", default=None,
               help="Output folder [default: results/converge-CHANNEL-MOD].")
 @seed_option
