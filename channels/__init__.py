@@ -4,7 +4,7 @@ Built on Sionna PHY. Never imports :mod:`commgan`.
 """
 
 from channels.awgn import AWGNChannel
-from channels.base import Channel, ChannelOutput, ChannelSpec, noise_variance
+from channels.base import Channel, ChannelOutput, ChannelSpec, device_name, noise_variance
 from channels.modulation import (
     MODULATIONS,
     ModulationSpec,
@@ -36,6 +36,7 @@ __all__ = [
     "WiretapOutput",
     "bit_errors_between_indices",
     "channel_spec",
+    "device_name",
     "get_channel",
     "get_modulation",
     "noise_variance",

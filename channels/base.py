@@ -11,7 +11,18 @@ import numpy as np
 import torch
 from sionna.phy.utils import ebnodb2no
 
-__all__ = ["Channel", "ChannelOutput", "ChannelSpec", "noise_variance"]
+__all__ = ["Channel", "ChannelOutput", "ChannelSpec", "device_name", "noise_variance"]
+
+
+def device_name(device: str | torch.device | None) -> str | None:
+    """The device as Sionna names it: ``cuda`` becomes ``cuda:N`` (the current card); None
+    stays None (Sionna's default)."""
+    if device is None:
+        return None
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    return str(device)
 
 
 @dataclass
@@ -39,11 +50,11 @@ def noise_variance(
     if rate <= 0:
         raise ValueError(f"bits per channel use must be positive, got {rate}")
     if rate.is_integer():
-        return ebnodb2no(ebno_db, int(rate), 1.0, device=device)
+        return ebnodb2no(ebno_db, int(rate), 1.0, device=device_name(device))
     numerator, denominator = rate.as_integer_ratio()
     if denominator > 1 << 16:
         raise ValueError(f"bits per channel use {rate} is not a simple ratio k/n")
-    return ebnodb2no(ebno_db, numerator, 1.0 / denominator, device=device)
+    return ebnodb2no(ebno_db, numerator, 1.0 / denominator, device=device_name(device))
 
 
 class Channel(torch.nn.Module):
@@ -62,7 +73,7 @@ class Channel(torch.nn.Module):
         super().__init__()
         from sionna.phy.channel import AWGN
 
-        self._awgn = AWGN(device=device)
+        self._awgn = AWGN(device=device_name(device))
         self.device = self._awgn.device
 
     def coefficients(self, batch_size: int, num_symbols: int) -> torch.Tensor:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from sionna.phy.mapping import Constellation
 
+from channels.base import device_name
+
 __all__ = [
     "MODULATIONS",
     "ModulationSpec",
@@ -29,7 +31,8 @@ class ModulationSpec:
 
     def constellation(self, device: str | None = None) -> Constellation:
         """Sionna's unit-energy Gray constellation for this modulation."""
-        return Constellation(self.constellation_type, self.num_bits_per_symbol, device=device)
+        return Constellation(self.constellation_type, self.num_bits_per_symbol,
+                             device=device_name(device))
 
 
 MODULATIONS: dict[str, ModulationSpec] = {

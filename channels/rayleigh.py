@@ -36,7 +36,8 @@ class RayleighBlockChannel(Channel):
         if block_length is not None and block_length < 1:
             raise ValueError(f"block_length must be a positive integer, got {block_length}")
         self.block_length = block_length
-        self._generate = GenerateFlatFadingChannel(num_tx_ant=1, num_rx_ant=1, device=device)
+        self._generate = GenerateFlatFadingChannel(num_tx_ant=1, num_rx_ant=1,
+                                                    device=self.device)
 
     def coefficients(self, batch_size: int, num_symbols: int) -> torch.Tensor:
         block = num_symbols if self.block_length is None else self.block_length

@@ -1,15 +1,42 @@
 """Work units on processes: the same numbers for any --jobs, early stop and resume included."""
 
+import os
+
 import pandas as pd
 import pytest
+import torch
 from click.testing import CliRunner
 
+from channels import device_name
 from commgan.cli import cli
-from commgan.sim.executor import UnitExecutor
+from commgan.sim.executor import Backend, UnitExecutor, runs_inline
 
 
 def _square(shared, unit):
     return shared * unit * unit
+
+
+def _process_view(shared, unit):
+    return os.getpid(), os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
+def test_workers_see_no_gpu_and_gpu_units_run_inline(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    seen = [value for _, value in UnitExecutor(2).ordered(_process_view, range(4))]
+    assert all(visible == "" for _, visible in seen)
+    assert {pid for pid, _ in seen} - {os.getpid()}
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0"
+    inline = [value for _, value in UnitExecutor(4, device="cuda:0").ordered(_process_view,
+                                                                             range(3))]
+    assert {pid for pid, _ in inline} == {os.getpid()}
+    assert runs_inline(1) and runs_inline(8, device="cuda:0") and not runs_inline(8)
+    assert not runs_inline(1, Backend("ray"))
+
+
+def test_device_names_as_sionna_wants_them():
+    assert device_name("cpu") == "cpu" and device_name(None) is None
+    if torch.cuda.is_available():
+        assert device_name("cuda") == f"cuda:{torch.cuda.current_device()}"
 
 
 @pytest.mark.parametrize("jobs", [1, 3])

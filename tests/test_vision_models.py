@@ -35,6 +35,7 @@ from commgan.vision.training import (
     build_problem,
     train_model,
 )
+from commgan.vision.translation import TRANSLATION_TASKS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -173,7 +174,9 @@ class TestTraining:
 
 class TestRecords:
     def test_every_task_names_a_model_and_every_model_its_config(self):
-        assert {task.model for task in VISION_TASKS.values()} == set(VISION_MODELS)
+        served = {task.model for task in VISION_TASKS.values()} | {
+            key for task in TRANSLATION_TASKS.values() for key in task.models.values()}
+        assert served == set(VISION_MODELS)
         assert all(task.name == name for name, task in VISION_TASKS.items())
         for name, model in VISION_MODELS.items():
             assert model.training.model_name == name
@@ -211,7 +214,7 @@ class TestCache:
             cache_stem("gan", tmp_path)
 
     def test_default_stems_are_the_names_of_existing_caches(self, tmp_path):
-        stems = {name: cache_stem(name, tmp_path).name for name in VISION_MODELS}
+        stems = {name: cache_stem(name, tmp_path).name for name in ("sr", "colour", "restore")}
         assert stems == {"sr": "srgan-x4-5da523dc2ef2", "colour": "cr-srgan-x2-5127b2a482f0",
                          "restore": "multiloss-restore-710685a75c34"}
         assert cache_stem("restore", tmp_path, vgg_perceptual=True).name == \

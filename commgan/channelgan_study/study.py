@@ -192,7 +192,7 @@ def run_convergence(
     bar = tqdm(total=steps, disable=not progress, dynamic_ncols=True, leave=False,
                desc="converge")
     started = time.perf_counter()
-    executor = UnitExecutor(jobs, threads, shared=config, backend=backend)
+    executor = UnitExecutor(jobs, threads, shared=config, backend=backend, device=config.device)
     try:
         rows, histories, first_states = _train_models(config, executor, out, bar, log)
         fidelity = ae_ber = None

@@ -4,10 +4,11 @@
 Choices and defaults come from the registries (systems, channels, modulations, vision tasks,
 channel models), read when a command needs them, so ``commgan --help`` imports none of them.
 Commands: ``link`` (simulate, train), ``security`` (attack, export), ``studies`` (converge,
-restore); shared options and parsers in ``options``.
+restore), ``translate`` (pix2pix, CycleGAN), ``augment`` (GAN data augmentation on digits);
+shared options and parsers in ``options``.
 """
 
-from commgan.cli import link, security, studies  # noqa: F401  (registers the commands)
+from commgan.cli import augment, link, security, studies, translate  # noqa: F401  (registers)
 from commgan.cli.app import cli, main
 from commgan.cli.options import check_out_dir, parse_ebno, parse_train_ebno, resolve_device
 

@@ -27,6 +27,7 @@ from commgan.cli.options import (
     positive,
     precision_names,
     resolve_device,
+    resolve_jobs,
     seed_option,
     system_names,
     threads_option,
@@ -74,7 +75,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     from commgan.comm.keys import load_key
     from commgan.comm.registry import parse_system_names, system_spec
     from commgan.sim.config import SimulationConfig
-    from commgan.sim.executor import configure_process, usable_cores
+    from commgan.sim.executor import configure_process
     from commgan.sim.results import format_table
     from commgan.sim.sweep import run_sweep
     from commgan.systems import SystemContext, build_systems
@@ -106,7 +107,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     say(f"simulating {', '.join(names)} over {channel} with {mod} on {device}"
         f" (key: {key_source})")
     results = run_sweep(config, built, out, progress=progress, log=say,
-                        extra_metadata={"key_source": key_source}, jobs=jobs or usable_cores(),
+                        extra_metadata={"key_source": key_source}, jobs=resolve_jobs(jobs, device),
                         threads=threads, backend=runner)
     click.echo(format_table(results))
     say(f"wrote {out / 'results.csv'}, {out / 'ber.png'}, {out / 'config.json'}")

@@ -259,7 +259,20 @@ def key_option(role: str) -> Callable:
 
 jobs_option = click.option(
     "--jobs", type=click.IntRange(1, 1024), default=None,
-    help="Worker processes [default: the usable CPU cores]; the numbers do not depend on it.")
+    help="Worker processes [default: the usable CPU cores; 1 with --device cuda]; the numbers "
+         "do not depend on it.")
+
+
+def resolve_jobs(jobs: int | None, device: str) -> int:
+    """``--jobs``, else one process on a GPU (workers would each hold a CUDA context on the same
+    card) and the usable CPU cores otherwise."""
+    from commgan.sim.executor import usable_cores
+
+    if jobs:
+        return jobs
+    return 1 if device.startswith("cuda") else usable_cores()
+
+
 def backend_options(command: Callable) -> Callable:
     """``--backend {local,ray}`` and ``--ray-address`` (the executor of the command's units)."""
     command = click.option(
@@ -271,6 +284,13 @@ def backend_options(command: Callable) -> Callable:
         show_default=True,
         help="Run the units on local worker processes or as Ray tasks (pip install "
              "'commgan[ray]'); the numbers are the same.")(command)
+
+
+train_dir_option = click.option(
+    "--train-dir", default=None,
+    help="Train the model on a folder of your own photographs (PNG, JPEG, ...; split by image "
+         "into training and validation, the model chosen on validation, cached by the "
+         "folder's contents) [default: the shipped images].")
 
 
 def worker_options(command: Callable) -> Callable:

@@ -24,6 +24,7 @@ from commgan.cli.options import (
     parse_ebno,
     positive,
     resolve_device,
+    resolve_jobs,
     scenario_names,
     seed_option,
     system_names,
@@ -66,7 +67,7 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
     A BER row holds when Eve's 95% interval lies inside [0.49, 0.51]. Writes attack.csv,
     attack.png and config.json to the output folder.
     """
-    from commgan.sim.executor import configure_process, usable_cores
+    from commgan.sim.executor import configure_process
 
     configure_process(threads)
     from channels import get_modulation
@@ -101,7 +102,7 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
     say(f"attacking {', '.join(names)} over {channel} with {mod} on {device}, budget "
         f"{config.budget} (key: {key_source}; Eve never gets it)")
     results = run_attack(config, built, key, progress=not quiet and sys.stderr.isatty(), log=say,
-                         jobs=jobs or usable_cores(), threads=threads,
+                         jobs=resolve_jobs(jobs, device), threads=threads,
                          backend=make_backend(backend, ray_address))
     write_attack_results(results, out, config, {"key_source": key_source})
     click.echo(format_attack_table(results))
@@ -157,7 +158,7 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     Read it with numpy.load or commgan.security.archive.load_wiretap. Large N is generated in
     chunks, so memory stays bounded.
     """
-    from commgan.sim.executor import configure_process, usable_cores
+    from commgan.sim.executor import configure_process
 
     configure_process(threads)
     from channels import get_modulation
@@ -200,6 +201,6 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     export_wiretap(out, system, channel, ebno, frames, frame_bits, splits=splits, seed=seed,
                    eve_ebno_offset_db=eve_ebno_offset, key_source=key_source, progress=progress,
                    model_fingerprint=built.fingerprints().get(name),
-                   jobs=jobs or usable_cores(), threads=threads,
+                   jobs=resolve_jobs(jobs, device), threads=threads,
                    backend=make_backend(backend, ray_address))
     click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")

@@ -22,7 +22,9 @@ from commgan.cli.options import (
     parse_train_ebno,
     positive,
     resolve_device,
+    resolve_jobs,
     seed_option,
+    train_dir_option,
     vision_task_names,
     vision_task_summaries,
     worker_options,
@@ -65,7 +67,7 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
     """
     from commgan.channelgan_study import ConvergenceConfig, format_summary, run_convergence
     from commgan.comm.channelgan import CHANNEL_MODELS
-    from commgan.sim.executor import configure_process, usable_cores
+    from commgan.sim.executor import configure_process
 
     model_names = ",".join(CHANNEL_MODELS) if model_names is None else model_names
     names = [name.strip().lower() for name in model_names.split(",") if name.strip()]
@@ -84,7 +86,7 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
     say(f"converge: {', '.join(names)} x {seeds} seeds over {channel} with {mod} on "
         f"{config.device}")
     configure_process(threads)
-    result = run_convergence(config, out, jobs=jobs or usable_cores(), threads=threads,
+    result = run_convergence(config, out, jobs=resolve_jobs(jobs, config.device), threads=threads,
                              backend=make_backend(backend, ray_address),
                              progress=not quiet and sys.stderr.isatty(),
                              log=say)
@@ -118,6 +120,7 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
 @click.option("--backbone-weights", default=None,
               help="Local VGG16 weights file (+ LPIPS lin layers) for LPIPS and the VGG "
                    "perceptual loss; without it LPIPS is unavailable.")
+@train_dir_option
 @click.option("--out", "out_dir", default=None,
               help="Output folder [default: results/restore-TASK].")
 @models_option
@@ -128,7 +131,8 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
                    "tensors, where threads pay off on an idle machine].")
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
 def restore(task, image_path, demo, degraded, mask_path, ratio, mask_kind, sigma, steps,
-            backbone_weights, out_dir, models_dir, seed, device, threads, quiet) -> None:
+            backbone_weights, train_dir, out_dir, models_dir, seed, device, threads,
+            quiet) -> None:
     """Restore an image with a GAN next to a classical baseline.
 
     Writes restored.png, side_by_side.png (degraded | baseline | GAN | reference, with PSNR/SSIM)
@@ -151,7 +155,7 @@ def restore(task, image_path, demo, degraded, mask_path, ratio, mask_kind, sigma
     request = RestoreRequest(task=task, image=image_path, demo=demo, degraded=degraded,
                              mask=mask_path, settings=settings, steps=steps,
                              backbone_weights=backbone_weights, models_dir=models,
-                             device=resolve_device(device))
+                             device=resolve_device(device), train_dir=train_dir)
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     result = run_restore(request, progress=not quiet and sys.stderr.isatty(), log=say)
     source = f"{DEMO_IMAGE} (demo)" if demo else Path(image_path).name

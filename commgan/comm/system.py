@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from channels import ChannelOutput, ModulationSpec
+from channels import ChannelOutput, ModulationSpec, device_name
 from commgan.comm.keys import KeyStream
 from commgan.errors import CommganError
 
@@ -63,7 +63,7 @@ class System(ABC, torch.nn.Module):
     def __init__(self, modulation: ModulationSpec, key: bytes | None = None, device=None) -> None:
         super().__init__()
         self.modulation = modulation
-        self.device = torch.device(device or "cpu")
+        self.device = torch.device(device_name(device) or "cpu")
         if self.keyed and key is None:
             raise CommganError(f"system {self.name!r} needs a 256-bit key")
         self.keystream = KeyStream(key) if self.keyed else None

@@ -274,17 +274,16 @@ class Encoder(nn.Module):
         if self.spread > 1:
             self.register_buffer("blocks", block_bits(self.r * self.spread), persistent=False)
         self.power = PowerNorm()
-        self.mapper = None
-        if config.qam_skip:
-            spec = _modulation_for(self.r)
-            self.mapper = Mapper(spec.constellation_type, spec.num_bits_per_symbol)
-            self.rotation_deg = SSD_ROTATION_DEG.get(spec.name, 0.0)
+        self.skip = _modulation_for(self.r) if config.qam_skip else None
+        self._mappers: dict[str, Mapper] = {}
+        if self.skip is not None:
+            self.rotation_deg = SSD_ROTATION_DEG.get(self.skip.name, 0.0)
             self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Zero the last layer when the QAM skip is on, so the encoder starts as Gray QAM (as
         signal-space diversity when it spreads)."""
-        if self.mapper is not None:
+        if self.skip is not None:
             nn.init.zeros_(self.net[-1].weight)
             nn.init.zeros_(self.net[-1].bias)
 
@@ -317,10 +316,19 @@ class Encoder(nn.Module):
                 features = broadcast_condition(features, condition)
             iq = conv_forward(self.net, features).transpose(1, 2)
         x = torch.complex(iq[..., :self.spread], iq[..., self.spread:])
-        if self.mapper is not None:
-            points = self.mapper(bits).to(x.device).reshape(x.shape)
+        if self.skip is not None:
+            points = self.gray_mapper(bits.device)(bits).reshape(x.shape)
             x = x + ssd_skip(points, self.rotation_deg)
         return x
+
+    def gray_mapper(self, device: torch.device) -> Mapper:
+        """Sionna's Gray QAM mapper of the skip, on ``device`` (a Sionna block keeps its
+        constellation on the device it was made for; ``Module.to`` does not move it)."""
+        name = str(device)
+        if name not in self._mappers:
+            self._mappers[name] = Mapper(self.skip.constellation_type,
+                                         self.skip.num_bits_per_symbol, device=name)
+        return self._mappers[name]
 
     def forward(self, bits: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         if self.spread > 1:

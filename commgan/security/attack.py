@@ -30,7 +30,7 @@ from commgan.security.scenarios import (
     reference_systems,
 )
 from commgan.security.wiretap import WiretapFrames, wiretap_frames
-from commgan.sim.executor import Backend, UnitExecutor
+from commgan.sim.executor import Backend, UnitExecutor, runs_inline
 from commgan.sim.stats import FrameErrorStats, security_verdict
 
 __all__ = ["ATTACK_COLUMNS", "BUDGETS", "AttackBudget", "AttackConfig", "AttackRun",
@@ -270,9 +270,9 @@ def run_attack(config: AttackConfig, systems: dict[str, System], key: bytes,
     rows: list[dict] = []
     with tqdm(total=sum(SCENARIOS[unit.scenario].units(config) for unit in units),
               disable=not progress, unit="eve", dynamic_ncols=True) as bar:
-        inline = jobs == 1 and (backend is None or backend.kind == "local")
+        inline = runs_inline(jobs, backend, config.device)
         executor = UnitExecutor(jobs, threads, (config, systems, key, bar if inline else None),
-                                backend)
+                                backend, config.device)
         for unit, found in executor.ordered(_attack_unit, units):
             if not inline:
                 point = "" if unit.ebno_db is None else f" {unit.ebno_db:g} dB"

@@ -60,19 +60,20 @@ def parse_splits(text: str | None, frames: int) -> dict[str, int]:
     if text is None:
         text = f"{DEFAULT_SPLIT}:{frames}"
     hint = "use NAME[:FRAMES],... e.g. train,test or train:8000,test:2000"
+    shown = repr(text)[:60]
     splits: dict[str, int] = {}
     for item in (part.strip() for part in text.split(",")):
         name, _, count = item.partition(":")
         name = name.strip()
         if not _SPLIT_NAME.match(name):
-            raise CommganError(f"--split {text!r}: bad split name {name!r}; {hint}")
+            raise CommganError(f"--split {shown}: bad split name {repr(name)[:40]}; {hint}")
         if name in splits:
-            raise CommganError(f"--split {text!r}: split {name!r} appears twice")
+            raise CommganError(f"--split {shown}: split {name!r} appears twice")
         try:
             splits[name] = int(count) if count.strip() else frames
         except ValueError:
             raise CommganError(
-                f"--split {text!r}: {count!r} is not a frame count; {hint}") from None
+                f"--split {shown}: {repr(count)[:40]} is not a frame count; {hint}") from None
         if splits[name] <= 0:
             raise CommganError(f"frame counts must be positive integers, got {splits[name]} "
                                f"for split {name!r}")
@@ -150,7 +151,8 @@ def _chunks(system: System, channel: str, ebno_db: float, frame_bits: int,
     units = [(split, counter.fresh(min(step, count - start)))
              for split, count in splits.items() for start in range(0, count, step)]
     executor = UnitExecutor(jobs, threads, (system, channel, float(ebno_db), frame_bits, seed,
-                                            eve_ebno_offset_db, step), backend)
+                                            eve_ebno_offset_db, step), backend,
+                            str(system.device))
     with tqdm(total=sum(splits.values()), unit="frame", disable=not progress,
               dynamic_ncols=True, leave=False) as bar:
         for (split, nonces), chunk in executor.ordered(_export_chunk, units):

@@ -25,7 +25,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["BACKENDS", "Backend", "UnitExecutor", "configure_process", "usable_cores"]
+__all__ = ["BACKENDS", "Backend", "UnitExecutor", "configure_process", "runs_inline",
+           "usable_cores"]
 
 Unit = TypeVar("Unit")
 PRELOAD = ["commgan.sim.worker_init", "torch", "sionna.phy", "commgan.comm.registry",
@@ -97,12 +98,34 @@ def _call(fn: Callable[[Any, Any], Any], unit: Any) -> Any:
 
 def _worker_context() -> multiprocessing.context.BaseContext:
     """The fork server (preloaded; its first import makes it and its workers ignore Ctrl-C, see
-    :mod:`commgan.sim.worker_init`) where the platform has one, else spawn."""
+    :mod:`commgan.sim.worker_init`) where the platform has one, else spawn.
+
+    Workers run CPU units only and never see a GPU: Sionna initialises CUDA wherever it is
+    visible (on import and on every seed), and a process forked after that cannot use CUDA
+    again, so the fork server starts with ``CUDA_VISIBLE_DEVICES`` empty."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    try:
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+    finally:
+        if visible is None:
+            del os.environ["CUDA_VISIBLE_DEVICES"]
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = visible
     return context
+
+
+def runs_inline(jobs: int, backend: Backend | None = None, device: str = "cpu") -> bool:
+    """Whether an executor of these settings runs its units in this process: one job on the
+    local backend, or units on a GPU (one process drives the card; workers see none)."""
+    local = backend is None or backend.kind == "local"
+    return local and (jobs == 1 or str(device).startswith("cuda"))
 
 
 @dataclass(frozen=True)
@@ -126,15 +149,17 @@ class UnitExecutor:
     ``jobs`` is 1), at most ``jobs`` at a time, and yields results in the units' order.
 
     ``shared``: what every unit reads (systems, channels, config), handed to forked workers
-    once; ``threads``: torch intra-op threads per process.
+    once; ``threads``: torch intra-op threads per process; ``device``: where the units compute
+    (units on a GPU run inline, see :func:`runs_inline`).
     """
 
     def __init__(self, jobs: int = 1, threads: int = 1, shared: Any = None,
-                 backend: Backend | None = None) -> None:
+                 backend: Backend | None = None, device: str = "cpu") -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be positive, got {jobs}")
         self.jobs, self.threads, self.shared = jobs, threads, shared
         self.backend = backend or Backend()
+        self.inline = runs_inline(jobs, self.backend, device)
 
     def ordered(self, fn: Callable[[Any, Unit], Any], units: Iterable[Unit],
                 wanted: Callable[[Unit], bool] = lambda unit: True) -> Iterator[tuple[Unit, Any]]:
@@ -148,7 +173,7 @@ class UnitExecutor:
             yield from ray_ordered(fn, units, wanted, self.shared, self.jobs, self.threads,
                                    self.backend.address)
             return
-        if self.jobs == 1 or len(units) <= 1:  # starting workers would cost more than it saves
+        if self.inline or len(units) <= 1:  # starting workers would cost more than it saves
             import torch
 
             saved = torch.get_num_threads()

@@ -26,7 +26,7 @@ from commgan.sim.engine import (
     point_finished,
     simulate_block,
 )
-from commgan.sim.executor import Backend, UnitExecutor
+from commgan.sim.executor import Backend, UnitExecutor, runs_inline
 from commgan.sim.results import RESULT_COLUMNS, plot_ber, write_csv
 from commgan.sim.stats import FrameErrorStats
 
@@ -115,10 +115,11 @@ def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | Non
                 and ebno_db <= cut_above.get(name, float("inf")))
 
     on_batch = None
-    if jobs == 1 and (backend is None or backend.kind == "local"):
+    if runs_inline(jobs, backend, config.device):
         def on_batch(bits: int) -> None:
             bar.set_postfix_str(f"{bits:.2e} bits", refresh=False)
-    executor = UnitExecutor(jobs, threads, (systems, wiretap, config, on_batch), backend)
+    executor = UnitExecutor(jobs, threads, (systems, wiretap, config, on_batch), backend,
+                            config.device)
     block_units = [(name, ebno_db, index, frames) for name, ebno_db in units
                    for index, frames in enumerate(blocks)]
     rows = [done] if len(done) else []

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from commgan.checkpoint import ModelCache, config_hash
 from commgan.errors import CommganError
+from commgan.vision.data import folder_digest
 from commgan.vision.perceptual import VGG16Features
 from commgan.vision.training import VISION_MODELS, VisionModel, VisionTraining, train_model
 
@@ -38,8 +39,18 @@ def _perceptual_name(model: VisionModel, vgg_perceptual: bool) -> str:
 
 
 def _identity(name: str, training: VisionTraining, perceptual_name: str) -> dict:
-    """The identity recorded in (and checked against) a checkpoint, as JSON would return it."""
-    identity = {"model": name, "training": training.to_dict(), "perceptual": perceptual_name}
+    """The identity recorded in (and checked against) a checkpoint, as JSON would return it.
+
+    With the user's photographs (file paths among the images) it includes the SHA-256 of their
+    contents; an empty validation list is left out (the identities of the models trained on
+    the shipped images stay what they were)."""
+    config = training.to_dict()
+    if not config.get("validation"):
+        config.pop("validation", None)
+    identity = {"model": name, "training": config, "perceptual": perceptual_name}
+    digest = folder_digest(tuple(training.images) + tuple(training.validation))
+    if digest is not None:
+        identity["images_sha256"] = digest
     return json.loads(json.dumps(identity))
 
 
@@ -85,7 +96,11 @@ def load_or_train(name: str, models_dir: str | Path, training: VisionTraining | 
         generator.load_state_dict(trained.state_dict())
         tail = history.tail(100)
         metrics = {k: float(tail[k].mean()) for k in tail.columns
-                   if k not in ("iteration", "seconds") and tail[k].notna().any()}
+                   if k not in ("iteration", "seconds", "validation_psnr")
+                   and tail[k].notna().any()}
+        if "chosen_iteration" in history.attrs:
+            metrics["validation_psnr"] = history.attrs["chosen_psnr"]
+            metrics["chosen_iteration"] = history.attrs["chosen_iteration"]
         log(f"{name}: trained in {seconds:.0f} s ({cpu_seconds:.0f} s of CPU time)")
         return {"train_seconds": seconds, "train_cpu_seconds": cpu_seconds,
                 "threads": torch.get_num_threads(), "metrics": metrics}

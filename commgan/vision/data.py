@@ -5,11 +5,14 @@ No image is downloaded: the sources are the colour images bundled with scikit-im
 ``skimage.data.lfw_subset`` faces. Images are float32 tensors [3, H, W] in [0, 1] (RGB).
 
 The split is by image: `TEST_IMAGES` (astronaut, coffee, chelsea) are never sampled for
-training; `TRAIN_IMAGES` are the other shipped colour photographs.
+training; `TRAIN_IMAGES` are the other shipped colour photographs. A folder of the user's own
+photographs (``--train-dir``) is split by image into training and validation sets
+(`folder_split`); an entry of a training config's image list is a shipped name or a file path.
 """
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -26,7 +29,10 @@ __all__ = [
     "IMAGE_NAMES",
     "TEST_IMAGES",
     "TRAIN_IMAGES",
+    "IMAGE_SUFFIXES",
     "PatchSampler",
+    "folder_digest",
+    "folder_split",
     "from_numpy",
     "lfw_faces",
     "load_image",
@@ -116,10 +122,72 @@ def _load_cached(name: str) -> np.ndarray:
 
 
 def load_image(name: str) -> Tensor:
-    """A shipped colour image by name (see `IMAGE_NAMES`): float32 [3, H, W] in [0, 1]."""
-    if name not in _SOURCES:
-        raise CommganError(f"unknown image {name!r}; shipped images: {', '.join(IMAGE_NAMES)}")
-    return from_numpy(_load_cached(name))
+    """A shipped colour image by name (see `IMAGE_NAMES`), or an image file by path (an entry of
+    a ``--train-dir`` folder): float32 [3, H, W] in [0, 1]."""
+    if name in _SOURCES:
+        return from_numpy(_load_cached(name))
+    if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+        return read_image(name)
+    raise CommganError(f"unknown image {name!r}; shipped images: {', '.join(IMAGE_NAMES)}")
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+"""File suffixes a ``--train-dir`` folder is searched for (case-insensitive; not recursive)."""
+VALIDATION_SHARE = 0.2
+"""Share of a folder's images held out for validation (at least one)."""
+
+
+def folder_split(directory: str | Path, min_size: int = 0,
+                 validation_share: float = VALIDATION_SHARE) -> tuple[tuple[str, ...],
+                                                                  tuple[str, ...]]:
+    """(training, validation) image paths of a folder of photographs, split by image.
+
+    Every file with a suffix in `IMAGE_SUFFIXES` is read (`read_image`'s checks, one
+    CommganError line for the first unusable one) and must be at least ``min_size`` pixels on
+    each side. Images are ordered by the SHA-256 of their bytes, and every k-th one (k = 1 /
+    ``validation_share``, at least one image) is held out, so the split depends on the contents
+    only, not on file names or listing order. At least two images are needed.
+    """
+    folder = Path(directory)
+    shown = repr(str(directory))[:80]
+    if not folder.exists():
+        raise CommganError(f"--train-dir {shown} does not exist")
+    if not folder.is_dir():
+        raise CommganError(f"--train-dir {shown} is not a folder")
+    files = sorted(path for path in folder.iterdir()
+                   if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
+    if len(files) < 2:
+        raise CommganError(f"--train-dir {shown} holds {len(files)} image file(s) "
+                           f"({', '.join(IMAGE_SUFFIXES)}); at least 2 are needed (training "
+                           "and validation, split by image)")
+    for path in files:
+        height, width = read_image(path).shape[-2:]
+        if min(height, width) < min_size:
+            raise CommganError(f"image {repr(str(path))[:80]} is {width}x{height} pixels; this "
+                               f"model trains on {min_size}x{min_size} patches")
+    ordered = sorted(files, key=lambda path: (_file_sha256(path), path.name))
+    step = max(2, round(1 / validation_share))
+    validation = tuple(str(path.resolve()) for path in ordered[::step])
+    training = tuple(str(path.resolve()) for path in ordered if str(path.resolve())
+                     not in validation)
+    return training, validation
+
+
+def folder_digest(names: Sequence[str]) -> str | None:
+    """SHA-256 over the bytes of the image files among ``names`` (shipped names are skipped),
+    in order; None if there are none. Part of a model's cache identity, so a changed photo
+    means a new model."""
+    paths = [name for name in names if name not in _SOURCES]
+    if not paths:
+        return None
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(_file_sha256(Path(path)).encode())
+    return digest.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def lfw_faces() -> Tensor:

@@ -12,13 +12,14 @@ from torch import Tensor
 
 from commgan.errors import CommganError
 from commgan.vision.cache import load_or_train
-from commgan.vision.data import TEST_IMAGES, load_image, read_image
+from commgan.vision.data import TEST_IMAGES, folder_split, load_image, read_image
 from commgan.vision.evaluate import Restoration, check_size, degrade, restore_degraded
 from commgan.vision.perceptual import LPIPS, load_backbone_state
 from commgan.vision.tasks import VISION_TASKS, TaskSettings, vision_task
-from commgan.vision.training import VISION_MODELS
+from commgan.vision.training import VISION_MODELS, VisionTraining
 
-__all__ = ["DEMO_IMAGE", "RestoreRequest", "load_mask", "prepare", "run_restore"]
+__all__ = ["DEMO_IMAGE", "RestoreRequest", "load_mask", "model_training", "prepare",
+           "run_restore"]
 
 DEMO_IMAGE = TEST_IMAGES[0]
 """The shipped, held-out image used by ``--demo``."""
@@ -38,6 +39,7 @@ class RestoreRequest:
     backbone_weights: str | None = None
     models_dir: str | Path = "."
     device: str = "cpu"
+    train_dir: str | None = None
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Prepared:
     lpips: LPIPS | None
     backbone_state: dict[str, Tensor] | None
     notes: list[str]
+    training: VisionTraining | None = None
 
 
 def load_mask(path: str | Path, size: tuple[int, int]) -> Tensor:
@@ -95,14 +98,35 @@ def prepare(request: RestoreRequest) -> Prepared:
     else:
         notes.append("LPIPS unavailable (no --backbone-weights)")
     image = load_image(DEMO_IMAGE) if request.demo else read_image(request.image)
+    training = model_training(spec.model, request.steps, request.train_dir, notes)
     if request.degraded:
         check_size(task, image, degraded=True)
         mask = load_mask(request.mask, tuple(image.shape[-2:])) if request.mask else None
         if mask is not None:
             image = image * (1 - mask)
-        return Prepared(None, image, mask, lpips, state, notes)
+        return Prepared(None, image, mask, lpips, state, notes, training)
     reference, degraded, mask = degrade(task, image, settings)
-    return Prepared(reference, degraded, mask, lpips, state, notes)
+    return Prepared(reference, degraded, mask, lpips, state, notes, training)
+
+
+def model_training(model: str, steps: int | None, train_dir: str | None,
+                   notes: list[str] | None = None) -> VisionTraining | None:
+    """The training config of ``model`` for ``--steps`` and ``--train-dir`` (None: the
+    default, i.e. the shipped images and budget). With a folder, its photographs are split by
+    image into training and validation sets (`folder_split`) and the generator state that
+    restores the validation images best is kept; ``notes`` gets a line saying so."""
+    if steps is None and train_dir is None:
+        return None
+    training = VISION_MODELS[model].training()
+    if steps is not None:
+        training = training.with_steps(steps)
+    if train_dir is not None:
+        images, validation = folder_split(train_dir, min_size=training.min_image_size)
+        training = training.with_images(images, validation)
+        if notes is not None:
+            notes.append(f"training on {len(images)} photographs from {train_dir} "
+                         f"({len(validation)} more held out to choose the model)")
+    return training
 
 
 def run_restore(request: RestoreRequest, progress: bool = False,
@@ -112,10 +136,7 @@ def run_restore(request: RestoreRequest, progress: bool = False,
     for note in prepared.notes:
         log(note)
     name = VISION_TASKS[request.task].model
-    training = None
-    if request.steps is not None:
-        training = VISION_MODELS[name].training().with_steps(request.steps)
-    model = load_or_train(name, request.models_dir, training,
+    model = load_or_train(name, request.models_dir, prepared.training,
                           backbone_state=prepared.backbone_state, device=request.device,
                           progress=progress, log=log)
     # of an already degraded input the noise level is unknown: the baseline estimates it

@@ -10,22 +10,28 @@ by `commgan.gan.GANTrainer`: there is no other D/G loop.
   global colour transform from the colour statistics of a large region (`ColourSource`).
 - The multi-loss GAN (seed 001): L = L_GAN + alpha L_perceptual + beta L1 + gamma L_edge, on
   inputs with occlusion (block and free-form masks), noise and block removal.
+- pix2pix (Isola et al.): U-Net G, conditional PatchGAN D(input, output), L_cGAN + 100 L1, one
+  model per paired task of `commgan.vision.translation` (colour, edges2photo).
+- CycleGAN (Zhu et al.; `commgan.vision.cyclegan`): a `GANProblem` of its own (two G, two D,
+  LSGAN, cycle and identity L1) on unpaired faded and clean patches.
 
 The model cache is `commgan.vision.cache`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar, Self
 
 import pandas as pd
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from commgan.gan import AdversarialGAN, ExtraLoss, GANTrainer, TrainerConfig
+from commgan.gan import AdversarialGAN, ExtraLoss, GANProblem, GANTrainer, TrainerConfig
 from commgan.rng import seed_weights
+from commgan.vision.cyclegan import CycleGAN, CycleGenerators, UnpairedSource
 from commgan.vision.data import TRAIN_IMAGES, load_image
 from commgan.vision.models import (
     ColourConfig,
@@ -38,13 +44,25 @@ from commgan.vision.models import (
 )
 from commgan.vision.perceptual import FilterBankFeatures, edge_loss, perceptual_loss
 from commgan.vision.sources import ColourSource, RestorationSource, sr_source
+from commgan.vision.translation import FadedPairs, edges_source
+from commgan.vision.unet import PatchDiscriminator, UNetConfig, UNetGenerator
 
-__all__ = ["VISION_MODELS", "ColourTraining", "RestorationTraining", "SRTraining",
-           "VisionModel", "VisionTraining", "build_problem", "train_model"]
+__all__ = ["VISION_MODELS", "BestOnValidation", "ColourTraining", "CycleGANTraining",
+           "Pix2PixColourTraining", "Pix2PixEdgesTraining", "Pix2PixTraining",
+           "RestorationTraining", "SRTraining", "VisionModel", "VisionTraining", "build_problem",
+           "train_model", "validation_psnr"]
 
 Log = Callable[[str], None]
 ExtraLosses = dict[str, tuple[float, ExtraLoss]]
 BatchSource = Callable[[], tuple[Tensor, Tensor]]
+
+VALIDATION_BATCHES = 4
+"""Fixed batches drawn once from the validation images to choose the generator state."""
+VALIDATION_CHECKS = 20
+"""How often in a run (evenly spaced, and at its end) the validation PSNR is measured."""
+VALIDATION_SEED_OFFSET = 7919
+"""The validation batches' seed is the training seed plus this (other patches, other
+degradations)."""
 
 
 class VisionTraining:
@@ -59,6 +77,8 @@ class VisionTraining:
     lr_d: float
     seed: int
     images: tuple[str, ...]
+    validation: tuple[str, ...]
+    patch: int
 
     def to_dict(self) -> dict:
         """Plain dict (for JSON)."""
@@ -72,6 +92,21 @@ class VisionTraining:
     def smoke(self) -> Self:
         """A copy with the tiny budget of smoke runs: 3 iterations, 1 of them warm-up."""
         return replace(self, iterations=3, warmup=1)  # type: ignore[type-var]
+
+    def with_images(self, images: Sequence[str], validation: Sequence[str] = ()) -> Self:
+        """A copy that trains on ``images`` (shipped names or file paths) and, when
+        ``validation`` is given, keeps the generator state that restores those images best."""
+        return replace(self, images=tuple(images),  # type: ignore[type-var]
+                       validation=tuple(validation))
+
+    @property
+    def min_image_size(self) -> int:
+        """Smallest side in pixels of a training image this config can sample."""
+        return self.patch
+
+    def validation_source(self) -> Self:
+        """The config whose batch source draws the fixed validation batches (another seed)."""
+        return replace(self, seed=self.seed + VALIDATION_SEED_OFFSET)  # type: ignore[type-var]
 
 
 @dataclass
@@ -100,6 +135,9 @@ class SRTraining(VisionTraining):
     """Seed of weights and patches."""
     images: tuple[str, ...] = TRAIN_IMAGES
     """Training images (never the held-out ones)."""
+    validation: tuple[str, ...] = ()
+    """Validation images: when given, the generator state with the best validation PSNR is
+    kept (checked every `VALIDATION_CHECKS`-th of the run); none for the shipped images."""
 
     model_name: ClassVar[str] = "sr"
 
@@ -127,7 +165,6 @@ class ColourTraining(SRTraining):
     """Range of each `Fade` parameter (uniform), reaching down to no fading at all."""
 
     model_name: ClassVar[str] = "colour"
-
 
 @dataclass
 class RestorationTraining(VisionTraining):
@@ -172,6 +209,8 @@ class RestorationTraining(VisionTraining):
     """Seed of weights, patches and degradations."""
     images: tuple[str, ...] = TRAIN_IMAGES
     """Training images (never the held-out ones)."""
+    validation: tuple[str, ...] = ()
+    """Validation images (see `SRTraining.validation`)."""
 
     model_name: ClassVar[str] = "restore"
 
@@ -182,6 +221,123 @@ class RestorationTraining(VisionTraining):
     def smoke(self) -> Self:
         """As `VisionTraining.smoke`, with a bank of 4 patches."""
         return replace(super().smoke(), bank=4)
+
+    def validation_source(self) -> Self:
+        """As `VisionTraining.validation_source`, with a bank of the validation batches' size."""
+        return replace(super().validation_source(),
+                       bank=VALIDATION_BATCHES * self.batch_size)
+
+
+@dataclass
+class Pix2PixTraining(VisionTraining):
+    """pix2pix training: U-Net G, conditional PatchGAN D, L_cGAN + l1_weight * L1."""
+
+    generator: UNetConfig = field(default_factory=UNetConfig)
+    """Generator architecture."""
+    d_channels: int = 32
+    """PatchGAN width (first layer; doubled per strided layer)."""
+    d_layers: int = 3
+    """PatchGAN strided layers (3: 70x70 patches)."""
+    patch: int = 64
+    """Patch side in pixels."""
+    batch_size: int = 16
+    """Patches per batch."""
+    iterations: int = 2000
+    """GANTrainer iterations."""
+    warmup: int = 0
+    """First iterations on the L1 term alone (pix2pix has none)."""
+    l1_weight: float = 100.0
+    """lambda of the L1 term (pix2pix: 100)."""
+    adv_weight: float = 1.0
+    """Weight of L_cGAN."""
+    lr_g: float = 2e-4
+    """Generator Adam learning rate (cosine decay to 1%)."""
+    lr_d: float = 2e-4
+    """Discriminator Adam learning rate."""
+    seed: int = 0
+    """Seed of weights, patches and degradations."""
+    images: tuple[str, ...] = TRAIN_IMAGES
+    """Training images (never the held-out ones)."""
+    validation: tuple[str, ...] = ()
+    """Validation images (see `SRTraining.validation`)."""
+
+
+def _colour_fade_ranges() -> dict[str, tuple[float, float]]:
+    """The fadings CR-SRGAN trains on (`ColourTraining.fade_ranges`)."""
+    return ColourTraining().fade_ranges
+
+
+@dataclass
+class Pix2PixColourTraining(Pix2PixTraining):
+    """pix2pix on the paired colour task: each patch under its own random fading."""
+
+    fade_ranges: dict[str, tuple[float, float]] = field(default_factory=_colour_fade_ranges)
+    """Range of each `Fade` parameter (uniform), as CR-SRGAN's."""
+
+    model_name: ClassVar[str] = "pix2pix-colour"
+
+
+@dataclass
+class Pix2PixEdgesTraining(Pix2PixTraining):
+    """pix2pix on edges2photo: Canny edges of the training images -> the photos."""
+
+    model_name: ClassVar[str] = "pix2pix-edges2photo"
+
+
+@dataclass
+class CycleGANTraining(VisionTraining):
+    """CycleGAN training on unpaired faded (A) and clean (B) patches (`UnpairedSource`)."""
+
+    generator: UNetConfig = field(default_factory=UNetConfig)
+    """Architecture of both generators (pix2pix's U-Net)."""
+    d_channels: int = 32
+    """Width of both PatchGANs."""
+    d_layers: int = 3
+    """PatchGAN strided layers."""
+    patch: int = 64
+    """Patch side in pixels."""
+    batch_size: int = 8
+    """Degraded patches per batch (and as many clean ones)."""
+    iterations: int = 1500
+    """GANTrainer iterations."""
+    warmup: int = 0
+    """First iterations on the cycle and identity terms alone (CycleGAN has none)."""
+    cycle_weight: float = 10.0
+    """lambda of the cycle-consistency L1 (CycleGAN: 10)."""
+    identity_weight: float = 0.5
+    """Weight of the identity L1 relative to lambda (CycleGAN: 0.5)."""
+    adv_weight: float = 1.0
+    """Weight of the LSGAN terms."""
+    lr_g: float = 2e-4
+    """Adam learning rate of both generators (cosine decay to 1%)."""
+    lr_d: float = 2e-4
+    """Adam learning rate of both discriminators."""
+    seed: int = 0
+    """Seed of weights, patches and fadings."""
+    images: tuple[str, ...] = TRAIN_IMAGES
+    """Training images (never the held-out ones); at least two."""
+    validation: tuple[str, ...] = ()
+    """Validation images (see `SRTraining.validation`)."""
+    fade_ranges: dict[str, tuple[float, float]] = field(default_factory=_colour_fade_ranges)
+    """Range of each `Fade` parameter of domain A (as pix2pix's)."""
+
+    model_name: ClassVar[str] = "cyclegan-colour"
+
+
+def _pix2pix_losses(training: Any, perceptual: nn.Module | None) -> ExtraLosses:
+    """pix2pix's lambda L1 between G(x) and the target."""
+    return {"l1": (training.l1_weight, lambda fake, batch: F.l1_loss(fake, batch[0]))}
+
+
+def _pix2pix_discriminator(training: Any) -> nn.Module:
+    return PatchDiscriminator(training.d_channels, training.d_layers,
+                              cond_channels=training.generator.in_channels)
+
+
+def _cyclegan_problem(training: Any, generator: nn.Module, discriminator: nn.Module,
+                      sampler: BatchSource) -> GANProblem:
+    return CycleGAN(generator, discriminator, training.cycle_weight, training.identity_weight,
+                    sampler=sampler)
 
 
 def _content_losses(training: Any, perceptual: nn.Module | None) -> ExtraLosses:
@@ -227,6 +383,16 @@ class VisionModel:
     perceptual: bool = False
     """Trains with a perceptual term, whose network (VGG16 from backbone weights, else the
     filter-bank substitute) is part of the cache identity."""
+    loss: str = "nonsaturating"
+    """Adversarial loss mode of the `AdversarialGAN` (`commgan.gan.GAN_MODES`)."""
+    condition_discriminator: bool = False
+    """D scores (output, condition) pairs: D(x, c) (pix2pix); False: D(x)."""
+    make_problem: Callable[[Any, nn.Module, nn.Module, BatchSource], GANProblem] | None = None
+    """``(training, G, D, batch source) -> problem`` for a game other than `AdversarialGAN`
+    (CycleGAN); None = the `AdversarialGAN` of the fields above."""
+    validation_source: Callable[[Any, list[Tensor]], BatchSource] | None = None
+    """Paired ``(target, condition)`` batches to choose the generator on when its training
+    batches are not pairs (CycleGAN); None = `batch_source`."""
 
 
 VISION_MODELS: dict[str, VisionModel] = {
@@ -245,13 +411,33 @@ VISION_MODELS: dict[str, VisionModel] = {
         make_generator=lambda t: RestorationGenerator(t.generator),
         make_discriminator=lambda t: ConvDiscriminator(t.d_channels, layers=3, patch=True),
         extra_losses=_multi_losses, batch_source=RestorationSource, perceptual=True),
+    "pix2pix-colour": VisionModel(
+        "pix2pix", "pix2pix-colour", Pix2PixColourTraining,
+        make_generator=lambda t: UNetGenerator(t.generator),
+        make_discriminator=_pix2pix_discriminator, extra_losses=_pix2pix_losses,
+        batch_source=FadedPairs, condition_discriminator=True),
+    "pix2pix-edges2photo": VisionModel(
+        "pix2pix", "pix2pix-edges2photo", Pix2PixEdgesTraining,
+        make_generator=lambda t: UNetGenerator(t.generator),
+        make_discriminator=_pix2pix_discriminator, extra_losses=_pix2pix_losses,
+        batch_source=edges_source, condition_discriminator=True),
+    "cyclegan-colour": VisionModel(
+        "CycleGAN", "cyclegan-colour", CycleGANTraining,
+        make_generator=lambda t: CycleGenerators(UNetGenerator(t.generator),
+                                                 UNetGenerator(t.generator)),
+        make_discriminator=lambda t: nn.ModuleDict({
+            "D_A": PatchDiscriminator(t.d_channels, t.d_layers),
+            "D_B": PatchDiscriminator(t.d_channels, t.d_layers)}),
+        extra_losses=lambda t, perceptual: {}, batch_source=UnpairedSource,
+        make_problem=_cyclegan_problem, validation_source=FadedPairs),
 }
 """Model name -> spec record. "restore" serves the inpaint and denoise tasks."""
 
 
 def build_problem(training: VisionTraining, perceptual: nn.Module | None = None
-                  ) -> AdversarialGAN:
-    """The `AdversarialGAN` of a training config (generator, discriminator, losses, sampler).
+                  ) -> AdversarialGAN | GANProblem:
+    """The `AdversarialGAN` of a training config (generator, discriminator, losses, sampler),
+    or the record's own `GANProblem` (`VisionModel.make_problem`).
 
     perceptual: feature network of a perceptual term (`VGG16Features` from a backbone file);
     None = the `FilterBankFeatures` substitute.
@@ -262,22 +448,80 @@ def build_problem(training: VisionTraining, perceptual: nn.Module | None = None
     discriminator = model.make_discriminator(training)
     extra = model.extra_losses(training, perceptual)
     images = [load_image(name) for name in training.images]
-    return AdversarialGAN(generator, discriminator, "nonsaturating", noise_shape=None,
+    sampler = model.batch_source(training, images)
+    if model.make_problem is not None:
+        return model.make_problem(training, generator, discriminator, sampler)
+    return AdversarialGAN(generator, discriminator, model.loss, noise_shape=None,
                           extra_losses=extra, adv_weight=training.adv_weight,
-                          condition_discriminator=False,
-                          sampler=model.batch_source(training, images))
+                          condition_discriminator=model.condition_discriminator,
+                          sampler=sampler)
+
+
+def validation_psnr(generator: nn.Module, batches: Sequence[tuple[Tensor, Tensor]]) -> float:
+    """Mean PSNR in dB of ``generator(condition)`` (clipped to [0, 1]) against the target over
+    fixed ``(target [B, 3, H, W], condition)`` batches, in eval mode without gradients."""
+    was_training = generator.training
+    generator.eval()
+    device = next(generator.parameters()).device
+    with torch.no_grad():
+        errors = [F.mse_loss(generator(condition.to(device)).clamp(0, 1), target.to(device),
+                             reduction="none").flatten(1).mean(1)
+                  for target, condition in batches]
+    generator.train(was_training)
+    return float((-10 * torch.log10(torch.cat(errors).clamp_min(1e-10))).mean())
+
+
+class BestOnValidation:
+    """A `GANTrainer` checkpoint callback that keeps the generator state with the best
+    validation PSNR (`validation_psnr`); ``scores`` maps iteration -> PSNR in dB."""
+
+    def __init__(self, generator: nn.Module, batches: Sequence[tuple[Tensor, Tensor]]) -> None:
+        self.generator, self.batches = generator, list(batches)
+        self.scores: dict[int, float] = {}
+        self.best_state: dict[str, Tensor] | None = None
+        self.best_iteration = -1
+
+    def __call__(self, state: dict) -> None:
+        """Score the generator as it is now (``state`` is the trainer's copy of it)."""
+        score = validation_psnr(self.generator, self.batches)
+        self.scores[int(state["iteration"])] = score
+        if self.best_state is None or score > self.scores[self.best_iteration]:
+            self.best_state, self.best_iteration = state["generator"], int(state["iteration"])
 
 
 def train_model(training: VisionTraining, perceptual: nn.Module | None = None,
                 device: str = "cpu", progress: bool = False, log: Log = lambda message: None
                 ) -> tuple[nn.Module, pd.DataFrame]:
-    """Train one model through `GANTrainer`; returns (generator in eval mode, history)."""
+    """Train one model through `GANTrainer`; returns (generator in eval mode, history).
+
+    With validation images the returned generator is the checked state with the best validation
+    PSNR; the history then has a ``validation_psnr`` column (NaN where not checked) and
+    ``history.attrs["chosen_iteration"]`` / ``["chosen_psnr"]`` (dB)."""
     problem = build_problem(training, perceptual)
+    selection = None
+    checkpoint_every = 100
+    if training.validation:
+        source = VISION_MODELS[training.model_name].batch_source(
+            training.validation_source(), [load_image(name) for name in training.validation])
+        selection = BestOnValidation(problem.generator,
+                                     [source() for _ in range(VALIDATION_BATCHES)])
+        checkpoint_every = max(training.iterations // VALIDATION_CHECKS, 1)
     config = TrainerConfig(iterations=training.iterations, warmup=training.warmup,
                            lr_g=training.lr_g, lr_d=training.lr_d, betas=(0.9, 0.999),
                            lr_decay="cosine", seed=training.seed, device=device,
                            progress=progress, log_every=max(training.iterations // 10, 1),
+                           checkpoint_every=checkpoint_every,
                            name=VISION_MODELS[training.model_name].stem)
-    trainer = GANTrainer(problem, config)
+    trainer = GANTrainer(problem, config, on_checkpoint=selection)
     history = trainer.fit()
+    if selection is not None:
+        if trainer.iteration not in selection.scores:
+            selection(trainer.state_dict())
+        problem.generator.load_state_dict(selection.best_state)
+        history["validation_psnr"] = history["iteration"].map(selection.scores)
+        history.attrs["chosen_iteration"] = selection.best_iteration
+        history.attrs["chosen_psnr"] = selection.scores[selection.best_iteration]
+        log(f"chosen on validation: iteration {selection.best_iteration}, "
+            f"{selection.scores[selection.best_iteration]:.2f} dB on "
+            f"{len(training.validation)} held-out image(s)")
     return problem.generator.eval(), history

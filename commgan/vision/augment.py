@@ -1,0 +1,601 @@
+"""GAN data augmentation on scikit-learn's digits: does adding samples of a class-conditional GAN,
+trained on the same few images, help a small CNN classifier more than classical augmentation?
+
+For every images-per-class size N and seed s (a *unit*), N images of each class are drawn from
+the pool (`commgan.vision.digits.draw_per_class`) and a classifier is trained once per method:
+
+- ``none``: batches of the real images alone;
+- ``classical``: a fixed set of `AugmentConfig.synthetic_per_class` transformed copies per class
+  (`classical_augment` of the class's real images in turn: rotation up to 15 degrees, shift
+  up to 1 pixel);
+- one per GAN of `DIGITS_GANS` (e.g. ``cgan``, ``wgan-gp``): the GAN is trained on the same N
+  images per class only, then `AugmentConfig.synthetic_per_class` samples per class are drawn
+  once from G(z, c).
+
+With augmentation, every batch holds ``real_fraction`` real images (drawn with replacement) and
+the rest synthetic ones (drawn with replacement from the fixed synthetic set). Every method
+trains the same number of steps from the same initial weights (seeded by (s, N)); its batches
+are seeded by (s, N, method); the accuracy is measured on the `TEST_SIZE` held-out digits.
+
+Sample quality of every augmenting method (`QUALITY_COLUMNS`): the accuracy of a *reference*
+classifier, trained on the whole pool, on the synthetic images (labelled by their class), and
+the distance of each synthetic image to its nearest real training image of its class, next to
+the same distance of the held-out test digits of that class.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from commgan.errors import CommganError
+from commgan.rng import derive_seed, generator, seed_weights
+from commgan.vision.digits import (
+    DIGITS_GANS,
+    NUM_CLASSES,
+    classical_augment,
+    digits_split,
+    draw_per_class,
+    gan_training,
+    generate_digits,
+    max_per_class,
+    train_digits_gan,
+)
+
+__all__ = ["BASE_METHODS", "COLUMNS", "QUALITY_COLUMNS", "AugmentConfig", "AugmentResult",
+           "AugmentShared", "AugmentUnit", "ClassifierTraining", "DigitsClassifier",
+           "accuracy", "format_summary", "plot_accuracy", "plot_samples", "run_augment",
+           "run_unit", "summarize", "train_classifier", "verdicts", "write_augment"]
+
+BASE_METHODS: tuple[str, ...] = ("none", "classical")
+"""The methods without a GAN."""
+COLUMNS: tuple[str, ...] = ("method", "per_class", "seed", "accuracy")
+"""Columns of the augmentation table (accuracy: share of the held-out digits, in [0, 1])."""
+QUALITY_COLUMNS: tuple[str, ...] = (
+    "method", "per_class", "seed", "label_accuracy", "worst_class_accuracy", "nn_distance",
+    "test_nn_distance", "train_seconds")
+"""Columns of the sample-quality table: reference-classifier accuracy on the synthetic images
+(all, and of the worst class); mean RMS per-pixel distance in ink units [0, 1] of a synthetic
+image / of a held-out test digit to the nearest training image of its class; wall seconds of
+the GAN's training (0 for classical)."""
+SAMPLES_SHOWN = 8
+"""Synthetic images per class kept for the sample grids (from the first seed)."""
+
+UnitRunner = Callable[[Callable[[Any, Any], Any], Any, list], Iterable[tuple[Any, Any]]]
+"""``runner(fn, shared, units) -> (unit, fn(shared, unit))`` pairs in the units' order."""
+Log = Callable[[str], None]
+
+
+class DigitsClassifier(nn.Module):
+    """Small CNN: x [B, 1, 8, 8] -> class logits [B, 10].
+
+    Two 3x3 convs (16, 32 channels, ReLU), 2x2 max pooling, dropout, a linear layer.
+    """
+
+    def __init__(self, channels: int = 16, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(channels, 2 * channels, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(dropout),
+            nn.Linear(2 * channels * 16, NUM_CLASSES))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits [B, 10]."""
+        return self.net(x)
+
+
+@dataclass(frozen=True)
+class ClassifierTraining:
+    """Training of the classifier (the same for every method)."""
+
+    steps: int = 300
+    """Adam steps."""
+    batch_size: int = 64
+    """Images per step."""
+    lr: float = 2e-3
+    """Adam learning rate."""
+    weight_decay: float = 5e-4
+    """Adam (L2) weight decay."""
+    channels: int = 16
+    """Width of the first conv."""
+    dropout: float = 0.3
+    """Dropout before the linear layer."""
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """One augmentation study."""
+
+    per_class: tuple[int, ...] = (5, 10, 20, 50)
+    """Training images per class (the sizes)."""
+    seeds: int = 5
+    """Seeds per size: seed, seed + 1, ..."""
+    seed: int = 0
+    """First seed."""
+    gans: tuple[str, ...] = tuple(DIGITS_GANS)
+    """GAN variants (keys of `DIGITS_GANS`)."""
+    gan_iterations: int | None = None
+    """Iterations of every GAN; None = each GAN's default."""
+    synthetic_per_class: int = 200
+    """Synthetic images per class added by an augmenting method."""
+    real_fraction: float = 0.5
+    """Share of real images in each classifier batch of an augmenting method."""
+    max_shift: int = 1
+    """Classical augmentation: largest shift in pixels."""
+    max_rotation_deg: float = 15.0
+    """Classical augmentation: largest rotation in degrees."""
+    classifier: ClassifierTraining = field(default_factory=ClassifierTraining)
+    """Classifier training of every method."""
+    reference_steps: int = 1000
+    """Steps of the reference classifier trained on the whole pool (sample quality)."""
+    device: str = "cpu"
+    """Torch device of the trainings."""
+
+    def __post_init__(self) -> None:
+        limit = max_per_class()
+        if not self.per_class or any(not 0 < n <= limit for n in self.per_class):
+            raise CommganError(f"images per class must be in [1, {limit}], got "
+                               f"{', '.join(map(str, self.per_class)) or 'none'}")
+        if self.seeds < 1:
+            raise CommganError(f"seeds must be positive, got {self.seeds}")
+        unknown = [name for name in self.gans if name not in DIGITS_GANS]
+        if unknown or len(set(self.gans)) != len(self.gans):
+            raise CommganError(f"GANs {', '.join(self.gans)}: unknown or repeated; valid: "
+                               f"{', '.join(DIGITS_GANS)}")
+        if not 0 < self.real_fraction < 1:
+            raise CommganError(f"real_fraction must be in (0, 1), got {self.real_fraction}")
+        if self.synthetic_per_class < 1:
+            raise CommganError("synthetic_per_class must be positive")
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """``none``, ``classical`` and the GANs, in table order."""
+        return (*BASE_METHODS, *self.gans)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for JSON), with each GAN's training config."""
+        data = asdict(self)
+        data["gan_training"] = {name: gan_training(name, self.gan_iterations).to_dict()
+                                for name in self.gans}
+        return data
+
+
+@dataclass(frozen=True)
+class AugmentShared:
+    """What every unit reads: the config and the reference classifier's weights."""
+
+    config: AugmentConfig
+    reference_state: dict[str, Tensor]
+
+
+@dataclass(frozen=True)
+class AugmentUnit:
+    """One (images per class, seed) cell: every method trained on the same draw."""
+
+    per_class: int
+    seed: int
+    first_seed: bool = False
+    """Keep sample images for the grids."""
+
+
+@dataclass
+class UnitResult:
+    """Rows of one unit: accuracies, sample quality, sample images of each augmenting method
+    ([10, SAMPLES_SHOWN, 1, 8, 8], first seed only)."""
+
+    rows: list[dict[str, Any]]
+    quality: list[dict[str, Any]]
+    samples: dict[str, Tensor]
+
+
+@dataclass
+class AugmentResult:
+    """A finished study: the tables and the sample images."""
+
+    table: pd.DataFrame
+    """`COLUMNS`: one row per method, size and seed."""
+    quality: pd.DataFrame
+    """`QUALITY_COLUMNS`: one row per augmenting method, size and seed."""
+    summary: pd.DataFrame
+    """`summarize` of the table."""
+    reference_accuracy: float
+    """Held-out accuracy of the reference classifier trained on the whole pool."""
+    samples: dict[int, dict[str, Tensor]]
+    """size -> method -> images [10, SAMPLES_SHOWN, 1, 8, 8] of the first seed."""
+    real_samples: dict[int, Tensor]
+    """size -> the first seed's real training images [10, min(N, SAMPLES_SHOWN), 1, 8, 8]."""
+
+
+def train_classifier(real: tuple[Tensor, Tensor], synthetic: tuple[Tensor, Tensor] | None,
+                     training: ClassifierTraining, init_seed: int, batch_seed: int,
+                     real_fraction: float = 0.5, device: str = "cpu") -> DigitsClassifier:
+    """A classifier trained on the real (images [N, 1, 8, 8], labels [N]) and, when given,
+    synthetic images: ``real_fraction`` of each batch real, the rest synthetic, both drawn with
+    replacement. Weights from ``init_seed``, batches from ``batch_seed``. Returns it in eval mode.
+    """
+    seed_weights(init_seed)
+    model = DigitsClassifier(training.channels, training.dropout).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=training.lr,
+                                 weight_decay=training.weight_decay)
+    rng = generator(batch_seed)
+    n_real = training.batch_size if synthetic is None else max(
+        1, round(training.batch_size * real_fraction))
+    model.train()
+    for _ in range(training.steps):
+        index = torch.randint(len(real[0]), (n_real,), generator=rng)
+        images, labels = real[0][index], real[1][index]
+        if synthetic is not None:
+            extra = torch.randint(len(synthetic[0]), (training.batch_size - n_real,),
+                                  generator=rng)
+            images = torch.cat([images, synthetic[0][extra]])
+            labels = torch.cat([labels, synthetic[1][extra]])
+        loss = F.cross_entropy(model(images.to(device)), labels.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: Tensor, batch: int = 1024) -> Tensor:
+    """Predicted classes [N] of images [N, 1, 8, 8] (on the CPU)."""
+    device = next(model.parameters()).device
+    return torch.cat([model(images[i:i + batch].to(device)).argmax(1).cpu()
+                      for i in range(0, len(images), batch)])
+
+
+def accuracy(model: nn.Module, images: Tensor, labels: Tensor) -> float:
+    """Share of ``images`` [N, 1, 8, 8] whose predicted class is ``labels`` [N]."""
+    return float((predict(model, images) == labels).float().mean())
+
+
+def reference_classifier(config: AugmentConfig) -> DigitsClassifier:
+    """The classifier trained on the whole pool (``reference_steps`` steps, no augmentation)."""
+    split = digits_split()
+    training = replace(config.classifier, steps=config.reference_steps)
+    return train_classifier((split.pool_images, split.pool_labels), None, training,
+                            derive_seed("reference-init", config.seed),
+                            derive_seed("reference-batches", config.seed), device=config.device)
+
+
+def classical_set(images: Tensor, labels: Tensor, per_class: int, seed: int,
+                  config: AugmentConfig) -> tuple[Tensor, Tensor]:
+    """``per_class`` transformed copies per class, sorted by class: the class's real images in
+    turn, each copy with its own random rotation and shift (generator seeded by ``seed``)."""
+    index = torch.cat([torch.nonzero(labels == digit).squeeze(1).repeat(per_class)[:per_class]
+                       for digit in range(NUM_CLASSES)])
+    moved = classical_augment(images[index], generator(seed), config.max_shift,
+                              config.max_rotation_deg)
+    return moved, labels[index]
+
+
+def _nearest_distance(queries: Tensor, query_labels: Tensor, images: Tensor,
+                      labels: Tensor) -> float:
+    """Mean over queries of the RMS per-pixel distance (ink units, [0, 1]) to the nearest
+    image of the same class."""
+    distances = []
+    for digit in range(NUM_CLASSES):
+        q = queries[query_labels == digit].flatten(1)
+        r = images[labels == digit].flatten(1)
+        if len(q) and len(r):
+            nearest = torch.cdist(q, r).min(dim=1).values
+            distances.append(nearest / 2 / q.shape[1] ** 0.5)  # [-1, 1] -> [0, 1] ink, RMS
+    return float(torch.cat(distances).mean())
+
+
+def sample_quality(reference: nn.Module, synthetic: tuple[Tensor, Tensor],
+                   real: tuple[Tensor, Tensor]) -> dict[str, float]:
+    """Quality measures of synthetic images (see `QUALITY_COLUMNS`) against the real training
+    images they were made from."""
+    split = digits_split()
+    predicted = predict(reference, synthetic[0])
+    correct = (predicted == synthetic[1]).float()
+    per_class = [float(correct[synthetic[1] == digit].mean()) for digit in range(NUM_CLASSES)]
+    return {
+        "label_accuracy": float(correct.mean()),
+        "worst_class_accuracy": min(per_class),
+        "nn_distance": _nearest_distance(*synthetic, *real),
+        "test_nn_distance": _nearest_distance(split.test_images, split.test_labels, *real),
+    }
+
+
+def _shown(images: Tensor, per_class: int) -> Tensor:
+    """The first ``per_class`` images of each class of a class-sorted set: [10, k, 1, 8, 8]."""
+    total = len(images) // NUM_CLASSES
+    return images.reshape(NUM_CLASSES, total, *images.shape[1:])[:, :per_class].clone()
+
+
+def run_unit(shared: AugmentShared, unit: AugmentUnit) -> UnitResult:
+    """Train and measure every method on one (images per class, seed) draw."""
+    config = shared.config
+    reference = DigitsClassifier(config.classifier.channels, config.classifier.dropout)
+    reference.load_state_dict(shared.reference_state)
+    reference.to(config.device).eval()
+    n, seed = unit.per_class, unit.seed
+    real = draw_per_class(n, seed)
+    synthetic: dict[str, tuple[Tensor, Tensor] | None] = {"none": None}
+    seconds: dict[str, float] = {"classical": 0.0}
+    synthetic["classical"] = classical_set(*real, config.synthetic_per_class,
+                                           derive_seed("classical", seed, n), config)
+    for name in config.gans:
+        start = time.perf_counter()
+        gen, _ = train_digits_gan(gan_training(name, config.gan_iterations), *real,
+                                  derive_seed("gan", seed, n, name), device=config.device,
+                                  name=f"{name} N={n} seed {seed}")
+        seconds[name] = time.perf_counter() - start
+        synthetic[name] = generate_digits(gen, config.synthetic_per_class,
+                                          derive_seed("gan-samples", seed, n, name))
+    split = digits_split()
+    rows, quality, samples = [], [], {}
+    for method in config.methods:
+        model = train_classifier(real, synthetic[method], config.classifier,
+                                 derive_seed("classifier-init", seed, n),
+                                 derive_seed("classifier-batches", seed, n, method),
+                                 config.real_fraction, config.device)
+        rows.append({"method": method, "per_class": n, "seed": seed,
+                     "accuracy": accuracy(model, split.test_images, split.test_labels)})
+        made = synthetic[method]
+        if made is not None:
+            quality.append({"method": method, "per_class": n, "seed": seed,
+                            **sample_quality(reference, made, real),
+                            "train_seconds": seconds[method]})
+            if unit.first_seed:
+                samples[method] = _shown(made[0], SAMPLES_SHOWN)
+    if unit.first_seed:
+        samples["real"] = _shown(real[0], min(n, SAMPLES_SHOWN))
+    return UnitResult(rows, quality, samples)
+
+
+def run_inline(fn: Callable[[Any, Any], Any], shared: Any, units: list
+               ) -> Iterator[tuple[Any, Any]]:
+    """The default `UnitRunner`: every unit in this process, in order."""
+    for unit in units:
+        yield unit, fn(shared, unit)
+
+
+def run_augment(config: AugmentConfig, runner: UnitRunner = run_inline, progress: bool = False,
+                log: Log = lambda message: None) -> AugmentResult:
+    """Run the study: every size x seed unit through ``runner`` (e.g. worker processes)."""
+    from tqdm.auto import tqdm
+
+    split = digits_split()
+    reference = reference_classifier(config)
+    reference_accuracy = accuracy(reference, split.test_images, split.test_labels)
+    log(f"augment: reference classifier on all {len(split.pool_labels)} pool digits: "
+        f"held-out accuracy {reference_accuracy:.4f}")
+    shared = AugmentShared(config, {k: v.cpu() for k, v in reference.state_dict().items()})
+    units = [AugmentUnit(n, config.seed + i, first_seed=i == 0)
+             for n in config.per_class for i in range(config.seeds)]
+    rows, quality = [], []
+    samples: dict[int, dict[str, Tensor]] = {}
+    real_samples: dict[int, Tensor] = {}
+    with tqdm(total=len(units), desc="augment", disable=not progress) as bar:
+        for unit, result in runner(run_unit, shared, units):
+            rows += result.rows
+            quality += result.quality
+            if unit.first_seed:
+                real_samples[unit.per_class] = result.samples.pop("real")
+                samples[unit.per_class] = result.samples
+            bar.update(1)
+            accuracies = ", ".join(f"{r['method']} {r['accuracy']:.3f}" for r in result.rows)
+            log(f"augment: N={unit.per_class} seed {unit.seed}: {accuracies}")
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    quality_table = pd.DataFrame(quality, columns=list(QUALITY_COLUMNS))
+    return AugmentResult(table, quality_table, summarize(table), reference_accuracy, samples,
+                         real_samples)
+
+
+def _interval(differences: np.ndarray, level: float) -> tuple[float, float]:
+    """Two-sided t interval of the mean of paired differences at confidence ``level``."""
+    from scipy import stats
+
+    if len(differences) < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, len(differences) - 1) * differences.std(ddof=1) / (
+        len(differences) ** 0.5)
+    mean = differences.mean()
+    return float(mean - half), float(mean + half)
+
+
+def summarize(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean and std of the accuracy over seeds per method and size, and the mean paired
+    difference (same seed) to ``none`` and to ``classical`` with its t interval.
+
+    The intervals are Bonferroni-corrected over the sizes: each holds at level
+    1 - (1 - confidence) / (number of sizes), so that all sizes of one comparison hold together
+    at ``confidence``. Columns: method, per_class, mean, std, seeds, then for BASE in none and
+    classical: diff_BASE, diff_BASE_low, diff_BASE_high (accuracy units).
+    """
+    sizes = sorted(table["per_class"].unique())
+    level = 1 - (1 - confidence) / max(len(sizes), 1)
+    wide = table.pivot_table(index=["per_class", "seed"], columns="method", values="accuracy")
+    methods = list(dict.fromkeys(table["method"]))
+    rows = []
+    for method in methods:
+        for n in sizes:
+            values = wide.loc[n, method].dropna()
+            row: dict[str, Any] = {"method": method, "per_class": n, "mean": values.mean(),
+                                   "std": values.std(ddof=1) if len(values) > 1 else np.nan,
+                                   "seeds": len(values)}
+            for base in BASE_METHODS:
+                if base not in wide.columns:
+                    continue
+                diff = (wide.loc[n, method] - wide.loc[n, base]).dropna().to_numpy()
+                low, high = _interval(diff, level) if method != base else (0.0, 0.0)
+                row.update({f"diff_{base}": diff.mean() if len(diff) else np.nan,
+                            f"diff_{base}_low": low, f"diff_{base}_high": high})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verdicts(summary: pd.DataFrame, claim: tuple[float, float] = (0.05, 0.15)) -> list[str]:
+    """One line per GAN and baseline: the mean gain at each size; where the GAN is better, worse
+    or not distinguishable (the Bonferroni intervals of `summarize`); and the sizes where the
+    claimed gain holds: interval above 0 and mean gain within ``claim`` (accuracy units)."""
+    lines = []
+    gans = [m for m in dict.fromkeys(summary["method"]) if m not in BASE_METHODS]
+    for gan in gans:
+        rows = summary[summary["method"] == gan].sort_values("per_class")
+        for base in BASE_METHODS:
+            if f"diff_{base}" not in rows:
+                continue
+            gains = {int(r.per_class): (getattr(r, f"diff_{base}"),
+                                        getattr(r, f"diff_{base}_low"),
+                                        getattr(r, f"diff_{base}_high"))
+                     for r in rows.itertuples()}
+            better = [n for n, (_, low, _) in gains.items() if low > 0]
+            worse = [n for n, (_, _, high) in gains.items() if high < 0]
+            unclear = [n for n in gains if n not in better + worse]
+            held = [n for n in better if claim[0] <= gains[n][0] <= claim[1]]
+            means = ", ".join(f"{100 * mean:+.2f} (N={n})" for n, (mean, _, _) in gains.items())
+            parts = [f"mean gain {means} pts",
+                     f"better at N={_sizes(better)}" if better else "better at no size",
+                     f"worse at N={_sizes(worse)}" if worse else "",
+                     f"not resolved at N={_sizes(unclear)}" if unclear else "",
+                     f"claimed +{100 * claim[0]:g} to +{100 * claim[1]:g} pts holds at "
+                     + (f"N={_sizes(held)}" if held else "no size")]
+            lines.append(f"{gan} vs {base}: " + "; ".join(p for p in parts if p))
+    return lines
+
+
+def _sizes(values: list[int]) -> str:
+    return ",".join(map(str, values))
+
+
+def format_summary(summary: pd.DataFrame, reference_accuracy: float | None = None) -> str:
+    """The summary as a text table (accuracy in %, mean ± std; differences in points with their
+    Bonferroni intervals), followed by the verdict lines."""
+    lines = []
+    if reference_accuracy is not None:
+        lines.append(f"reference (all pool digits): {100 * reference_accuracy:.2f}%")
+    header = f"{'method':<10} {'N':>3}  {'accuracy %':>14}  {'vs none (pts)':>24}  " \
+             f"{'vs classical (pts)':>24}"
+    lines += [header, "-" * len(header)]
+    for row in summary.itertuples():
+        cells = []
+        for base in BASE_METHODS:
+            if row.method == base or not hasattr(row, f"diff_{base}"):
+                cells.append(f"{'':>24}")
+                continue
+            diff = 100 * getattr(row, f"diff_{base}")
+            low, high = 100 * getattr(row, f"diff_{base}_low"), 100 * getattr(
+                row, f"diff_{base}_high")
+            cells.append(f"{diff:+6.2f} [{low:+6.2f}, {high:+6.2f}]".rjust(24))
+        lines.append(f"{row.method:<10} {row.per_class:>3}  "
+                     f"{100 * row.mean:6.2f} ± {100 * row.std:5.2f}  {cells[0]}  {cells[1]}")
+    sizes = summary["per_class"].nunique()
+    lines.append(f"intervals: paired over seeds, t, 95% jointly over the {sizes} sizes "
+                 "(Bonferroni)")
+    return "\n".join(lines + verdicts(summary))
+
+
+def plot_accuracy(table: pd.DataFrame, path: str, reference_accuracy: float | None = None
+                  ) -> None:
+    """Accuracy vs images per class, mean ± std over seeds per method, as a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
+
+    from commgan.fileio import atomic_write
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    stats = table.groupby(["method", "per_class"], sort=False)["accuracy"].agg(["mean", "std"])
+    methods = list(dict.fromkeys(table["method"]))
+    for i, method in enumerate(methods):
+        part = stats.loc[method].sort_index()
+        offset = 1 + 0.02 * (i - (len(methods) - 1) / 2)  # side by side, error bars apart
+        ax.errorbar(part.index * offset, 100 * part["mean"],
+                    yerr=100 * part["std"].fillna(0), marker="o", capsize=3, label=method)
+    if reference_accuracy is not None:
+        ax.axhline(100 * reference_accuracy, color="grey", linestyle=":",
+                   label="all pool digits")
+    ax.set_xscale("log")
+    sizes = sorted(table["per_class"].unique())
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel("training images per class")
+    ax.set_ylabel("held-out accuracy (%)")
+    ax.set_title("digits: augmentation (mean ± std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def plot_samples(samples: dict[int, Tensor], real: dict[int, Tensor], title: str,
+                 path: str) -> None:
+    """One panel per size: the real training images (left) and the synthetic ones (right),
+    one row per class. samples / real: size -> [10, k, 1, 8, 8] in [-1, 1]."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from commgan.fileio import atomic_write
+
+    sizes = sorted(samples)
+    cols = min(2, len(sizes))
+    rows = -(-len(sizes) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 5.2 * rows), squeeze=False)
+    for ax in axes.flat[len(sizes):]:
+        ax.axis("off")
+    for ax, n in zip(axes.flat, sizes, strict=False):
+        shown = real.get(n)
+        blocks = [] if shown is None else [_mosaic(shown), np.full((80, 2), np.nan)]
+        ax.imshow(np.hstack([*blocks, _mosaic(samples[n])]), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"N={n}: real | synthetic", fontsize=9)
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def _mosaic(images: Tensor) -> np.ndarray:
+    """[10, k, 1, 8, 8] in [-1, 1] -> ink [80, 8k] in [0, 1] (one row of images per class)."""
+    classes, k = images.shape[:2]
+    ink = ((images[:, :, 0] + 1) / 2).clamp(0, 1).numpy()
+    return ink.transpose(0, 2, 1, 3).reshape(classes * 8, k * 8)
+
+
+def write_augment(result: AugmentResult, config: AugmentConfig, out: str | Path) -> list[Path]:
+    """Write augment.csv, summary.csv, quality.csv, config.json, augment.png and
+    samples-METHOD.png (one per augmenting method) into ``out``; returns their paths."""
+    from commgan.fileio import atomic_write_all, json_writer
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {"augment.csv": result.table, "summary.csv": result.summary,
+              "quality.csv": result.quality}
+    writers: dict[Path, Callable[[str], object]] = {
+        out / name: (lambda tmp, table=table: table.to_csv(tmp, index=False))
+        for name, table in tables.items()}
+    writers[out / "config.json"] = json_writer({
+        **config.to_dict(), "reference_accuracy": result.reference_accuracy,
+        "test_size": len(digits_split().test_labels)})
+    atomic_write_all(writers)
+    written = list(writers)
+    plot_accuracy(result.table, str(out / "augment.png"), result.reference_accuracy)
+    written.append(out / "augment.png")
+    methods = [m for m in config.methods if m != "none"]
+    for method in methods:
+        path = out / f"samples-{method}.png"
+        shown = {n: found[method] for n, found in result.samples.items() if method in found}
+        if shown:
+            plot_samples(shown, result.real_samples, f"{method}: real training images and "
+                         "synthetic ones (first seed; one row per class)", str(path))
+            written.append(path)
+    return written

@@ -1,0 +1,162 @@
+"""pix2pix's networks (Isola et al. 2017), small enough to train on a CPU.
+
+- `UNetGenerator`: an encoder of strided 4x4 convolutions and a decoder of nearest-neighbour
+  up-sampling + 3x3 convolutions, each decoder level concatenated with the encoder features of
+  the same resolution (the U-Net skips); [B, C_in, H, W] in [0, 1] -> [B, C_out, H, W] in
+  [0, 1] (tanh on [-1, 1] units). Any H, W: the input is reflection-padded to a multiple of
+  2**depth and the output cropped back. With ``residual`` the output is the input plus a
+  learned residual (zero at the start) instead.
+- `PatchDiscriminator`: a PatchGAN of strided 4x4 convolutions with spectral norm and
+  LeakyReLU(0.2), one logit per overlapping patch; conditional (pix2pix: D sees the
+  concatenation (input, output)) or not (CycleGAN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from commgan.gan import conv_block, dcgan_init_
+
+__all__ = ["PatchDiscriminator", "UNetConfig", "UNetGenerator", "patch_receptive_field"]
+
+
+@dataclass
+class UNetConfig:
+    """Architecture of `UNetGenerator` (saved in checkpoints)."""
+
+    in_channels: int = 3
+    """Input channels (the condition: a degraded photo, or an edge map as RGB)."""
+    out_channels: int = 3
+    """Output channels (RGB)."""
+    channels: int = 32
+    """Channels of the first encoder level (doubled at each level, capped at `max_channels`)."""
+    depth: int = 4
+    """Down-sampling stages: the bottleneck is 1/2**depth of the input side."""
+    max_channels: int = 256
+    """Widest level."""
+    residual: bool = False
+    """Output = the input's first C_out channels + a learned residual whose last conv starts at
+    zero (an untrained generator is the identity; for inputs that already hold the output's
+    structure, e.g. a faded photo); False: pix2pix's tanh output."""
+
+    def to_dict(self) -> dict:
+        """Plain dict (for JSON)."""
+        return asdict(self)
+
+    def widths(self) -> list[int]:
+        """Channels of encoder levels 1..depth."""
+        return [min(self.channels * 2**i, self.max_channels) for i in range(self.depth)]
+
+
+class UNetGenerator(nn.Module):
+    """pix2pix's U-Net generator: G(condition [B, C_in, H, W]) -> image [B, C_out, H, W].
+
+    Encoder level i (i = 1..depth): conv 4x4 stride 2 -> batch norm (not on level 1) ->
+    LeakyReLU(0.2). Decoder level i: nearest x2 up-sampling of the level below -> conv 3x3 ->
+    batch norm -> ReLU, then concatenated with encoder level i - 1 (the input itself at the top)
+    and mixed by a conv 3x3 (the skip); the top level (full resolution, the input as its skip)
+    has half the first level's channels. The last conv maps to C_out, then tanh to [0, 1], or
+    (``residual``) adds to the input (the output is then not clipped; clip when saving).
+    Up-sampling + convolution instead of transposed convolutions avoids checkerboard artefacts.
+    """
+
+    def __init__(self, config: UNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or UNetConfig()
+        if config.depth < 1:
+            raise ValueError(f"depth must be >= 1, got {config.depth}")
+        widths = config.widths()
+        self.encoder = nn.ModuleList()
+        width_in = config.in_channels
+        for i, width in enumerate(widths):
+            self.encoder.append(conv_block(2, width_in, width, 4, 2, 1,
+                                           norm="none" if i == 0 else "batch",
+                                           activation="leaky"))
+            width_in = width
+        skips = [config.in_channels, *widths[:-1]]
+        self.up = nn.ModuleList()
+        self.merge = nn.ModuleList()
+        for i in reversed(range(config.depth)):
+            out = skips[i] if i > 0 else max(widths[0] // 2, 8)
+            self.up.append(conv_block(2, width_in, out, 3, 1, 1, norm="batch"))
+            self.merge.append(conv_block(2, out + skips[i], out, 3, 1, 1, norm="batch"))
+            width_in = out
+        self.out = nn.Conv2d(width_in, config.out_channels, 3, padding=1)
+        dcgan_init_(self)
+        if config.residual:
+            if config.in_channels < config.out_channels:
+                raise ValueError("a residual U-Net needs at least as many input channels as "
+                                 "output channels")
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+
+    def forward(self, condition: Tensor) -> Tensor:
+        """condition [B, C_in, H, W] in [0, 1] -> [B, C_out, H, W] (in [0, 1] unless
+        ``residual``)."""
+        h, w = condition.shape[-2:]
+        multiple = 2**self.config.depth
+        ph, pw = (-h) % multiple, (-w) % multiple
+        x = 2 * condition - 1
+        if ph or pw:
+            mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        features = [x]
+        for block in self.encoder:
+            features.append(block(features[-1]))
+        y = features.pop()
+        for up, merge in zip(self.up, self.merge, strict=True):
+            y = up(F.interpolate(y, scale_factor=2, mode="nearest"))
+            y = merge(torch.cat([y, features.pop()], dim=1))
+        out = self.out(y)[..., :h, :w]
+        if self.config.residual:
+            return condition[:, :self.config.out_channels] + out
+        return 0.5 * (torch.tanh(out) + 1)
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN: D(x [B, 3, H, W] in [0, 1], condition [B, C, H, W] or None) -> logits
+    [B, 1, H', W'], one per overlapping patch of `patch_receptive_field` pixels.
+
+    ``layers`` conv 4x4 stride 2 blocks (widths channels * 2**i, capped at 8x), one conv 4x4
+    stride 1 block, then a conv 4x4 stride 1 to one channel, all with spectral norm and
+    LeakyReLU(0.2) (pix2pix's 70x70 PatchGAN for ``layers=3``). cond_channels > 0: D scores the
+    concatenation (condition, x) (pix2pix); 0: x alone (CycleGAN).
+    """
+
+    def __init__(self, channels: int = 32, layers: int = 3, cond_channels: int = 0,
+                 in_channels: int = 3) -> None:
+        super().__init__()
+        self.cond_channels = cond_channels
+        blocks: list[nn.Module] = []
+        width_in = in_channels + cond_channels
+        for i in range(layers + 1):
+            width = channels * min(2**i, 8)
+            stride = 2 if i < layers else 1
+            blocks.append(conv_block(2, width_in, width, 4, stride, 1, norm="spectral",
+                                     activation="leaky"))
+            width_in = width
+        blocks.append(conv_block(2, width_in, 1, 4, 1, 1, norm="spectral", activation="none"))
+        self.net = nn.Sequential(*blocks)
+        self.layers = layers
+        dcgan_init_(self)
+
+    def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
+        """x [B, 3, H, W], condition [B, C, H, W] (conditional D) -> logits [B, 1, H', W']."""
+        if (condition is None) != (self.cond_channels == 0):
+            raise ValueError("a conditional PatchDiscriminator needs the condition, an "
+                             "unconditional one takes none")
+        if condition is not None:
+            x = torch.cat([condition, x], dim=1)
+        return self.net(2 * x - 1)
+
+
+def patch_receptive_field(layers: int) -> int:
+    """Side in pixels of the input patch one logit of `PatchDiscriminator` sees (70 for 3)."""
+    field = 1
+    for stride in [1, 1] + [2] * layers:  # from the output back to the input
+        field = (field - 1) * stride + 4
+    return field
