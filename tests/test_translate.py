@@ -51,15 +51,28 @@ class TestNetworks:
         assert out.shape == (2, 3, *size)
         assert float(out.min()) >= 0 and float(out.max()) <= 1
 
-    def test_residual_unet_starts_as_the_identity(self):
-        g = UNetGenerator(UNetConfig(channels=8, depth=3, residual=True))
+    @pytest.mark.parametrize("head", ["residual", "affine"])
+    def test_residual_and_affine_heads_start_as_the_identity(self, head):
+        g = UNetGenerator(UNetConfig(channels=8, depth=3, head=head))
         x = torch.rand(2, 3, 30, 47)
         with torch.no_grad():
             assert torch.equal(g(x), x)
             torch.nn.init.normal_(g.out.weight, std=0.1)
             assert not torch.allclose(g(x), x)
-        with pytest.raises(ValueError, match="residual"):
-            UNetGenerator(UNetConfig(in_channels=1, residual=True))
+        with pytest.raises(ValueError, match=head):
+            UNetGenerator(UNetConfig(in_channels=1, head=head))
+        with pytest.raises(ValueError, match="unknown head"):
+            UNetGenerator(UNetConfig(head="sigmoid"))
+
+    def test_affine_head_is_a_per_pixel_colour_matrix(self):
+        g = UNetGenerator(UNetConfig(channels=8, depth=3, head="affine"))
+        with torch.no_grad():
+            g.out.bias[:9] = torch.tensor([0.5, 0, 0, 0, 0, 0, 0, 0, -1.0])  # R x1.5, B x0
+            g.out.bias[9:] = torch.tensor([0.0, 0.1, 0.0])
+            x = torch.rand(1, 3, 16, 16)
+            out = g(x)
+        assert torch.allclose(out[0, 0], 1.5 * x[0, 0]) and torch.allclose(out[0, 2], 0 * x[0, 2])
+        assert torch.allclose(out[0, 1], x[0, 1] + 0.1)
 
     def test_unet_skips_carry_the_input_past_the_bottleneck(self):
         g = UNetGenerator(UNetConfig(channels=8, depth=3)).eval()
@@ -274,8 +287,6 @@ def test_cli_train_dir(tmp_path, photo):
     assert result.exit_code == 1 and "does not exist" in result.output
 
 
-@pytest.mark.xfail(strict=True, reason="train_model chooses the generator on batch_source, "
-                   "not yet on VisionModel.validation_source (the paired batches)")
 def test_cli_train_dir_cyclegan_validates_on_pairs(tmp_path, photo):
     folder = write_photos(tmp_path / "photos")
     result, out = translate(tmp_path, "--model", "cyclegan", "--task", "colour", "--image",

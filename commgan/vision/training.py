@@ -501,7 +501,8 @@ def train_model(training: VisionTraining, perceptual: nn.Module | None = None,
     selection = None
     checkpoint_every = 100
     if training.validation:
-        source = VISION_MODELS[training.model_name].batch_source(
+        model = VISION_MODELS[training.model_name]
+        source = (model.validation_source or model.batch_source)(
             training.validation_source(), [load_image(name) for name in training.validation])
         selection = BestOnValidation(problem.generator,
                                      [source() for _ in range(VALIDATION_BATCHES)])

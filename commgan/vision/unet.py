@@ -4,8 +4,8 @@
   up-sampling + 3x3 convolutions, each decoder level concatenated with the encoder features of
   the same resolution (the U-Net skips); [B, C_in, H, W] in [0, 1] -> [B, C_out, H, W] in
   [0, 1] (tanh on [-1, 1] units). Any H, W: the input is reflection-padded to a multiple of
-  2**depth and the output cropped back. With ``residual`` the output is the input plus a
-  learned residual (zero at the start) instead.
+  2**depth and the output cropped back. Other output heads (`UNetConfig.head`): the input plus
+  a learned residual, or a learned per-pixel affine transform of the input.
 - `PatchDiscriminator`: a PatchGAN of strided 4x4 convolutions with spectral norm and
   LeakyReLU(0.2), one logit per overlapping patch; conditional (pix2pix: D sees the
   concatenation (input, output)) or not (CycleGAN).
@@ -21,7 +21,11 @@ from torch import Tensor, nn
 
 from commgan.gan import conv_block, dcgan_init_
 
-__all__ = ["PatchDiscriminator", "UNetConfig", "UNetGenerator", "patch_receptive_field"]
+__all__ = ["HEADS", "PatchDiscriminator", "UNetConfig", "UNetGenerator",
+           "patch_receptive_field"]
+
+HEADS = ("tanh", "residual", "affine")
+"""Valid `UNetConfig.head` values."""
 
 
 @dataclass
@@ -38,10 +42,13 @@ class UNetConfig:
     """Down-sampling stages: the bottleneck is 1/2**depth of the input side."""
     max_channels: int = 256
     """Widest level."""
-    residual: bool = False
-    """Output = the input's first C_out channels + a learned residual whose last conv starts at
-    zero (an untrained generator is the identity; for inputs that already hold the output's
-    structure, e.g. a faded photo); False: pix2pix's tanh output."""
+    head: str = "tanh"
+    """Output head (`HEADS`): "tanh" (pix2pix: tanh of the last conv, mapped to [0, 1]);
+    "residual" (the input's first C_out channels + the last conv); "affine" (a per-pixel affine
+    transform of the input, out = x + M x + b, the C_out x C_in matrix M and the offset b from
+    the last conv: the input's detail is scaled, not redrawn). The last two start as the
+    identity (last conv zero) and suit inputs that hold the output's structure (a faded
+    photo)."""
 
     def to_dict(self) -> dict:
         """Plain dict (for JSON)."""
@@ -59,8 +66,8 @@ class UNetGenerator(nn.Module):
     LeakyReLU(0.2). Decoder level i: nearest x2 up-sampling of the level below -> conv 3x3 ->
     batch norm -> ReLU, then concatenated with encoder level i - 1 (the input itself at the top)
     and mixed by a conv 3x3 (the skip); the top level (full resolution, the input as its skip)
-    has half the first level's channels. The last conv maps to C_out, then tanh to [0, 1], or
-    (``residual``) adds to the input (the output is then not clipped; clip when saving).
+    has half the first level's channels. The last conv feeds the output head (`UNetConfig.head`;
+    the "residual" and "affine" outputs are not clipped: clip when saving).
     Up-sampling + convolution instead of transposed convolutions avoids checkerboard artefacts.
     """
 
@@ -85,18 +92,22 @@ class UNetGenerator(nn.Module):
             self.up.append(conv_block(2, width_in, out, 3, 1, 1, norm="batch"))
             self.merge.append(conv_block(2, out + skips[i], out, 3, 1, 1, norm="batch"))
             width_in = out
-        self.out = nn.Conv2d(width_in, config.out_channels, 3, padding=1)
+        if config.head not in HEADS:
+            raise ValueError(f"unknown head {config.head!r}; valid: {', '.join(HEADS)}")
+        c_in, c_out = config.in_channels, config.out_channels
+        head_channels = c_out * (c_in + 1) if config.head == "affine" else c_out
+        self.out = nn.Conv2d(width_in, head_channels, 3, padding=1)
         dcgan_init_(self)
-        if config.residual:
-            if config.in_channels < config.out_channels:
-                raise ValueError("a residual U-Net needs at least as many input channels as "
-                                 "output channels")
+        if config.head != "tanh":
+            if c_in < c_out:
+                raise ValueError(f"a {config.head} head needs at least as many input channels "
+                                 "as output channels")
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
 
     def forward(self, condition: Tensor) -> Tensor:
-        """condition [B, C_in, H, W] in [0, 1] -> [B, C_out, H, W] (in [0, 1] unless
-        ``residual``)."""
+        """condition [B, C_in, H, W] in [0, 1] -> [B, C_out, H, W] (in [0, 1] for the tanh
+        head)."""
         h, w = condition.shape[-2:]
         multiple = 2**self.config.depth
         ph, pw = (-h) % multiple, (-w) % multiple
@@ -112,9 +123,14 @@ class UNetGenerator(nn.Module):
             y = up(F.interpolate(y, scale_factor=2, mode="nearest"))
             y = merge(torch.cat([y, features.pop()], dim=1))
         out = self.out(y)[..., :h, :w]
-        if self.config.residual:
-            return condition[:, :self.config.out_channels] + out
-        return 0.5 * (torch.tanh(out) + 1)
+        c_in, c_out = self.config.in_channels, self.config.out_channels
+        if self.config.head == "tanh":
+            return 0.5 * (torch.tanh(out) + 1)
+        identity = condition[:, :c_out]
+        if self.config.head == "residual":
+            return identity + out
+        matrix, offset = out[:, :c_out * c_in].unflatten(1, (c_out, c_in)), out[:, c_out * c_in:]
+        return identity + torch.einsum("boihw,bihw->bohw", matrix, condition) + offset
 
 
 class PatchDiscriminator(nn.Module):
