@@ -73,6 +73,20 @@ class TestNetworks:
             out = g(x)
         assert torch.allclose(out[0, 0], 1.5 * x[0, 0]) and torch.allclose(out[0, 2], 0 * x[0, 2])
         assert torch.allclose(out[0, 1], x[0, 1] + 0.1)
+        sharp = UNetGenerator(UNetConfig(channels=8, depth=3, head="affine")).eval()
+        torch.nn.init.normal_(sharp.out.weight, std=0.1)
+        smooth = UNetGenerator(UNetConfig(channels=8, depth=3, head="affine", affine_grid=4))
+        smooth.load_state_dict(sharp.state_dict())
+        smooth.eval()
+        x = torch.rand(1, 3, 32, 32)
+        with torch.no_grad():
+            fields = [g(x) - x for g in (sharp, smooth)]  # M x + b
+
+        def roughness(field):
+            return float((field[..., 1:] - field[..., :-1]).abs().mean())
+        assert roughness(fields[1]) < 0.5 * roughness(fields[0])
+        with pytest.raises(ValueError, match="affine_grid"):
+            UNetGenerator(UNetConfig(depth=3, head="affine", affine_grid=16))
 
     def test_unet_skips_carry_the_input_past_the_bottleneck(self):
         g = UNetGenerator(UNetConfig(channels=8, depth=3)).eval()
@@ -292,3 +306,19 @@ def test_cli_train_dir_cyclegan_validates_on_pairs(tmp_path, photo):
     result, out = translate(tmp_path, "--model", "cyclegan", "--task", "colour", "--image",
                             str(photo), "--steps", "2", "--train-dir", str(folder))
     assert result.exit_code == 0, result.output
+
+
+def test_translation_table_smoke(tmp_path, smoke):
+    out = smoke("translation_table.py", tmp_path)
+    table = pd.read_csv(out / "table.csv")
+    assert set(table["image"]) == {"astronaut", "coffee", "chelsea"}
+    colour = table[table["task"] == "colour"]
+    assert set(colour["setting"]) == {"default", "faded-sepia", "dark"}
+    assert set(colour["method"]) == {"input", "white balance + stretch", "pix2pix", "CycleGAN"}
+    edges = table[table["task"] == "edges2photo"]
+    assert set(edges["method"]) == {"input", "edge/non-edge mean colours", "pix2pix"}
+    assert np.isfinite(table[["psnr", "ssim"]].to_numpy()).all()
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(summary) == len(table) // 3
+    for name in ("colour.png", "edges2photo.png", "summary.png", "config.json"):
+        assert (out / name).stat().st_size > 0

@@ -49,6 +49,10 @@ class UNetConfig:
     the last conv: the input's detail is scaled, not redrawn). The last two start as the
     identity (last conv zero) and suit inputs that hold the output's structure (a faded
     photo)."""
+    affine_grid: int = 1
+    """"affine" head: M and b are averaged over cells of this many pixels and interpolated
+    bilinearly between the cells' centres (a power of two <= 2**depth; 1 = per pixel), so that
+    they vary smoothly and the input's detail passes through them."""
 
     def to_dict(self) -> dict:
         """Plain dict (for JSON)."""
@@ -94,6 +98,9 @@ class UNetGenerator(nn.Module):
             width_in = out
         if config.head not in HEADS:
             raise ValueError(f"unknown head {config.head!r}; valid: {', '.join(HEADS)}")
+        grid = config.affine_grid
+        if grid < 1 or grid & (grid - 1) or grid > 2**config.depth:
+            raise ValueError(f"affine_grid must be a power of two <= 2**depth, got {grid}")
         c_in, c_out = config.in_channels, config.out_channels
         head_channels = c_out * (c_in + 1) if config.head == "affine" else c_out
         self.out = nn.Conv2d(width_in, head_channels, 3, padding=1)
@@ -122,7 +129,12 @@ class UNetGenerator(nn.Module):
         for up, merge in zip(self.up, self.merge, strict=True):
             y = up(F.interpolate(y, scale_factor=2, mode="nearest"))
             y = merge(torch.cat([y, features.pop()], dim=1))
-        out = self.out(y)[..., :h, :w]
+        out = self.out(y)
+        grid = self.config.affine_grid
+        if self.config.head == "affine" and grid > 1:
+            out = F.interpolate(F.avg_pool2d(out, grid), size=out.shape[-2:], mode="bilinear",
+                                align_corners=False)
+        out = out[..., :h, :w]
         c_in, c_out = self.config.in_channels, self.config.out_channels
         if self.config.head == "tanh":
             return 0.5 * (torch.tanh(out) + 1)
