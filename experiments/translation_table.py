@@ -47,6 +47,7 @@ from commgan.vision.translation import (  # noqa: E402
     evaluate_translation,
     side_by_side,
     translate_image,
+    translation_model,
 )
 
 FADES = {"default": Fade(),
@@ -124,7 +125,8 @@ def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> pd.D
         for method, key in spec.models.items():
             training = experiment.training(key)
             start = time.perf_counter()
-            generators[method] = load_or_train(key, models_dir, training, log=log)
+            generators[method] = translation_model(
+                training, load_or_train(key, models_dir, training, log=log))
             trainings[key] = {"config": training.to_dict(),
                               "load_or_train_seconds": time.perf_counter() - start,
                               "checkpoint": _sidecar(key, models_dir, training)}

@@ -3,6 +3,8 @@
 through GANTrainer, the unpaired source, and the CLI (tiny budgets, ``--steps 2``) with bad
 input that ends in one error line, a non-zero exit and no output files."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,8 +32,12 @@ from commgan.vision.training import (
 )
 from commgan.vision.translation import (
     TRANSLATION_TASKS,
+    StretchedInput,
     edge_colours,
+    fade_input,
+    photo_samples,
     translate_image,
+    translation_model,
     translation_task,
 )
 from commgan.vision.unet import PatchDiscriminator, UNetConfig, UNetGenerator, patch_receptive_field
@@ -88,6 +94,17 @@ class TestNetworks:
         with pytest.raises(ValueError, match="affine_grid"):
             UNetGenerator(UNetConfig(depth=3, head="affine", affine_grid=16))
 
+    @pytest.mark.parametrize("global_context", [False, True])
+    def test_global_context_lets_far_content_change_a_pixel(self, global_context):
+        config = UNetConfig(channels=8, depth=3, head="affine", global_context=global_context)
+        g = UNetGenerator(config).eval()
+        torch.nn.init.normal_(g.out.weight, std=0.1)
+        x = torch.rand(1, 3, 32, 256, requires_grad=True)
+        g(x)[..., :16].sum().backward()
+        far = x.grad[..., 160:].abs().max()  # beyond the receptive field of columns 0-15
+        assert (far > 0) if global_context else (far == 0)
+        assert x.grad[..., :16].abs().max() > 0
+
     def test_unet_skips_carry_the_input_past_the_bottleneck(self):
         g = UNetGenerator(UNetConfig(channels=8, depth=3)).eval()
         x, other = torch.rand(2, 1, 3, 32, 32)
@@ -117,6 +134,31 @@ class TestTasks:
         assert torch.equal(degraded, fade(image, Fade()))
         assert torch.equal(spec.baseline(degraded), stretch_colours(degraded))
 
+    def test_colour_inputs_are_stretched_as_the_whole_photo(self):
+        params = Fade()
+        small = load_image("coffee")[:, :120, :200]  # every pixel sampled
+        patch = small[:, 30:62, 50:82]
+        got = fade_input(patch, photo_samples(small), params, stretch=True)
+        assert torch.equal(got, stretch_colours(fade(small, params))[:, 30:62, 50:82])
+        assert torch.equal(fade_input(patch, photo_samples(small), params, stretch=False),
+                           fade(patch, params))
+        photo = load_image("coffee")  # 600 px wide: every 4th pixel sampled
+        assert photo_samples(photo).shape == (3, 100, 150)
+        got = fade_input(photo[:, :64, :64], photo_samples(photo), params, stretch=True)
+        want = stretch_colours(fade(photo, params))[:, :64, :64]
+        assert float((got - want).abs().max()) <= 3 / 255
+
+    def test_an_identity_model_on_stretched_input_is_the_baseline(self):
+        g = UNetGenerator(UNetConfig(channels=8, depth=3, head="affine")).eval()
+        training = Pix2PixColourTraining()
+        model = translation_model(training, g)
+        assert isinstance(model, StretchedInput)
+        result = translate_image("colour", {"pix2pix": model}, load_image("chelsea")[:, :64, :96])
+        assert torch.equal(result.outputs["pix2pix"], result.baseline)
+        assert translation_model(replace(training, stretch_input=False), g) is g
+        assert translation_model(Pix2PixEdgesTraining(), g) is g
+        assert isinstance(translation_model(CycleGANTraining(), g), StretchedInput)
+
     def test_edges_and_their_baseline(self):
         spec = translation_task("edges2photo")
         image = load_image("astronaut")[:, :128, :128]
@@ -141,7 +183,7 @@ class TestTasks:
 
 class TestTraining:
     def test_pix2pix_is_a_conditional_gan_with_l1_100(self):
-        problem = build_problem(Pix2PixColourTraining(**TINY))
+        problem = build_problem(Pix2PixColourTraining(**TINY, stretch_input=False))
         assert isinstance(problem, AdversarialGAN) and problem.condition_discriminator
         assert problem.noise_shape is None and problem.loss.mode == "nonsaturating"
         assert problem.extra_losses["l1"][0] == 100.0

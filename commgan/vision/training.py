@@ -273,6 +273,10 @@ class Pix2PixColourTraining(Pix2PixTraining):
 
     fade_ranges: dict[str, tuple[float, float]] = field(default_factory=_colour_fade_ranges)
     """Range of each `Fade` parameter (uniform), as CR-SRGAN's."""
+    stretch_input: bool = True
+    """The model translates the faded photo after white balance + contrast stretch measured on
+    the whole photo (the classical baseline; `commgan.vision.translation.StretchedInput`);
+    False: the faded photo itself."""
 
     model_name: ClassVar[str] = "pix2pix-colour"
 
@@ -320,6 +324,9 @@ class CycleGANTraining(VisionTraining):
     """Validation images (see `SRTraining.validation`)."""
     fade_ranges: dict[str, tuple[float, float]] = field(default_factory=_colour_fade_ranges)
     """Range of each `Fade` parameter of domain A (as pix2pix's)."""
+    stretch_input: bool = True
+    """Domain A is the faded photo after white balance + contrast stretch measured on the whole
+    photo (as `Pix2PixColourTraining.stretch_input`); False: the faded photo itself."""
 
     model_name: ClassVar[str] = "cyclegan-colour"
 

@@ -5,7 +5,9 @@
   the same resolution (the U-Net skips); [B, C_in, H, W] in [0, 1] -> [B, C_out, H, W] in
   [0, 1] (tanh on [-1, 1] units). Any H, W: the input is reflection-padded to a multiple of
   2**depth and the output cropped back. Other output heads (`UNetConfig.head`): the input plus
-  a learned residual, or a learned per-pixel affine transform of the input.
+  a learned residual, or a learned per-pixel affine transform of the input. Optionally a global
+  context branch (Iizuka et al. 2016): the bottleneck's mean over the whole image, fused into
+  every bottleneck position, so that the output can depend on image-wide statistics.
 - `PatchDiscriminator`: a PatchGAN of strided 4x4 convolutions with spectral norm and
   LeakyReLU(0.2), one logit per overlapping patch; conditional (pix2pix: D sees the
   concatenation (input, output)) or not (CycleGAN).
@@ -53,6 +55,10 @@ class UNetConfig:
     """"affine" head: M and b are averaged over cells of this many pixels and interpolated
     bilinearly between the cells' centres (a power of two <= 2**depth; 1 = per pixel), so that
     they vary smoothly and the input's detail passes through them."""
+    global_context: bool = False
+    """Fuse the bottleneck's spatial mean over the whole input (a linear layer + LeakyReLU,
+    broadcast and concatenated, then a 1x1 conv) into every bottleneck position: a global
+    estimate (a fading's black level, gain, gamma) that a local receptive field cannot make."""
 
     def to_dict(self) -> dict:
         """Plain dict (for JSON)."""
@@ -88,6 +94,9 @@ class UNetGenerator(nn.Module):
                                            norm="none" if i == 0 else "batch",
                                            activation="leaky"))
             width_in = width
+        if config.global_context:
+            self.context = nn.Sequential(nn.Linear(width_in, width_in), nn.LeakyReLU(0.2))
+            self.fuse = conv_block(2, 2 * width_in, width_in, 1, norm="batch")
         skips = [config.in_channels, *widths[:-1]]
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
@@ -126,6 +135,9 @@ class UNetGenerator(nn.Module):
         for block in self.encoder:
             features.append(block(features[-1]))
         y = features.pop()
+        if self.config.global_context:
+            context = self.context(y.mean(dim=(-2, -1)))[..., None, None].expand_as(y)
+            y = self.fuse(torch.cat([y, context], dim=1))
         for up, merge in zip(self.up, self.merge, strict=True):
             y = up(F.interpolate(y, scale_factor=2, mode="nearest"))
             y = merge(torch.cat([y, features.pop()], dim=1))
