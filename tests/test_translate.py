@@ -3,8 +3,6 @@
 through GANTrainer, the unpaired source, and the CLI (tiny budgets, ``--steps 2``) with bad
 input that ends in one error line, a non-zero exit and no output files."""
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,12 +30,8 @@ from commgan.vision.training import (
 )
 from commgan.vision.translation import (
     TRANSLATION_TASKS,
-    StretchedInput,
     edge_colours,
-    fade_input,
-    photo_samples,
     translate_image,
-    translation_model,
     translation_task,
 )
 from commgan.vision.unet import PatchDiscriminator, UNetConfig, UNetGenerator, patch_receptive_field
@@ -94,16 +88,30 @@ class TestNetworks:
         with pytest.raises(ValueError, match="affine_grid"):
             UNetGenerator(UNetConfig(depth=3, head="affine", affine_grid=16))
 
-    @pytest.mark.parametrize("global_context", [False, True])
-    def test_global_context_lets_far_content_change_a_pixel(self, global_context):
-        config = UNetConfig(channels=8, depth=3, head="affine", global_context=global_context)
+    @pytest.mark.parametrize("colour_context", [0, 16])
+    def test_colour_context_lets_far_content_change_a_pixel(self, colour_context):
+        config = UNetConfig(channels=8, depth=3, head="affine", colour_context=colour_context)
         g = UNetGenerator(config).eval()
         torch.nn.init.normal_(g.out.weight, std=0.1)
         x = torch.rand(1, 3, 32, 256, requires_grad=True)
         g(x)[..., :16].sum().backward()
         far = x.grad[..., 160:].abs().max()  # beyond the receptive field of columns 0-15
-        assert (far > 0) if global_context else (far == 0)
+        assert (far > 0) if colour_context else (far == 0)
         assert x.grad[..., :16].abs().max() > 0
+
+    def test_colour_context_reads_the_context_pixels(self):
+        config = UNetConfig(channels=8, depth=3, head="affine", colour_context=16)
+        g = UNetGenerator(config).eval()
+        torch.nn.init.normal_(g.out.weight, std=0.1)
+        x, context = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32, requires_grad=True)
+        out = g(torch.cat([x, context], 1))
+        assert out.shape == (2, 3, 32, 32)
+        out.sum().backward()
+        assert context.grad.abs().sum() > 0
+        with torch.no_grad():
+            assert torch.equal(g(torch.cat([x, x], 1)), g(x))  # default: the input's own
+        with pytest.raises(ValueError, match="colour_context"):
+            UNetGenerator(UNetConfig(in_channels=1, out_channels=1, colour_context=8))
 
     def test_unet_skips_carry_the_input_past_the_bottleneck(self):
         g = UNetGenerator(UNetConfig(channels=8, depth=3)).eval()
@@ -134,31 +142,6 @@ class TestTasks:
         assert torch.equal(degraded, fade(image, Fade()))
         assert torch.equal(spec.baseline(degraded), stretch_colours(degraded))
 
-    def test_colour_inputs_are_stretched_as_the_whole_photo(self):
-        params = Fade()
-        small = load_image("coffee")[:, :120, :200]  # every pixel sampled
-        patch = small[:, 30:62, 50:82]
-        got = fade_input(patch, photo_samples(small), params, stretch=True)
-        assert torch.equal(got, stretch_colours(fade(small, params))[:, 30:62, 50:82])
-        assert torch.equal(fade_input(patch, photo_samples(small), params, stretch=False),
-                           fade(patch, params))
-        photo = load_image("coffee")  # 600 px wide: every 4th pixel sampled
-        assert photo_samples(photo).shape == (3, 100, 150)
-        got = fade_input(photo[:, :64, :64], photo_samples(photo), params, stretch=True)
-        want = stretch_colours(fade(photo, params))[:, :64, :64]
-        assert float((got - want).abs().max()) <= 3 / 255
-
-    def test_an_identity_model_on_stretched_input_is_the_baseline(self):
-        g = UNetGenerator(UNetConfig(channels=8, depth=3, head="affine")).eval()
-        training = Pix2PixColourTraining()
-        model = translation_model(training, g)
-        assert isinstance(model, StretchedInput)
-        result = translate_image("colour", {"pix2pix": model}, load_image("chelsea")[:, :64, :96])
-        assert torch.equal(result.outputs["pix2pix"], result.baseline)
-        assert translation_model(replace(training, stretch_input=False), g) is g
-        assert translation_model(Pix2PixEdgesTraining(), g) is g
-        assert isinstance(translation_model(CycleGANTraining(), g), StretchedInput)
-
     def test_edges_and_their_baseline(self):
         spec = translation_task("edges2photo")
         image = load_image("astronaut")[:, :128, :128]
@@ -183,13 +166,15 @@ class TestTasks:
 
 class TestTraining:
     def test_pix2pix_is_a_conditional_gan_with_l1_100(self):
-        problem = build_problem(Pix2PixColourTraining(**TINY, stretch_input=False))
+        problem = build_problem(Pix2PixColourTraining(**TINY))
         assert isinstance(problem, AdversarialGAN) and problem.condition_discriminator
         assert problem.noise_shape is None and problem.loss.mode == "nonsaturating"
         assert problem.extra_losses["l1"][0] == 100.0
-        clean, faded = problem.next_batch()
-        assert clean.shape == faded.shape == (4, 3, 32, 32)
+        clean, condition = problem.next_batch()
+        assert clean.shape == (4, 3, 32, 32) and condition.shape == (4, 6, 32, 32)
+        faded, context = condition.chunk(2, dim=1)  # the patch, its region's pixel sample
         assert float(faded.mean()) < float(clean.mean())  # darkened on average
+        assert not torch.equal(context, faded) and 0 <= float(context.min()) <= 1
 
     @pytest.mark.parametrize("make", [Pix2PixColourTraining, Pix2PixEdgesTraining])
     def test_pix2pix_trains_through_the_shared_trainer(self, make):
@@ -353,7 +338,9 @@ def test_cli_train_dir_cyclegan_validates_on_pairs(tmp_path, photo):
 def test_translation_table_smoke(tmp_path, smoke):
     out = smoke("translation_table.py", tmp_path)
     table = pd.read_csv(out / "table.csv")
-    assert set(table["image"]) == {"astronaut", "coffee", "chelsea"}
+    assert set(table["image"]) == {"astronaut", "coffee", "chelsea", "grace_hopper"}
+    fresh = table["images"] == "fresh"
+    assert set(table.loc[fresh, "image"]) == {"grace_hopper"}
     colour = table[table["task"] == "colour"]
     assert set(colour["setting"]) == {"default", "faded-sepia", "dark"}
     assert set(colour["method"]) == {"input", "white balance + stretch", "pix2pix", "CycleGAN"}
@@ -361,6 +348,6 @@ def test_translation_table_smoke(tmp_path, smoke):
     assert set(edges["method"]) == {"input", "edge/non-edge mean colours", "pix2pix"}
     assert np.isfinite(table[["psnr", "ssim"]].to_numpy()).all()
     summary = pd.read_csv(out / "summary.csv")
-    assert len(summary) == len(table) // 3
+    assert len(summary) == (~fresh).sum() // 3 + fresh.sum()
     for name in ("colour.png", "edges2photo.png", "summary.png", "config.json"):
         assert (out / name).stat().st_size > 0

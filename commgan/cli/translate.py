@@ -80,7 +80,6 @@ def translate(method, task, image_path, demo, steps, train_dir, out_dir, models_
     from commgan.vision.translation import (
         check_image,
         translate_image,
-        translation_model,
         translation_task,
         write_translation,
     )
@@ -101,9 +100,8 @@ def translate(method, task, image_path, demo, steps, train_dir, out_dir, models_
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     for note in notes:
         say(note)
-    generator = load_or_train(key, models, training, device=resolve_device(device),
-                              progress=not quiet and sys.stderr.isatty(), log=say)
-    model = translation_model(training or VISION_MODELS[key].training(), generator)
+    model = load_or_train(key, models, training, device=resolve_device(device),
+                          progress=not quiet and sys.stderr.isatty(), log=say)
     images = training.images if training is not None else None
     result = translate_image(task, {method: model}, image, baseline_images=images)
     source = f"{demo_image} (demo)" if demo else Path(image_path).name

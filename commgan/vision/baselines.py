@@ -21,9 +21,8 @@ from torch import Tensor
 from commgan.vision.data import from_numpy, quantize, to_numpy
 from commgan.vision.degradations import pil_resize
 
-__all__ = ["apply_stretch", "bicubic_upsample", "biharmonic_inpaint", "blend_weight",
-           "calibrated_inpaint", "harmonic_inpaint", "nlm_denoise", "stretch_colours",
-           "stretch_parameters"]
+__all__ = ["bicubic_upsample", "biharmonic_inpaint", "blend_weight",
+           "calibrated_inpaint", "harmonic_inpaint", "nlm_denoise", "stretch_colours"]
 
 
 def bicubic_upsample(image: Tensor, scale: int) -> Tensor:
@@ -149,26 +148,13 @@ def nlm_denoise(image: Tensor, sigma: float | None = None) -> Tensor:
     return quantize(from_numpy(np.clip(out, 0, 1)))
 
 
-def stretch_parameters(image: Tensor, low: float = 1.0, high: float = 99.0
-                       ) -> tuple[Tensor, Tensor, Tensor]:
-    """(gain, lo, hi), each [3, 1, 1] float64, of `stretch_colours` measured on ``image``
-    [3, H, W]: grey-world gains, then the gained channels' ``low`` and ``high`` percentiles."""
-    x = image.double()
-    means = x.mean(dim=(1, 2), keepdim=True).clamp_min(1e-6)
-    gain = means.mean() / means
-    flat = (x * gain).flatten(1).cpu().numpy()
-    lo = torch.from_numpy(np.percentile(flat, low, axis=1)).view(3, 1, 1).to(x)
-    hi = torch.from_numpy(np.percentile(flat, high, axis=1)).view(3, 1, 1).to(x)
-    return gain, lo, hi
-
-
-def apply_stretch(image: Tensor, parameters: tuple[Tensor, Tensor, Tensor]) -> Tensor:
-    """(image * gain - lo) / (hi - lo) of [3, H, W], 8-bit rounded; ``parameters`` from
-    `stretch_parameters` (possibly of another image: the whole photo a patch comes from)."""
-    gain, lo, hi = (p.to(image.device) for p in parameters)
-    return quantize(((image.double() * gain - lo) / (hi - lo).clamp_min(1e-6)).float())
-
-
 def stretch_colours(image: Tensor, low: float = 1.0, high: float = 99.0) -> Tensor:
     """Grey-world white balance, then each channel's [low, high] percentiles stretched to [0, 1]."""
-    return apply_stretch(image, stretch_parameters(image, low, high))
+    x = image.double()
+    means = x.mean(dim=(1, 2), keepdim=True).clamp_min(1e-6)
+    x = x * (means.mean() / means)
+    flat = x.flatten(1).cpu().numpy()
+    lo = torch.from_numpy(np.percentile(flat, low, axis=1)).view(3, 1, 1).to(x)
+    hi = torch.from_numpy(np.percentile(flat, high, axis=1)).view(3, 1, 1).to(x)
+    x = (x - lo) / (hi - lo).clamp_min(1e-6)
+    return quantize(x.float())

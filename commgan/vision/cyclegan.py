@@ -25,8 +25,7 @@ from torch import Tensor, nn
 from commgan.errors import CommganError
 from commgan.gan.losses import lsgan_discriminator_loss, lsgan_generator_loss
 from commgan.gan.problem import Metrics
-from commgan.vision.degradations import random_fade
-from commgan.vision.translation import fade_input, photo_samples
+from commgan.vision.degradations import fade, random_fade
 
 if TYPE_CHECKING:
     from commgan.vision.training import CycleGANTraining
@@ -124,9 +123,8 @@ class UnpairedSource:
     degraded patches (each under its own random `Fade` from ``training.fade_ranges``) come from
     one half, the clean patches from the other, so no batch holds a degraded patch and a clean
     patch of the same image, let alone an aligned pair. Images are drawn in proportion to their
-    area within a half; patches get random flips and 90-degree rotations; with
-    ``training.stretch_input`` the degraded patches are stretched as `FadedPairs`' are.
-    ``last_images`` holds the image indices (degraded, clean) of the last batch.
+    area within a half; patches get random flips and 90-degree rotations. ``last_images`` holds
+    the image indices (degraded, clean) of the last batch.
     """
 
     def __init__(self, training: CycleGANTraining, images: list[Tensor]) -> None:
@@ -138,7 +136,6 @@ class UnpairedSource:
                 raise CommganError(f"a training image is {image.shape[-1]}x{image.shape[-2]} "
                                    f"pixels; CycleGAN trains on {training.patch}-pixel patches")
         self.images, self.training = images, training
-        self.samples = [photo_samples(image) for image in images]
         self.areas = torch.tensor([float(im.shape[-2] * im.shape[-1]) for im in images])
         self.generator = torch.Generator().manual_seed(training.seed)
         self.last_images: tuple[list[int], list[int]] = ([], [])
@@ -166,10 +163,8 @@ class UnpairedSource:
         n = self.training.batch_size
         degraded, from_a = self._patches(order[:half], n)
         clean, from_b = self._patches(order[half:], n)
-        degraded = torch.stack([
-            fade_input(patch, self.samples[index],
-                       random_fade(self.generator, self.training.fade_ranges),
-                       self.training.stretch_input)
-            for patch, index in zip(degraded, from_a, strict=True)])
+        degraded = torch.stack([fade(patch, random_fade(self.generator,
+                                                        self.training.fade_ranges))
+                                for patch in degraded])
         self.last_images = (from_a, from_b)
         return clean, degraded

@@ -288,8 +288,6 @@ class PatchSampler:
         areas = torch.tensor([float(h.shape[-2] * h.shape[-1]) for _, h in self.pairs])
         self.weights = areas / areas.sum()
         self.generator = torch.Generator().manual_seed(seed)
-        self.last_indices: list[int] = []
-        """Indices into ``pairs`` of the last batch's patches."""
 
     def _randint(self, high: int) -> int:
         return int(torch.randint(high, (1,), generator=self.generator))
@@ -300,8 +298,7 @@ class PatchSampler:
         idx = torch.multinomial(self.weights, self.batch_size, replacement=True,
                                 generator=self.generator)
         lows, highs = [], []
-        self.last_indices = idx.tolist()
-        for i in self.last_indices:
+        for i in idx.tolist():
             low, high = self.pairs[i]
             y = self._randint(low.shape[-2] - lp + 1)
             x = self._randint(low.shape[-1] - lp + 1)

@@ -26,7 +26,12 @@ from commgan.vision.degradations import (
 )
 
 if TYPE_CHECKING:
-    from commgan.vision.training import ColourTraining, RestorationTraining, SRTraining
+    from commgan.vision.training import (
+        ColourTraining,
+        Pix2PixColourTraining,
+        RestorationTraining,
+        SRTraining,
+    )
 
 __all__ = ["ColourSource", "RestorationSource", "noise_condition", "occlusion_condition",
            "sr_source"]
@@ -109,7 +114,8 @@ class RestorationSource:
 
 
 class ColourSource:
-    """Batches of CR-SRGAN: ``() -> (target [B, 3, P, P], condition [B, 6, P/s, P/s])``.
+    """Batches of CR-SRGAN (s = 2) and of pix2pix on colour (s = 1, the generator has no
+    ``scale``): ``() -> (target [B, 3, P, P], condition [B, 6, P/s, P/s])``.
 
     For each sample: an image (probability proportional to its area), a square region of it
     (side uniform between ``context_min`` and the image's smaller side), a random `Fade`, a
@@ -120,11 +126,13 @@ class ColourSource:
     colour statistics are used, see `ColourSRGenerator`).
     """
 
-    def __init__(self, training: ColourTraining, images: list[Tensor]) -> None:
+    def __init__(self, training: ColourTraining | Pix2PixColourTraining,
+                 images: list[Tensor]) -> None:
         self.training = training
-        self.scale = s = training.generator.scale
+        self.scale = s = getattr(training.generator, "scale", 1)
         self.images = [crop_to_multiple(image, s) for image in images]
-        self.lows = [pil_resize(im, (im.shape[1] // s, im.shape[2] // s)) for im in self.images]
+        self.lows = self.images if s == 1 else [
+            pil_resize(im, (im.shape[1] // s, im.shape[2] // s)) for im in self.images]
         areas = torch.tensor([float(im.shape[1] * im.shape[2]) for im in self.images])
         self.weights = areas / areas.sum()
         self.generator = torch.Generator().manual_seed(training.seed)

@@ -50,7 +50,7 @@ from commgan.vision.unet import PatchDiscriminator, UNetConfig, UNetGenerator
 __all__ = ["VISION_MODELS", "BestOnValidation", "ColourTraining", "CycleGANTraining",
            "Pix2PixColourTraining", "Pix2PixEdgesTraining", "Pix2PixTraining",
            "RestorationTraining", "SRTraining", "VisionModel", "VisionTraining", "build_problem",
-           "train_model", "validation_psnr"]
+           "colour_unet", "train_model", "validation_psnr"]
 
 Log = Callable[[str], None]
 ExtraLosses = dict[str, tuple[float, ExtraLoss]]
@@ -262,6 +262,13 @@ class Pix2PixTraining(VisionTraining):
     """Validation images (see `SRTraining.validation`)."""
 
 
+def colour_unet() -> UNetConfig:
+    """pix2pix's U-Net on colour: a per-pixel affine colour transform of the input, its
+    coefficients smooth over 4-pixel cells, informed by the colour statistics of the whole photo
+    (docs/decisions.md, "pix2pix and CycleGAN on colour")."""
+    return UNetConfig(head="affine", affine_grid=4, colour_context=64)
+
+
 def _colour_fade_ranges() -> dict[str, tuple[float, float]]:
     """The fadings CR-SRGAN trains on (`ColourTraining.fade_ranges`)."""
     return ColourTraining().fade_ranges
@@ -271,12 +278,15 @@ def _colour_fade_ranges() -> dict[str, tuple[float, float]]:
 class Pix2PixColourTraining(Pix2PixTraining):
     """pix2pix on the paired colour task: each patch under its own random fading."""
 
+    generator: UNetConfig = field(default_factory=colour_unet)
+    """Generator architecture (`colour_unet`)."""
+    context_pixels: int = 1024
+    """Pixels sampled from the patch's region for the generator's colour statistics (a square
+    number; `ColourSource`, as CR-SRGAN's)."""
+    context_min: int = 256
+    """Smallest side of the region in pixels."""
     fade_ranges: dict[str, tuple[float, float]] = field(default_factory=_colour_fade_ranges)
     """Range of each `Fade` parameter (uniform), as CR-SRGAN's."""
-    stretch_input: bool = True
-    """The model translates the faded photo after white balance + contrast stretch measured on
-    the whole photo (the classical baseline; `commgan.vision.translation.StretchedInput`);
-    False: the faded photo itself."""
 
     model_name: ClassVar[str] = "pix2pix-colour"
 
@@ -293,7 +303,9 @@ class CycleGANTraining(VisionTraining):
     """CycleGAN training on unpaired faded (A) and clean (B) patches (`UnpairedSource`)."""
 
     generator: UNetConfig = field(default_factory=UNetConfig)
-    """Architecture of both generators (pix2pix's U-Net)."""
+    """Architecture of both generators: the U-Net with CycleGAN's tanh output (an
+    identity-initialised head, as pix2pix's `colour_unet`, stays at the identity: there the
+    cycle and identity losses are zero)."""
     d_channels: int = 32
     """Width of both PatchGANs."""
     d_layers: int = 3
@@ -324,9 +336,6 @@ class CycleGANTraining(VisionTraining):
     """Validation images (see `SRTraining.validation`)."""
     fade_ranges: dict[str, tuple[float, float]] = field(default_factory=_colour_fade_ranges)
     """Range of each `Fade` parameter of domain A (as pix2pix's)."""
-    stretch_input: bool = True
-    """Domain A is the faded photo after white balance + contrast stretch measured on the whole
-    photo (as `Pix2PixColourTraining.stretch_input`); False: the faded photo itself."""
 
     model_name: ClassVar[str] = "cyclegan-colour"
 
@@ -422,7 +431,7 @@ VISION_MODELS: dict[str, VisionModel] = {
         "pix2pix", "pix2pix-colour", Pix2PixColourTraining,
         make_generator=lambda t: UNetGenerator(t.generator),
         make_discriminator=_pix2pix_discriminator, extra_losses=_pix2pix_losses,
-        batch_source=FadedPairs, condition_discriminator=True),
+        batch_source=ColourSource, condition_discriminator=True),
     "pix2pix-edges2photo": VisionModel(
         "pix2pix", "pix2pix-edges2photo", Pix2PixEdgesTraining,
         make_generator=lambda t: UNetGenerator(t.generator),

@@ -3,11 +3,7 @@ and translating and measuring one image.
 
 - colour: a faded/sepia/dark photo (`commgan.vision.degradations.fade`, the colour task's
   fading at scale 1) -> the clean photo; classical baseline: grey-world white balance + 1-99
-  percentile contrast stretch (`stretch_colours`). With ``stretch_input`` (the default of the
-  colour trainings) the models translate the baseline's output: the fading's black level, gain
-  and cast are image-wide quantities that a network trained on patches cannot see, and the
-  stretch measures them on the whole photo (in training on `STATS_SIDE` samples of the whole
-  training photo under the patch's fading; `StretchedInput` at inference);
+  percentile contrast stretch (`stretch_colours`);
 - edges2photo: Canny edges (scikit-image, Gaussian sigma `EDGE_SIGMA` on the luma, default
   hysteresis thresholds), drawn black on white as an RGB image -> the photo; classical baseline:
   the per-pixel conditional mean given the edge bit, i.e. every pixel painted with the mean
@@ -30,30 +26,21 @@ from torch import Tensor, nn
 
 from commgan.errors import CommganError
 from commgan.fileio import atomic_write
-from commgan.vision.baselines import apply_stretch, stretch_colours, stretch_parameters
+from commgan.vision.baselines import stretch_colours
 from commgan.vision.data import TRAIN_IMAGES, PatchSampler, load_image, quantize, to_numpy
-from commgan.vision.degradations import Fade, fade, random_fade
+from commgan.vision.degradations import fade, random_fade
 from commgan.vision.tasks import TaskSettings
 
 if TYPE_CHECKING:
-    from commgan.vision.training import (
-        CycleGANTraining,
-        Pix2PixColourTraining,
-        Pix2PixTraining,
-        VisionTraining,
-    )
+    from commgan.vision.training import CycleGANTraining, Pix2PixTraining
 
-__all__ = ["EDGE_SIGMA", "MAX_PIXELS", "METHOD_NAMES", "STATS_SIDE", "TRANSLATION_TASKS",
-           "ColourTranslation", "EdgesTranslation", "FadedPairs", "StretchedInput", "Translation",
-           "TranslationTask", "edge_colours", "edge_map", "edges_source", "evaluate_translation",
-           "fade_input", "photo_samples", "translate_image", "translation_model",
+__all__ = ["EDGE_SIGMA", "MAX_PIXELS", "METHOD_NAMES", "TRANSLATION_TASKS", "ColourTranslation",
+           "EdgesTranslation", "FadedPairs", "Translation", "TranslationTask", "edge_colours",
+           "edge_map", "edges_source", "evaluate_translation", "translate_image",
            "translation_task", "write_translation"]
 
 EDGE_SIGMA = 2.0
 """Gaussian sigma (pixels) of the Canny edge detector of edges2photo."""
-STATS_SIDE = 128
-"""Training: a whole photo's stretch parameters are measured on every k-th pixel, k = its
-longer side // STATS_SIDE (about STATS_SIDE x STATS_SIDE samples)."""
 MAX_PIXELS = 4_000_000
 """Largest image (pixels) translated in one piece (memory on a CPU)."""
 METHOD_NAMES = {"pix2pix": "pix2pix", "cyclegan": "CycleGAN"}
@@ -162,65 +149,21 @@ def edge_colours(images: tuple[str, ...], sigma: float = EDGE_SIGMA
     return (tuple(torch.stack(edge).mean(0).tolist()), tuple(torch.stack(flat).mean(0).tolist()))
 
 
-def photo_samples(image: Tensor) -> Tensor:
-    """Every k-th pixel of a photo [3, H, W] in both directions, k = longer side //
-    `STATS_SIDE` (at least 1): [3, H / k, W / k], where a fading's stretch parameters are
-    measured in training."""
-    step = max(1, max(image.shape[-2:]) // STATS_SIDE)
-    return image[:, ::step, ::step]
-
-
 class FadedPairs:
-    """pix2pix colour batches: ``() -> (clean [B, 3, P, P], faded [B, 3, P, P])``, each patch
-    under its own random `Fade` (parameters uniform in ``training.fade_ranges``), with random
-    flips and 90-degree rotations; with ``training.stretch_input`` each faded patch is white
-    balanced and stretched with the parameters of its whole photo under the same fading."""
+    """Paired colour batches for CycleGAN's validation: ``() -> (clean [B, 3, P, P], faded
+    [B, 3, P, P])``, each patch under its own random `Fade` (parameters uniform in
+    ``training.fade_ranges``), with random flips and 90-degree rotations."""
 
-    def __init__(self, training: Pix2PixColourTraining | CycleGANTraining,
-                 images: list[Tensor]) -> None:
+    def __init__(self, training: CycleGANTraining, images: list[Tensor]) -> None:
         self.patches = PatchSampler(images, training.patch, training.batch_size,
                                     seed=training.seed)
         self.ranges = training.fade_ranges
-        self.stretch = training.stretch_input
-        self.samples = [photo_samples(image) for image in images]
 
     def __call__(self) -> tuple[Tensor, Tensor]:
         clean = self.patches.sample()[0]
         generator = self.patches.generator
-        faded = []
-        for patch, index in zip(clean, self.patches.last_indices, strict=True):
-            params = random_fade(generator, self.ranges)
-            faded.append(fade_input(patch, self.samples[index], params, self.stretch))
-        return clean, torch.stack(faded)
-
-
-def fade_input(patch: Tensor, samples: Tensor, params: Fade, stretch: bool) -> Tensor:
-    """A colour model's training input: ``patch`` [3, P, P] faded by ``params``, then
-    (``stretch``) stretched with the parameters of its photo's `photo_samples` under the same
-    fading, as `StretchedInput` stretches a whole faded photo."""
-    faded = fade(patch, params)
-    if not stretch:
-        return faded
-    return apply_stretch(faded, stretch_parameters(fade(samples, params)))
-
-
-class StretchedInput(nn.Module):
-    """A colour model at inference: G(white balance + stretch of each whole input image)
-    (`stretch_input`), [B, 3, H, W] -> [B, 3, H, W]."""
-
-    def __init__(self, generator: nn.Module) -> None:
-        super().__init__()
-        self.generator = generator
-
-    def forward(self, condition: Tensor) -> Tensor:
-        """Stretch each image of ``condition`` [B, 3, H, W] with its own parameters, then G."""
-        return self.generator(torch.stack([stretch_colours(image) for image in condition]))
-
-
-def translation_model(training: VisionTraining, generator: nn.Module) -> nn.Module:
-    """The module that translates a degraded photo with ``generator``: wrapped in
-    `StretchedInput` when ``training`` stretches its inputs."""
-    return StretchedInput(generator) if getattr(training, "stretch_input", False) else generator
+        faded = torch.stack([fade(patch, random_fade(generator, self.ranges)) for patch in clean])
+        return clean, faded
 
 
 def edges_source(training: Pix2PixTraining, images: list[Tensor]) -> PatchSampler:

@@ -6,8 +6,8 @@
   [0, 1] (tanh on [-1, 1] units). Any H, W: the input is reflection-padded to a multiple of
   2**depth and the output cropped back. Other output heads (`UNetConfig.head`): the input plus
   a learned residual, or a learned per-pixel affine transform of the input. Optionally a global
-  context branch (Iizuka et al. 2016): the bottleneck's mean over the whole image, fused into
-  every bottleneck position, so that the output can depend on image-wide statistics.
+  colour context (as CR-SRGAN's): an MLP on the colour statistics of the whole image, fused
+  into every bottleneck position, so that the output can depend on image-wide quantities.
 - `PatchDiscriminator`: a PatchGAN of strided 4x4 convolutions with spectral norm and
   LeakyReLU(0.2), one logit per overlapping patch; conditional (pix2pix: D sees the
   concatenation (input, output)) or not (CycleGAN).
@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from commgan.gan import conv_block, dcgan_init_
+from commgan.vision.models import STATISTICS, colour_statistics
 
 __all__ = ["HEADS", "PatchDiscriminator", "UNetConfig", "UNetGenerator",
            "patch_receptive_field"]
@@ -55,10 +56,13 @@ class UNetConfig:
     """"affine" head: M and b are averaged over cells of this many pixels and interpolated
     bilinearly between the cells' centres (a power of two <= 2**depth; 1 = per pixel), so that
     they vary smoothly and the input's detail passes through them."""
-    global_context: bool = False
-    """Fuse the bottleneck's spatial mean over the whole input (a linear layer + LeakyReLU,
-    broadcast and concatenated, then a 1x1 conv) into every bottleneck position: a global
-    estimate (a fading's black level, gain, gamma) that a local receptive field cannot make."""
+    colour_context: int = 0
+    """Width of an MLP on the `commgan.vision.models.colour_statistics` of the whole input
+    (quantiles, means, spreads of its colours: a fading's black point, gain and cast), fused into
+    every bottleneck position (concatenated, then a 1x1 conv; 0 = none; needs 3 input channels). A
+    condition of 6 channels carries context pixels in channels 3-5 whose statistics are used
+    instead (training on patches: a pixel sample of a larger region, as CR-SRGAN's
+    `commgan.vision.sources.ColourSource`)."""
 
     def to_dict(self) -> dict:
         """Plain dict (for JSON)."""
@@ -94,9 +98,13 @@ class UNetGenerator(nn.Module):
                                            norm="none" if i == 0 else "batch",
                                            activation="leaky"))
             width_in = width
-        if config.global_context:
-            self.context = nn.Sequential(nn.Linear(width_in, width_in), nn.LeakyReLU(0.2))
-            self.fuse = conv_block(2, 2 * width_in, width_in, 1, norm="batch")
+        if config.colour_context:
+            if config.in_channels != 3:
+                raise ValueError("colour_context needs an RGB input (in_channels 3)")
+            k = config.colour_context
+            self.statistics = nn.Sequential(nn.Linear(STATISTICS, k), nn.PReLU(k),
+                                            nn.Linear(k, k), nn.PReLU(k))
+            self.fuse_statistics = conv_block(2, width_in + k, width_in, 1, norm="batch")
         skips = [config.in_channels, *widths[:-1]]
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
@@ -122,8 +130,11 @@ class UNetGenerator(nn.Module):
             nn.init.zeros_(self.out.bias)
 
     def forward(self, condition: Tensor) -> Tensor:
-        """condition [B, C_in, H, W] in [0, 1] -> [B, C_out, H, W] (in [0, 1] for the tanh
-        head)."""
+        """condition [B, C_in, H, W] in [0, 1] (or [B, 2 C_in, H, W]: with context pixels, see
+        `UNetConfig.colour_context`) -> [B, C_out, H, W] (in [0, 1] for the tanh head)."""
+        context = condition
+        if condition.shape[1] == 2 * self.config.in_channels:
+            condition, context = condition.chunk(2, dim=1)
         h, w = condition.shape[-2:]
         multiple = 2**self.config.depth
         ph, pw = (-h) % multiple, (-w) % multiple
@@ -135,9 +146,10 @@ class UNetGenerator(nn.Module):
         for block in self.encoder:
             features.append(block(features[-1]))
         y = features.pop()
-        if self.config.global_context:
-            context = self.context(y.mean(dim=(-2, -1)))[..., None, None].expand_as(y)
-            y = self.fuse(torch.cat([y, context], dim=1))
+        if self.config.colour_context:
+            statistics = self.statistics(2 * colour_statistics(context) - 1)
+            y = self.fuse_statistics(torch.cat(
+                [y, statistics[..., None, None].expand(-1, -1, *y.shape[-2:])], dim=1))
         for up, merge in zip(self.up, self.merge, strict=True):
             y = up(F.interpolate(y, scale_factor=2, mode="nearest"))
             y = merge(torch.cat([y, features.pop()], dim=1))
@@ -185,12 +197,13 @@ class PatchDiscriminator(nn.Module):
         dcgan_init_(self)
 
     def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
-        """x [B, 3, H, W], condition [B, C, H, W] (conditional D) -> logits [B, 1, H', W']."""
+        """x [B, 3, H, W], condition [B, C, H, W] (conditional D; channels beyond
+        ``cond_channels``, a generator's context pixels, are ignored) -> logits [B, 1, H', W']."""
         if (condition is None) != (self.cond_channels == 0):
             raise ValueError("a conditional PatchDiscriminator needs the condition, an "
                              "unconditional one takes none")
         if condition is not None:
-            x = torch.cat([condition, x], dim=1)
+            x = torch.cat([condition[:, :self.cond_channels], x], dim=1)
         return self.net(2 * x - 1)
 
 
