@@ -128,6 +128,10 @@ class TestNetworks:
         x, c = torch.rand(2, 2, 3, 64, 64)
         assert d(x, c).shape == (2, 1, 6, 6) and patch_receptive_field(3) == 70
         assert d.net[0][0].in_channels == 6  # scores the concatenation (input, output)
+        with torch.no_grad():  # a generator's context pixels after the condition are ignored
+            d.eval()  # (no power iteration of the spectral norm between the two calls)
+            assert torch.equal(d(x, torch.cat([c, torch.rand_like(c)], 1)), d(x, c))
+            d.train()
         with pytest.raises(ValueError, match="condition"):
             d(x)
         with pytest.raises(ValueError, match="condition"):
