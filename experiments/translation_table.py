@@ -41,10 +41,11 @@ from commgan.checkpoint import models_dir as resolve_models_dir  # noqa: E402
 from commgan.configfile import config_option  # noqa: E402
 from commgan.fileio import atomic_write, write_json  # noqa: E402
 from commgan.vision.cache import cache_stem, load_or_train  # noqa: E402
+from commgan.vision.configs import VisionTraining  # noqa: E402
 from commgan.vision.data import TEST_IMAGES, load_image, read_image  # noqa: E402
 from commgan.vision.degradations import Fade  # noqa: E402
 from commgan.vision.tasks import TaskSettings  # noqa: E402
-from commgan.vision.training import VISION_MODELS, VisionTraining  # noqa: E402
+from commgan.vision.training import VISION_MODELS  # noqa: E402
 from commgan.vision.translation import (  # noqa: E402
     TRANSLATION_TASKS,
     evaluate_translation,

@@ -20,10 +20,9 @@ from commgan.vision.augment import (
     ClassifierTraining,
     accuracy,
     run_augment,
-    summarize,
     train_classifier,
-    verdicts,
 )
+from commgan.vision.augment_report import summarize, verdicts
 from commgan.vision.digits import (
     DIGITS_GANS,
     NUM_CLASSES,
@@ -139,7 +138,7 @@ def test_study_on_a_tiny_budget_returns_the_documented_tables():
     assert set(result.samples) == {2, 3}
     assert result.samples[2]["cgan"].shape == (NUM_CLASSES, 3, 1, 8, 8)
     assert result.real_samples[3].shape == (NUM_CLASSES, 3, 1, 8, 8)
-    assert {"diff_none_low", "diff_classical_high"} <= set(result.summary.columns)
+    assert {"diff_none_low", "diff_classical_high"} <= set(summarize(result.table).columns)
 
 
 def test_units_are_independent_of_order():

@@ -15,19 +15,13 @@ from commgan.cli import cli
 from commgan.errors import CommganError
 from commgan.gan import AdversarialGAN
 from commgan.vision.baselines import stretch_colours
+from commgan.vision.configs import CycleGANTraining, Pix2PixColourTraining, Pix2PixEdgesTraining
 from commgan.vision.cyclegan import CycleGAN, CycleGenerators, UnpairedSource
 from commgan.vision.data import TRAIN_IMAGES, folder_split, load_image, read_image, to_uint8
 from commgan.vision.degradations import Fade, fade
 from commgan.vision.metrics import image_metrics
 from commgan.vision.tasks import TaskSettings
-from commgan.vision.training import (
-    VISION_MODELS,
-    CycleGANTraining,
-    Pix2PixColourTraining,
-    Pix2PixEdgesTraining,
-    build_problem,
-    train_model,
-)
+from commgan.vision.training import VISION_MODELS, build_problem, train_model
 from commgan.vision.translation import (
     TRANSLATION_TASKS,
     edge_colours,

@@ -12,6 +12,7 @@ from commgan.checkpoint import checkpoint_paths
 from commgan.errors import CommganError
 from commgan.vision.baselines import biharmonic_inpaint
 from commgan.vision.cache import cache_stem, load_or_train
+from commgan.vision.configs import ColourTraining, RestorationTraining, SRTraining
 from commgan.vision.data import load_image
 from commgan.vision.degradations import Fade, degrade_colour, fade
 from commgan.vision.evaluate import TaskSettings, evaluate_images, run_model
@@ -27,14 +28,7 @@ from commgan.vision.models import (
 )
 from commgan.vision.sources import ColourSource, RestorationSource
 from commgan.vision.tasks import VISION_TASKS
-from commgan.vision.training import (
-    VISION_MODELS,
-    ColourTraining,
-    RestorationTraining,
-    SRTraining,
-    build_problem,
-    train_model,
-)
+from commgan.vision.training import VISION_MODELS, build_problem, train_model
 from commgan.vision.translation import TRANSLATION_TASKS
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -11,13 +11,9 @@ from PIL import Image
 from commgan.cli import cli
 from commgan.errors import CommganError
 from commgan.vision.cache import cache_stem
+from commgan.vision.configs import RestorationTraining, SRTraining
 from commgan.vision.data import folder_digest, folder_split, load_image, to_uint8
-from commgan.vision.training import (
-    RestorationTraining,
-    SRTraining,
-    train_model,
-    validation_psnr,
-)
+from commgan.vision.training import train_model, validation_psnr
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -81,7 +77,8 @@ def test_generator_chosen_on_validation(tmp_path):
     scores = dict(zip(checked["iteration"], checked["validation_psnr"], strict=True))
     chosen = history.attrs["chosen_iteration"]
     assert history.attrs["chosen_psnr"] >= max(scores.values())
-    from commgan.vision.training import VALIDATION_BATCHES, VISION_MODELS
+    from commgan.vision.configs import VALIDATION_BATCHES
+    from commgan.vision.training import VISION_MODELS
     source = VISION_MODELS["sr"].batch_source(training.validation_source(),
                                               [load_image(name) for name in training.validation])
     batches = [source() for _ in range(VALIDATION_BATCHES)]

@@ -114,9 +114,11 @@ def augment(per_class, seeds, gans, gan_iters, classifier_steps, synthetic, jobs
                                 device=device)
         return executor.ordered(fn, units)
 
-    from commgan.vision.augment import format_summary, run_augment, write_augment
+    from commgan.vision.augment import run_augment
+    from commgan.vision.augment_report import format_summary, summarize, write_augment
 
     result = run_augment(config, runner, progress=not quiet and sys.stderr.isatty(), log=say)
-    written = write_augment(result, config, out)
-    click.echo(format_summary(result.summary, result.reference_accuracy))
+    summary = summarize(result.table)
+    written = write_augment(result, summary, config, out)
+    click.echo(format_summary(summary, result.reference_accuracy))
     say(f"wrote {', '.join(path.name for path in written)} in {out}")

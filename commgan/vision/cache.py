@@ -19,9 +19,10 @@ from torch import Tensor, nn
 
 from commgan.checkpoint import ModelCache, config_hash
 from commgan.errors import CommganError
+from commgan.vision.configs import VisionTraining
 from commgan.vision.data import folder_digest
 from commgan.vision.perceptual import VGG16Features
-from commgan.vision.training import VISION_MODELS, VisionModel, VisionTraining, train_model
+from commgan.vision.training import VISION_MODELS, VisionModel, train_model
 
 __all__ = ["cache_stem", "load_or_train"]
 

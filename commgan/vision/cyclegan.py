@@ -28,7 +28,7 @@ from commgan.gan.problem import Metrics
 from commgan.vision.degradations import fade, random_fade
 
 if TYPE_CHECKING:
-    from commgan.vision.training import CycleGANTraining
+    from commgan.vision.configs import CycleGANTraining
 
 __all__ = ["CycleGAN", "CycleGenerators", "UnpairedSource"]
 

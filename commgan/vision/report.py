@@ -23,8 +23,8 @@ from commgan.vision.evaluate import Restoration  # noqa: E402
 from commgan.vision.tasks import VISION_TASKS  # noqa: E402
 from commgan.vision.training import VISION_MODELS  # noqa: E402
 
-__all__ = ["BASELINE_NAMES", "MODEL_NAMES", "method_label", "save_png", "side_by_side",
-           "write_restoration"]
+__all__ = ["BASELINE_NAMES", "MODEL_NAMES", "method_label", "save_panels", "save_png",
+           "side_by_side", "write_restoration"]
 
 BASELINE_NAMES = {name: task.baseline_name for name, task in VISION_TASKS.items()}
 """Display name of each task's classical baseline."""
@@ -55,6 +55,23 @@ def _caption(metrics: dict[str, float] | None, task: str) -> str:
     return text
 
 
+def save_panels(panels: list[tuple[str, Tensor]], path: str | Path, title: str = "") -> None:
+    """PNG of images [3, H, W] side by side, each under its caption, sized to the last one."""
+    h, w = panels[-1][1].shape[-2:]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 4.0 * h / w + 0.9))
+    for ax, (caption, image) in zip(axes, panels, strict=True):
+        ax.imshow(to_uint8(image), interpolation="nearest")
+        ax.set_title(caption, fontsize=9)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    finally:
+        plt.close(fig)
+
+
 def side_by_side(result: Restoration, path: str | Path, title: str = "") -> None:
     """PNG: degraded | baseline | model (| reference), each titled with its metrics."""
     enlarged = VISION_TASKS[result.task].scale > 1
@@ -64,20 +81,8 @@ def side_by_side(result: Restoration, path: str | Path, title: str = "") -> None
               (MODEL_NAMES[result.task], result.restored, result.metrics.get("model"))]
     if result.reference is not None:
         panels.append(("reference", result.reference, None))
-    h, w = result.restored.shape[-2:]
-    width = 4.0 * len(panels)
-    fig, axes = plt.subplots(1, len(panels), figsize=(width, 4.0 * h / w + 0.9))
-    for ax, (name, image, metrics) in zip(axes, panels, strict=True):
-        ax.imshow(to_uint8(image), interpolation="nearest")
-        ax.set_title(name + _caption(metrics, result.task), fontsize=9)
-        ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    finally:
-        plt.close(fig)
+    save_panels([(name + _caption(metrics, result.task), image)
+                 for name, image, metrics in panels], path, title)
 
 
 def write_restoration(result: Restoration, out: str | Path, title: str = "") -> list[Path]:

@@ -12,11 +12,12 @@ from torch import Tensor
 
 from commgan.errors import CommganError
 from commgan.vision.cache import load_or_train
+from commgan.vision.configs import VisionTraining
 from commgan.vision.data import TEST_IMAGES, folder_split, load_image, read_image
 from commgan.vision.evaluate import Restoration, check_size, degrade, restore_degraded
 from commgan.vision.perceptual import LPIPS, load_backbone_state
 from commgan.vision.tasks import VISION_TASKS, TaskSettings, vision_task
-from commgan.vision.training import VISION_MODELS, VisionTraining
+from commgan.vision.training import VISION_MODELS
 
 __all__ = ["DEMO_IMAGE", "RestoreRequest", "load_mask", "model_training", "prepare",
            "run_restore"]

@@ -26,7 +26,7 @@ from commgan.vision.degradations import (
 )
 
 if TYPE_CHECKING:
-    from commgan.vision.training import (
+    from commgan.vision.configs import (
         ColourTraining,
         Pix2PixColourTraining,
         RestorationTraining,

@@ -32,7 +32,7 @@ from commgan.vision.degradations import fade, random_fade
 from commgan.vision.tasks import TaskSettings
 
 if TYPE_CHECKING:
-    from commgan.vision.training import CycleGANTraining, Pix2PixTraining
+    from commgan.vision.configs import CycleGANTraining, Pix2PixTraining
 
 __all__ = ["EDGE_SIGMA", "MAX_PIXELS", "METHOD_NAMES", "TRANSLATION_TASKS", "ColourTranslation",
            "EdgesTranslation", "FadedPairs", "Translation", "TranslationTask", "edge_colours",
@@ -244,46 +244,29 @@ def evaluate_translation(task: str, models: dict[str, nn.Module], images: dict[s
 
 def side_by_side(result: Translation, path: str | Path, title: str = "") -> None:
     """PNG: input | baseline | each model | reference, titled with PSNR / SSIM."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from commgan.vision.data import to_uint8
+    from commgan.vision.report import save_panels
 
     spec = translation_task(result.task)
     panels = [("input", result.degraded), (spec.baseline_name, result.baseline),
               *((METHOD_NAMES[m], out) for m, out in result.outputs.items()),
               ("reference", result.reference)]
-    h, w = result.reference.shape[-2:]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 4.0 * h / w + 0.9))
-    for ax, (name, image) in zip(axes, panels, strict=True):
+    def caption(name: str) -> str:
         values = result.metrics.get(name)
-        caption = f"\nPSNR {values['psnr']:.2f} dB  SSIM {values['ssim']:.3f}" if values else ""
-        ax.imshow(to_uint8(image), interpolation="nearest")
-        ax.set_title(name + caption, fontsize=9)
-        ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    finally:
-        plt.close(fig)
+        return name + (f"\nPSNR {values['psnr']:.2f} dB  SSIM {values['ssim']:.3f}"
+                       if values else "")
+
+    save_panels([(caption(name), image) for name, image in panels], path, title)
 
 
 def write_translation(result: Translation, out: str | Path, title: str = "") -> list[Path]:
     """Write translated.png (the first model's output), side_by_side.png and metrics.csv
     (``method, psnr, ssim, psnr_y, ssim_y, lpips``) into ``out``."""
-    from PIL import Image
-
-    from commgan.vision.data import to_uint8
+    from commgan.vision.report import save_png
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "translated.png", out / "side_by_side.png", out / "metrics.csv"]
-    pil = Image.fromarray(to_uint8(next(iter(result.outputs.values()))))
-    atomic_write(written[0], lambda tmp: pil.save(tmp, format="PNG"))
+    save_png(next(iter(result.outputs.values())), written[0])
     side_by_side(result, written[1], title)
     table = pd.DataFrame([{"method": k, **v} for k, v in result.metrics.items()])
     atomic_write(written[2], lambda tmp: table.to_csv(tmp, index=False))
