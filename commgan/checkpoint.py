@@ -13,24 +13,28 @@ the module.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import shutil
+import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as save_tensors
 
 from commgan.errors import CommganError
-from commgan.fileio import atomic_write_all
+from commgan.fileio import atomic_write_all, json_writer
 
-__all__ = ["CHECKPOINT_FORMAT", "CachedModel", "ModelCache", "checkpoint_paths", "config_hash",
-           "default_models_dir", "load_checkpoint", "models_dir", "save_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "CachedModel", "CheckpointError", "ModelCache", "checkpoint_paths",
+           "config_hash", "default_models_dir", "load_checkpoint", "models_dir", "save_checkpoint"]
 
 
 def default_models_dir() -> Path:
@@ -74,52 +78,116 @@ def _locked(stem: Path, exclusive: bool) -> Iterator[None]:
     """Hold ``ROOT/.STEM.lock``: exclusive to write a model's pair of files, shared to read it.
 
     Writers create the lock file; a reader never does (so a shipped or read-only folder stays
-    untouched) and reads unlocked where no writer ever was.
+    untouched) and reads unlocked where no writer ever was. A writer that created the lock file
+    and then fails removes it again; whoever waited on the removed file locks anew. A lock file
+    left by a process that died holds no lock (``flock`` ends with its holder).
     """
     lock = stem.with_name(f".{stem.name}.lock")
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT if exclusive else os.O_RDONLY, 0o666)
-    except OSError as err:
-        if exclusive:
-            raise CommganError(f"model cache {str(stem.parent)!r} is not writable: "
-                               f"{err.strerror}") from None
-        fd = None
-    try:
-        if fd is not None:
+    while True:
+        fd, created = _open_lock(lock, exclusive)
+        if fd is None:
+            yield
+            return
+        try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        if fd is not None:
+            if _still_named(fd, lock):
+                break
+        except BaseException:
             os.close(fd)
+            raise
+        os.close(fd)
+    try:
+        yield
+    except BaseException:
+        if created:
+            with suppress(OSError):
+                lock.unlink()
+        raise
+    finally:
+        os.close(fd)
+
+
+def _open_lock(lock: Path, exclusive: bool) -> tuple[int | None, bool]:
+    """(descriptor, created now) of a lock file; (None, False) for a reader where there is none.
+
+    Opened read-only and non-blocking: a lock file someone made read-only still locks, and a
+    FIFO in its place cannot hang the run (it is refused, like any other non-regular file).
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+    while True:
+        created = False
+        try:
+            if exclusive:
+                try:
+                    fd = os.open(lock, flags | os.O_CREAT | os.O_EXCL, 0o666)
+                    created = True
+                except FileExistsError:
+                    fd = os.open(lock, flags)
+            else:
+                fd = os.open(lock, flags)
+        except FileNotFoundError:
+            if exclusive and not os.path.islink(lock):
+                continue  # removed between the two opens by a failing writer
+            if exclusive:
+                raise CommganError(f"lock file {str(lock)!r} is a dangling link; "
+                                   "delete it") from None
+            return None, False
+        except OSError as err:
+            if not exclusive:
+                return None, False
+            if err.errno in (errno.EISDIR, errno.ELOOP):
+                raise CommganError(f"lock file {str(lock)!r} is not a regular file; "
+                                   "delete it") from None
+            raise CommganError(f"model cache {str(lock.parent)!r} is not writable: "
+                               f"{err.strerror}") from None
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd, created
+        os.close(fd)
+        raise CommganError(f"lock file {str(lock)!r} is not a regular file; delete it")
+
+
+def _still_named(fd: int, lock: Path) -> bool:
+    """Whether ``lock`` still names the file open as ``fd`` (a failing writer may have removed
+    it while this process waited)."""
+    try:
+        named = os.stat(lock)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def save_checkpoint(stem: str | Path, module: torch.nn.Module, metadata: dict) -> dict:
     """Save ``module``'s state dict and ``metadata`` (JSON-serialisable); returns the sidecar.
 
     Under the model's lock, both files are written to scratch files first and then renamed, so
-    a concurrent save never pairs one process's weights with another's sidecar.
+    a concurrent save never pairs one process's weights with another's sidecar. A save that
+    fails (a full disk, a file size limit) raises one :class:`CommganError` naming the folder
+    and leaves the previous pair as it was, with no scratch or new lock file behind.
     """
     stem = Path(stem)
     weights, meta_path = checkpoint_paths(stem)
-    weights.parent.mkdir(parents=True, exist_ok=True)
     state = {name: tensor.detach().contiguous().cpu() for name, tensor in
              module.state_dict().items()}
+    data = save_tensors(state)
     sidecar = {**metadata, "format": CHECKPOINT_FORMAT,
-               "tensors": {name: list(tensor.shape) for name, tensor in state.items()}}
-    written: list[str] = []
+               "tensors": {name: list(tensor.shape) for name, tensor in state.items()},
+               "sha256": hashlib.sha256(data).hexdigest()}
 
     def write_weights(tmp: str) -> None:
-        save_file(state, tmp)
-        written.append(tmp)
+        with open(tmp, "wb") as f:
+            f.write(data)
 
-    def write_sidecar(tmp: str) -> None:
-        sidecar["sha256"] = _sha256(Path(written[0]))
-        with open(tmp, "w") as f:
-            json.dump(sidecar, f, indent=2, sort_keys=True, default=str)
-            f.write("\n")
-
-    with _locked(stem, exclusive=True):
-        atomic_write_all({weights: write_weights, meta_path: write_sidecar})
+    try:
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(stem, exclusive=True):
+            atomic_write_all({weights: write_weights, meta_path: json_writer(sidecar)})
+    except OSError as err:
+        full = err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        raise CommganError(
+            f"cannot save the trained model {weights.name} ({err.strerror or err}): it is lost "
+            f"and the model cache is unchanged; {'free space in' if full else 'check'} "
+            f"{str(weights.parent)!r} and rerun") from None
     return sidecar
 
 
@@ -138,44 +206,54 @@ def load_checkpoint(
         return _load_checkpoint(stem, module, expected, device)
 
 
+class CheckpointError(CommganError):
+    """A checkpoint that cannot be used: ``reason`` (what is wrong) and ``advice`` (how to
+    recover, which depends on whose folder it is)."""
+
+    def __init__(self, reason: str, advice: str = "") -> None:
+        super().__init__(f"{reason}; {advice}" if advice else reason)
+        self.reason = reason
+        self.advice = advice
+
+
 def _load_checkpoint(stem: Path, module: torch.nn.Module, expected: dict | None,
                      device: str | torch.device) -> dict:
     weights, meta_path = checkpoint_paths(stem)
     name = str(weights)
     delete = f"delete {weights.name} and {meta_path.name} in {str(weights.parent)!r} to retrain"
     if not weights.is_file() or not meta_path.is_file():
-        raise CommganError(f"checkpoint {name} or its .json sidecar is missing or not a file; "
-                           f"{delete}")
+        raise CheckpointError(f"checkpoint {name} or its .json sidecar is missing or not a file",
+                              delete)
     try:
         sidecar = json.loads(meta_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CommganError(f"checkpoint metadata {meta_path} is corrupt ({err}); "
-                           f"{delete}") from None
+        raise CheckpointError(f"checkpoint metadata {meta_path} is corrupt ({err})",
+                              delete) from None
     if not isinstance(sidecar, dict) or sidecar.get("format") != CHECKPOINT_FORMAT:
-        raise CommganError(f"{meta_path} is not a commgan checkpoint ({CHECKPOINT_FORMAT})")
+        raise CheckpointError(f"{meta_path} is not a commgan checkpoint ({CHECKPOINT_FORMAT})")
     _add_later_fields(sidecar)
     for key, value in (expected or {}).items():
         if sidecar.get(key) != value:
-            raise CommganError(
+            raise CheckpointError(
                 f"checkpoint {name} does not match: its {key} is {sidecar.get(key)!r}, "
                 f"expected {value!r}"
             )
     if _sha256(weights) != sidecar.get("sha256"):
-        raise CommganError(f"checkpoint {name} is corrupt or truncated (SHA-256 mismatch); "
-                           f"{delete}")
+        raise CheckpointError(f"checkpoint {name} is corrupt or truncated (SHA-256 mismatch)",
+                              delete)
     try:
         state = load_file(weights, device=str(device))
     except (SafetensorError, OSError, ValueError) as err:
-        raise CommganError(f"checkpoint {name} cannot be read: {err}") from None
+        raise CheckpointError(f"checkpoint {name} cannot be read: {err}") from None
     own = module.state_dict()
     if set(state) != set(own):
         missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-        raise CommganError(
+        raise CheckpointError(
             f"checkpoint {name} does not fit the model: missing {missing[:3]}, extra {extra[:3]}"
         )
     for key, tensor in state.items():
         if tuple(tensor.shape) != tuple(own[key].shape):
-            raise CommganError(
+            raise CheckpointError(
                 f"checkpoint {name} does not fit the model: {key} has shape "
                 f"{tuple(tensor.shape)}, the model needs {tuple(own[key].shape)}"
             )
@@ -198,6 +276,10 @@ def config_hash(config: dict, length: int = 12) -> str:
     """Hex digest of a JSON-serialisable config (key order does not matter)."""
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:length]
 
+
+SIDECAR_ROOM = 1 << 20
+"""Bytes reserved for a sidecar (a few kB) and the file system's own blocks when checking that a
+model can be saved."""
 
 SHIPPED_MODELS = Path(__file__).resolve().parent / "models"
 """Default models shipped inside the package (read-only; made by ``commgan train``, see README)."""
@@ -232,14 +314,28 @@ class ModelCache:
         self.root = models_dir(root)
         self.shipped = Path(shipped) if shipped is not None else None
 
-    def check_writable(self) -> None:
-        """CommganError unless a model trained now could be saved under :attr:`root`."""
+    def check_writable(self, module: torch.nn.Module | None = None) -> None:
+        """CommganError unless a model trained now could be saved under :attr:`root`: a
+        writable folder with room for ``module``'s weights and a sidecar (checked before
+        training, so a full disk does not cost a training)."""
         ancestor = self.root.absolute()
         while not ancestor.exists() and ancestor != ancestor.parent:
             ancestor = ancestor.parent
         if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
             raise CommganError(f"model folder {str(self.root)!r} is not a writable folder, so a "
                                "model trained now could not be saved; pass --models FOLDER")
+        if module is None:
+            return
+        needed = SIDECAR_ROOM + sum(t.numel() * t.element_size()
+                                    for t in module.state_dict().values())
+        try:
+            free = shutil.disk_usage(ancestor).free
+        except OSError:
+            return
+        if free < needed:
+            raise CommganError(
+                f"model folder {str(self.root)!r} has {free / 1e6:.1f} MB free, a model trained "
+                f"now needs {needed / 1e6:.1f} MB to be saved; free space or pass --models FOLDER")
 
     def stem(self, name: str, *labels: str) -> Path:
         """``ROOT/NAME-LABEL-...`` (``+`` in names becomes ``_``)."""
@@ -261,22 +357,47 @@ class ModelCache:
         """Load ``stem`` into ``module`` (its sidecar must hold ``identity``), or train.
 
         ``use_shipped``: without a model in the cache, load the package's shipped default of the
-        same name (SHA-256 and identity checked like any other). ``train()`` trains ``module``
+        same name (SHA-256 and identity checked like any other; one that cannot be used is a
+        broken installation, never retrained). ``train()`` trains ``module``
         in place and returns extra sidecar metadata (metrics, times); the result is saved under
         ``stem`` with ``identity``. Without a cached model and with ``train_if_missing`` False,
         raises :class:`CommganError` with ``missing``.
         """
+        if (not retrain and self._is_shipped(stem)
+                and any(path.exists() for path in checkpoint_paths(stem))):
+            return self._load_shipped(stem, module, identity, device)
         if checkpoint_paths(stem)[0].exists() and not retrain:
             sidecar = load_checkpoint(stem, module, identity, device=device)
             return CachedModel(stem, sidecar, trained=False)
         shipped = self.shipped / stem.name if self.shipped is not None else None
         if (use_shipped and not retrain and shipped is not None
-                and checkpoint_paths(shipped)[0].exists()):
-            sidecar = load_checkpoint(shipped, module, identity, device=device)
-            return CachedModel(shipped, sidecar, trained=False, shipped=True)
+                and any(path.exists() for path in checkpoint_paths(shipped))):
+            return self._load_shipped(shipped, module, identity, device)
         if not train_if_missing and not retrain:
             raise CommganError(missing or f"no cached model {stem} in {self.root}")
-        self.check_writable()
+        self.check_writable(module)
         metadata = train()
         sidecar = save_checkpoint(stem, module, {**identity, **metadata})
         return CachedModel(stem, sidecar, trained=True)
+
+    def _is_shipped(self, stem: Path) -> bool:
+        """Whether ``stem`` lies in the package's folder of shipped models (``--models`` may
+        name it)."""
+        try:
+            return self.shipped is not None and stem.parent.resolve() == self.shipped.resolve()
+        except OSError:
+            return False
+
+    @staticmethod
+    def _load_shipped(stem: Path, module: torch.nn.Module, identity: dict,
+                      device: str | torch.device) -> CachedModel:
+        """A shipped model; one that cannot be used (a file missing, corrupt, or made for another
+        architecture) means a broken installation: the advice is to reinstall, never to delete
+        or retrain files inside the installed package."""
+        try:
+            sidecar = load_checkpoint(stem, module, identity, device=device)
+        except CheckpointError as err:
+            raise CommganError(
+                f"broken installation: reinstall commgan (e.g. pip install --force-reinstall "
+                f"commgan); its shipped model {stem.name} cannot be used: {err.reason}") from None
+        return CachedModel(stem, sidecar, trained=False, shipped=True)

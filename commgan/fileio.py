@@ -1,27 +1,67 @@
-"""Atomic file writes: a crash leaves the old file or none, never a half-written one.
+"""Atomic file writes, output sets that appear all or none, and locked output folders.
 
-Scratch files are named ``.NAME.PID.XXXX.tmp`` next to their target, so that one killed
-outright (kill -9, out of memory) is swept by the next write of the same file
-(:func:`sweep_stale`) while a live process's scratch is left alone. Files get the permissions
-the umask allows, like any file ``open`` creates.
+Scratch files are named ``.NAME.PID.XXXXXXXX.tmp`` next to their target (NAME cut so that the
+whole name stays within ``NAME_MAX`` = 255 bytes), so that one killed outright (kill -9, out of
+memory) is swept by the next write of the same file (:func:`sweep_stale`) while a live process's
+scratch is left alone. Files get the permissions the umask allows, like any file ``open``
+creates.
+
+Several files are written all or none (:func:`atomic_write_all`, :func:`output_set`): every
+scratch file is complete before the first rename, the renames run with Ctrl-C and SIGTERM held
+back, and a rename that fails puts the previous files back. A run locks its output folder
+(:func:`claim_output`): ``flock`` on ``FOLDER/.commgan.lock`` (``.NAME.lock`` beside an output
+file), which the kernel drops when the process dies, so a killed run never blocks the next one.
 """
 
 from __future__ import annotations
 
+import atexit
+import errno
+import fcntl
 import json
 import os
+import secrets
 import shutil
+import signal
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["atomic_write", "atomic_write_all", "json_writer", "scratch_prefix", "sweep_stale",
-           "write_json"]
+from commgan.errors import CommganError
+
+__all__ = ["LOCK_NAME", "NAME_MAX", "OutputSet", "atomic_write", "atomic_write_all",
+           "claim_output", "json_writer", "make_folders", "output_set", "release_outputs",
+           "remove_empty", "scratch_prefix", "sweep_stale", "write_json"]
+
+NAME_MAX = 255
+"""Longest file name in bytes (Linux, macOS and the usual file systems)."""
+LOCK_NAME = ".commgan.lock"
+"""The lock file of an output folder, present only while a run holds the folder."""
+_ROOM = 25
+"""Bytes a scratch name adds to NAME: ``.`` + ``.PID`` (up to 10 digits) + ``.`` + 8 random
+characters + ``.tmp``."""
+_STOPS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+def _fit(name: str) -> str:
+    """``name`` cut at a character boundary so that ``_ROOM`` more bytes fit in NAME_MAX."""
+    budget = NAME_MAX - _ROOM
+    if len(os.fsencode(name)) <= budget:
+        return name
+    used = 0
+    for index, char in enumerate(name):
+        used += len(os.fsencode(char))
+        if used > budget:
+            return name[:index]
+    return name
 
 
 def scratch_prefix(path: str | os.PathLike) -> str:
     """The name prefix of this process's scratch files for ``path``: ``.NAME.PID.``."""
-    return f".{Path(path).name}.{os.getpid()}."
+    return f".{_fit(Path(path).name)}.{os.getpid()}."
 
 
 def _alive(pid: int) -> bool:
@@ -29,7 +69,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except (PermissionError, OverflowError):
         return True
     return True
 
@@ -37,7 +77,7 @@ def _alive(pid: int) -> bool:
 def sweep_stale(path: str | os.PathLike) -> None:
     """Remove scratch files and folders of ``path`` left by processes that no longer run."""
     path = Path(path)
-    prefix = f".{path.name}."
+    prefix = f".{_fit(path.name)}."
     try:
         entries = list(path.parent.iterdir())
     except OSError:
@@ -68,10 +108,108 @@ def _umask() -> int:
     return _UMASK
 
 
-def _scratch(path: Path) -> str:
-    fd, tmp = tempfile.mkstemp(prefix=scratch_prefix(path), suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return tmp
+_live: set[str] = set()
+"""This process's scratch files that a writer is filling now: a nested atomic write to one
+writes it directly (it is already a scratch file)."""
+
+
+def _named(err: OSError, path: Path) -> OSError:
+    """``err`` naming the target ``path`` (not a hidden scratch file)."""
+    return OSError(err.errno, err.strerror or str(err), str(path))
+
+
+def _stage(writers: dict[Path, Callable[[str], object]]) -> list[tuple[str, Path]]:
+    """Write every file to a complete scratch file beside it; (scratch, target) pairs. On an
+    error, no scratch file is left and an ``OSError`` names the target."""
+    staged: list[tuple[str, Path]] = []
+    path = None
+    token = _batch.set(None)  # a writer's own atomic writes are not part of an output set
+    try:
+        for path, write in writers.items():
+            if path.is_dir() and not path.is_symlink():
+                raise IsADirectoryError(errno.EISDIR, "a folder is in the way", str(path))
+            sweep_stale(path)
+            fd, tmp = tempfile.mkstemp(prefix=scratch_prefix(path), suffix=".tmp",
+                                       dir=path.parent)
+            os.close(fd)
+            staged.append((tmp, path))
+            _live.add(tmp)
+            write(tmp)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp (and some writers) create 0600
+    except BaseException as err:
+        _discard(staged)
+        if isinstance(err, OSError) and path is not None:
+            raise _named(err, path) from None
+        raise
+    finally:
+        _batch.reset(token)
+    return staged
+
+
+def _discard(staged: Iterable[tuple[str, Path]]) -> None:
+    for tmp, _ in staged:
+        Path(tmp).unlink(missing_ok=True)
+        _live.discard(tmp)
+
+
+def _backup(path: Path) -> str | None:
+    """A hard link ``.NAME.PID.XXXXXXXX.old`` to the current ``path`` (None where there is no
+    file or the file system has no hard links: that file cannot be put back)."""
+    if not os.path.lexists(path):
+        return None
+    for _ in range(100):
+        backup = str(path.with_name(f"{scratch_prefix(path)}{secrets.token_hex(4)}.old"))
+        try:
+            os.link(path, backup, follow_symlinks=False)
+            return backup
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+    return None
+
+
+def _commit(staged: list[tuple[str, Path]], remove: Iterable[Path] = ()) -> None:
+    """Rename every scratch file onto its target and remove ``remove``, all or none: the
+    renames run with Ctrl-C and SIGTERM held back; a failing one puts the old files back."""
+    held: frozenset = frozenset()
+    backups: dict[Path, str | None] = {}
+    changed: list[Path] = []
+    try:
+        held = _STOPS - signal.pthread_sigmask(signal.SIG_BLOCK, ())
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        target = None
+        try:
+            written = {path for _, path in staged}
+            doomed = [path for path in dict.fromkeys(remove) if path not in written
+                      and os.path.lexists(path) and (path.is_symlink() or not path.is_dir())]
+            for target in [*written, *doomed]:
+                backups[target] = _backup(target)
+            for tmp, target in staged:
+                os.replace(tmp, target)
+                _live.discard(tmp)
+                changed.append(target)
+            for target in doomed:
+                os.unlink(target)
+                changed.append(target)
+        except BaseException as err:
+            for path in reversed(changed):
+                try:
+                    if backups.get(path):
+                        os.replace(backups.pop(path), path)
+                    else:
+                        os.unlink(path)
+                except OSError:
+                    pass
+            if isinstance(err, OSError) and target is not None:
+                raise _named(err, target) from None
+            raise
+    finally:
+        _discard(staged)
+        for backup in backups.values():
+            if backup:
+                Path(backup).unlink(missing_ok=True)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> None:
@@ -82,23 +220,65 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Non
     atomic_write_all({path: write})
 
 
-def atomic_write_all(writers: dict[str | os.PathLike, Callable[[str], object]]) -> None:
-    """Write several files all or none: every scratch file is complete before any is renamed."""
-    paths = [Path(path) for path in writers]
-    for path in paths:
-        sweep_stale(path)
-    done: list[tuple[str, Path]] = []
+def atomic_write_all(writers: dict[str | os.PathLike, Callable[[str], object]],
+                     remove: Iterable[str | os.PathLike] = ()) -> None:
+    """Write several files all or none: every scratch file is complete before any is renamed,
+    and a failed rename puts the previous files back. ``remove``: files of the previous set that
+    this one does not rewrite (removed with the renames). Inside an :func:`output_set` for the
+    files' folder, the files join that set instead."""
+    direct = {path: write for path, write in writers.items() if str(path) in _live}
+    for path, write in direct.items():  # a writer writing its own scratch file
+        write(str(path))
+    paths = {Path(path): write for path, write in writers.items() if path not in direct}
+    if not paths:
+        return
+    batch = _batch.get()
+    if batch is not None and all(path.absolute().parent == batch.folder for path in paths):
+        batch.add(_stage(paths), remove)
+        return
+    _commit(_stage(paths), [Path(path) for path in remove])
+
+
+@dataclass
+class OutputSet:
+    """Files staged for one all-or-none commit into ``folder`` (see :func:`output_set`)."""
+
+    folder: Path
+    replaces: list[Path] = field(default_factory=list)
+    staged: dict[Path, str] = field(default_factory=dict)
+
+    def add(self, staged: list[tuple[str, Path]], remove: Iterable) -> None:
+        """Stage more files (a later write of the same file replaces the earlier one)."""
+        for tmp, path in staged:
+            if path in self.staged:
+                _discard([(self.staged[path], path)])
+            self.staged[path] = tmp
+        self.replaces.extend(Path(path) for path in remove)
+
+
+_batch: ContextVar[OutputSet | None] = ContextVar("commgan_output_set", default=None)
+
+
+@contextmanager
+def output_set(folder: str | os.PathLike,
+               replaces: Iterable[str | os.PathLike] = ()) -> Iterator[OutputSet]:
+    """Inside the block, every atomic write of a file in ``folder`` (also by helpers that write
+    one file at a time) is staged; when the block ends, all staged files appear together, and
+    the files of ``replaces`` that were not rewritten are removed (a previous run's leftovers).
+    ``folder`` is created if missing; an error inside the block or in the commit leaves it as it
+    was (a folder created here is removed again)."""
+    created = make_folders(folder)
+    batch = OutputSet(Path(folder).absolute(), [Path(path) for path in replaces])
+    token = _batch.set(batch)
     try:
-        for path, write in zip(paths, writers.values(), strict=True):
-            tmp = _scratch(path)
-            done.append((tmp, path))
-            write(tmp)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp (and some writers) create 0600
-        for tmp, path in done:
-            os.replace(tmp, path)
+        try:
+            yield batch
+        finally:
+            _batch.reset(token)
+        _commit([(tmp, path) for path, tmp in batch.staged.items()], batch.replaces)
     except BaseException:
-        for tmp, _ in done:
-            Path(tmp).unlink(missing_ok=True)
+        _discard((tmp, path) for path, tmp in batch.staged.items())
+        remove_empty(created)
         raise
 
 
@@ -117,3 +297,122 @@ def json_writer(data: dict) -> Callable[[str], None]:
 def write_json(data: dict, path: str | os.PathLike) -> None:
     """Atomic JSON write (indented, sorted keys)."""
     atomic_write(path, json_writer(data))
+
+
+def make_folders(folder: str | os.PathLike) -> list[Path]:
+    """Create ``folder`` and its missing parents; return the folders created here, outermost
+    first (for :func:`remove_empty`)."""
+    missing: list[Path] = []
+    path = Path(folder).absolute()
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = path.parent
+    created = []
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+            created.append(path)
+        except FileExistsError:
+            continue
+        except OSError as err:
+            remove_empty(created)
+            raise _named(err, path) from None
+    return created
+
+
+def remove_empty(created: Iterable[Path]) -> None:
+    """Remove the folders of :func:`make_folders` that are still empty, innermost first."""
+    for path in reversed(list(created)):
+        try:
+            path.rmdir()
+        except OSError:
+            return
+
+
+@dataclass
+class _Claim:
+    lock: Path
+    fd: int
+    created: list[Path]
+    inode: tuple[int, int]
+    owner: int = field(default_factory=os.getpid)
+
+
+_claims: list[_Claim] = []
+
+
+def _shown(path: str | os.PathLike, limit: int = 80) -> str:
+    text = str(path)
+    return repr(text if len(text) <= limit else "..." + text[-(limit - 3):])
+
+
+def claim_output(path: str | os.PathLike, option: str = "--out", file: bool = False) -> Path:
+    """Lock the output folder ``path`` (with ``file``, the output file ``path``) for the rest of
+    this run; return ``path``. Creates the folder (and missing parents); :func:`release_outputs`
+    unlocks, removes the lock file and the created folders left empty. Another run holding it is
+    one :class:`CommganError` at once, naming ``option``; a killed holder never blocks."""
+    path = Path(path)
+    folder = path.parent if file else path
+    lock = folder / (f".{_fit(path.name)}.lock" if file else LOCK_NAME)
+    try:
+        held = os.stat(lock)
+        if any(claim.owner == os.getpid() and claim.inode == (held.st_dev, held.st_ino)
+               for claim in _claims):
+            return path  # this process holds it already
+    except OSError:
+        pass
+    created = make_folders(folder)
+    try:
+        fd = _lock(lock, folder, created)
+    except BaseException:
+        remove_empty(created)
+        raise
+    if fd is None:
+        remove_empty(created)
+        raise CommganError(f"{option} {_shown(path)} is in use by another commgan run; wait for "
+                           f"it to finish or choose another {option}")
+    if not _claims:
+        atexit.unregister(release_outputs)
+        atexit.register(release_outputs)
+    opened = os.fstat(fd)
+    _claims.append(_Claim(lock, fd, created, (opened.st_dev, opened.st_ino)))
+    return path
+
+
+def _lock(lock: Path, folder: Path, created: list[Path]) -> int | None:
+    """An open, exclusively locked descriptor of the file ``lock``; None while another process
+    holds it."""
+    for _ in range(100):
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        except FileNotFoundError:  # its previous holder removed the folder it had made
+            created.extend(make_folders(folder))
+            continue
+        except OSError as err:
+            raise _named(err, lock) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        opened = os.fstat(fd)
+        try:
+            now = os.stat(lock)
+            if (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino):
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # its previous holder removed it meanwhile: lock the current file
+    raise CommganError(f"cannot lock {_shown(folder)}: its lock file keeps changing")
+
+
+def release_outputs() -> None:
+    """Unlock this process's output folders: remove each lock file, then the folders that
+    :func:`claim_output` created and that stayed empty."""
+    while _claims:
+        claim = _claims.pop()
+        if claim.owner != os.getpid():
+            continue  # a forked child leaves its parent's locks alone
+        claim.lock.unlink(missing_ok=True)
+        os.close(claim.fd)
+        remove_empty(claim.created)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from channels import WiretapChannel, get_modulation
+from channels import WiretapChannel, channel_spec, get_modulation, theory
 from commgan.checkpoint import CachedModel, ModelCache
 from commgan.comm.registry import system_spec
 from commgan.comm.system import System
@@ -23,8 +23,9 @@ from commgan.gan.precision import resolve_precision
 from commgan.sim.engine import simulate_point
 from commgan.sim.sweep import package_versions
 
-__all__ = ["LoadedSystem", "SystemContext", "SystemSet", "build_systems", "load_or_train",
-           "model_stem", "quick_ber"]
+__all__ = ["LEARNED_FRACTION", "LoadedSystem", "SystemContext", "SystemSet", "baseline_ber",
+           "build_systems", "check_learned", "load_or_train", "model_stem", "quick_ber",
+           "reference_ebno"]
 
 
 @dataclass
@@ -90,6 +91,55 @@ def quick_ber(system: System, channel: str, ebno_dbs: Iterable[float] = (0.0, 10
     return metrics
 
 
+LEARNED_FRACTION = 0.25
+"""A trained link must close at least this fraction of the gap between chance (BER 0.5) and
+the Gray baseline's BER at its reference Eb/N0, or it is not cached. One that did not learn stays
+near chance (BER 0.46 or more); every shipped model closes more than 90% of the gap, and
+20-step trainings about half of it, so a quarter separates the two with room on both sides."""
+
+CHECK_SIGMAS = 5.0
+"""Allowance for Monte Carlo noise in the check: this many standard errors of a chance-level BER
+over the measured blocks (errors within a block are correlated, so blocks count, not bits)."""
+
+
+def reference_ebno(training: Any, channel: str) -> float:
+    """The Eb/N0 in dB a trained link is checked at: the middle of its training range."""
+    low, high = getattr(training, "train_ebno_db", None) or channel_spec(channel).train_ebno_db
+    return (float(low) + float(high)) / 2
+
+
+def baseline_ber(mod: str, channel: str, ebno_db: float) -> float:
+    """BER of the classical Gray baseline (``qam``) at ``ebno_db``: theory where the channel has
+    one, else measured with the engine."""
+    if theory.has_theory(channel):
+        return float(theory.ber(mod, channel, ebno_db))
+    qam = system_spec("qam").build(get_modulation(mod))
+    return quick_ber(qam, channel, (ebno_db,))[f"ber_at_{ebno_db:g}dB"]
+
+
+def check_learned(name: str, system: System, channel: str, training: Any, metrics: dict,
+                  bits: int = 262_144) -> None:
+    """Refuse (one :class:`CommganError`) a trained link that did not learn.
+
+    ``metrics`` holds Bob's BER at :func:`reference_ebno` (from :func:`quick_ber`, with the key
+    for keyed systems, over ``bits`` bits); it must lie below chance minus
+    :data:`LEARNED_FRACTION` of the gap to :func:`baseline_ber`, plus :data:`CHECK_SIGMAS`
+    standard errors.
+    """
+    ebno_db = reference_ebno(training, channel)
+    ber = metrics[f"ber_at_{ebno_db:g}dB"]
+    baseline = baseline_ber(system.modulation.name, channel, ebno_db)
+    blocks = max(1, bits // system.frame_multiple)
+    limit = 0.5 - LEARNED_FRACTION * (0.5 - baseline) + CHECK_SIGMAS * 0.5 / blocks ** 0.5
+    if not ber <= limit:
+        bob = "Bob's BER (with the key)" if system.keyed else "Bob's BER"
+        raise CommganError(
+            f"{name} trained for {channel}/{system.modulation.name} did not learn: {bob} at "
+            f"{ebno_db:g} dB, the middle of the training Eb/N0, is {ber:.3g}, above {limit:.3g} "
+            f"(chance 0.5, Gray baseline {baseline:.2g}); not cached, the model cache is "
+            "unchanged; train with more --steps or another --train-ebno")
+
+
 def build_systems(names: Iterable[str], ctx: SystemContext) -> SystemSet:
     """Build each named system; learned ones come from the cache (trained on first use)."""
     systems, models = {}, {}
@@ -127,9 +177,11 @@ def load_or_train(name: str, ctx: SystemContext, training: Any = None,
         history = spec.learned.train(system, ctx.channel, training, progress=ctx.progress,
                                      log=ctx.log)
         loss = "loss" if "loss" in history else "loss_g"
+        checked_at = reference_ebno(training, ctx.channel)
         metrics = {"final_loss": float(history[loss].tail(100).mean()),
                    "train_seconds": float(history["seconds"].iloc[-1]),
-                   **quick_ber(system, ctx.channel)}
+                   **quick_ber(system, ctx.channel, sorted({0.0, 10.0, 20.0, checked_at}))}
+        check_learned(name, system, ctx.channel, training, metrics)
         if spec.learned.critic_metrics is not None:
             metrics.update(spec.learned.critic_metrics(system, ctx.channel, training))
         ctx.log(f"{name}: trained in {metrics['train_seconds']:.0f} s; "

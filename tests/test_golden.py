@@ -1,6 +1,7 @@
 """Golden outputs of simulate, attack, converge, export and restore with fixed seeds
-(``tests/golden_runs.py``): counts and digests must be identical, losses and metrics equal to
-float precision. Re-record only for a deliberate change of random streams, and say so."""
+(``tests/golden_runs.py``): counts and digests must be identical, losses, metrics and float
+arrays equal to a relative 1e-5 (a change of random streams moves them by far more; the last
+bits of float kernels differ between CPUs). Re-record only for a deliberate change of random streams, and say so."""
 
 import json
 import math
@@ -18,7 +19,7 @@ def _assert_same(expected, actual, where="golden"):
         for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
             _assert_same(e, a, f"{where}[{i}]")
     elif isinstance(expected, float):
-        assert math.isclose(expected, actual, rel_tol=1e-6, abs_tol=1e-12), (where, expected,
+        assert math.isclose(expected, actual, rel_tol=1e-5, abs_tol=1e-9), (where, expected,
                                                                               actual)
     else:
         assert expected == actual, (where, expected, actual)

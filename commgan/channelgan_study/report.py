@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from commgan.channelgan_study.config import ConvergenceConfig  # noqa: E402
-from commgan.fileio import atomic_write, write_json  # noqa: E402
+from commgan.fileio import atomic_write, output_set, write_json  # noqa: E402
 from commgan.gan import LN2  # noqa: E402
 from commgan.sim.results import write_csv  # noqa: E402
 from commgan.sim.sweep import package_versions  # noqa: E402
@@ -184,18 +184,19 @@ def history_rows(model: str, seed: int, history: pd.DataFrame) -> pd.DataFrame:
 def write_results(out: Path, config: ConvergenceConfig, result: ConvergenceResult,
                   extra: dict) -> None:
     """Write ``result``'s tables that have rows as CSV, the plots, and config.json
-    (``{"config": ..., "versions": ..., **extra}``) into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(result.convergence, out / "convergence.csv")
-    write_csv(result.summary, out / "summary.csv")
-    write_csv(result.histories, out / "histories.csv")
-    if len(result.fidelity):
-        write_csv(result.fidelity, out / "fidelity.csv")
-        plot_fidelity(result.fidelity, result.ae_ber, out / "fidelity.png")
-    if len(result.ae_ber):
-        write_csv(result.ae_ber, out / "ae_ber.csv")
-    if len(result.histories):
-        plot_losses(result.histories, result.convergence, out / "losses.png", config.smooth,
-                    config.seed)
-    write_json({"config": config.to_dict(), "versions": package_versions(), **extra},
-               out / "config.json")
+    (``{"config": ..., "versions": ..., **extra}``) into ``out``, all together or none; files
+    of `RESULT_FILES` that an earlier run wrote and this one does not are removed."""
+    with output_set(out, replaces=[out / name for name in RESULT_FILES]):
+        write_csv(result.convergence, out / "convergence.csv")
+        write_csv(result.summary, out / "summary.csv")
+        write_csv(result.histories, out / "histories.csv")
+        if len(result.fidelity):
+            write_csv(result.fidelity, out / "fidelity.csv")
+            plot_fidelity(result.fidelity, result.ae_ber, out / "fidelity.png")
+        if len(result.ae_ber):
+            write_csv(result.ae_ber, out / "ae_ber.csv")
+        if len(result.histories):
+            plot_losses(result.histories, result.convergence, out / "losses.png",
+                        config.smooth, config.seed)
+        write_json({"config": config.to_dict(), "versions": package_versions(), **extra},
+                   out / "config.json")

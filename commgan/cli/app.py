@@ -1,32 +1,61 @@
-"""The ``commgan`` click group: every error is one ``Error: ...`` line on stderr."""
+"""The ``commgan`` click group: every error is one ``Error: ...`` line on stderr.
+
+A Ctrl-C or SIGTERM ends a run with ``Error: interrupted; ...``, where ``...`` is what the
+interrupted command declared with :func:`on_interrupt` (what it keeps and what a rerun does).
+Output folders locked by the run (:func:`commgan.fileio.claim_output`) are released when it
+ends, however it ends.
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 import click
 
-from commgan.cli.options import shown
-from commgan.errors import CommganError
+from commgan.errors import CommganError, redact
+from commgan.fileio import release_outputs
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "on_interrupt"]
 
 MAX_MESSAGE = 300
+MAX_PATH = 100
+"""Longest path shown in an error line (longer ones keep their end: the file name)."""
+
+
+def on_interrupt(message: str) -> Callable[[click.Command], click.Command]:
+    """Declare what a Ctrl-C or SIGTERM of this command leaves behind, e.g. ``"finished points
+    are kept, rerun the same command to resume"``; put it above ``@cli.command()``."""
+
+    def declare(command: click.Command) -> click.Command:
+        command.interrupt_message = message
+        return command
+
+    return declare
 
 
 class _OneLineErrors(click.Group):
     """A click group whose errors are a single ``Error: ...`` line on stderr."""
 
+    running: click.Command | None = None
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         on_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _terminate) if on_main else None
+        self.running = None
         try:
             return self._run(args, prog_name, complete_var, standalone_mode, **extra)
         finally:
+            release_outputs()
             if on_main:
                 signal.signal(signal.SIGTERM, previous)
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        self.running = command
+        return name, command, rest
 
     def _run(self, args, prog_name, complete_var, standalone_mode, **extra):
         try:
@@ -40,11 +69,18 @@ class _OneLineErrors(click.Group):
             _fail(str(err), 1)
         except (click.exceptions.Abort, KeyboardInterrupt):
             # click turns Ctrl-C (and SIGTERM, see _terminate) into Abort
-            _fail("interrupted; finished points are kept, rerun the same command to resume", 130)
+            note = getattr(self.running, "interrupt_message", None)
+            _fail(f"interrupted; {note}" if note else "interrupted", 130)
         except MemoryError:
-            _fail("out of memory; use a smaller problem (fewer frames or points)", 1)
+            _fail("out of memory; use a smaller problem (fewer points, frames, images or "
+                  "iterations)", 1)
+        except RuntimeError as err:
+            if "can't start new thread" not in str(err):
+                raise
+            _fail("cannot start a thread: a limit on memory or processes (ulimit -u/-v); use "
+                  "fewer --jobs/--threads", 1)
         except OSError as err:
-            where = f" ({shown(err.filename)})" if err.filename else ""
+            where = f" ({_path(err.filename)})" if err.filename else ""
             _fail(f"{err.strerror or err}{where}", 1)
         if not standalone_mode:
             return result
@@ -56,8 +92,15 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _path(name: object) -> str:
+    """A path for an error line: key material hidden, quoted, cut at the front past MAX_PATH
+    characters."""
+    text = redact(name)
+    return repr(text if len(text) <= MAX_PATH else "..." + text[-(MAX_PATH - 3):])
+
+
 def _fail(message: str, code: int) -> None:
-    line = " ".join(str(message).split())
+    line = " ".join(redact(message).split())  # before the cut: no partial key is left
     if len(line) > MAX_MESSAGE:
         line = line[:MAX_MESSAGE - 3] + "..."
     click.echo(f"Error: {line}", err=True)

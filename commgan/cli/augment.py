@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 
-from commgan.cli.app import cli
+from commgan.cli.app import cli, on_interrupt
 from commgan.cli.options import (
     check_out_dir,
     comma_list,
     device_option,
     make_backend,
-    positive,
     resolve_device,
     resolve_jobs,
     seed_option,
@@ -20,13 +20,21 @@ from commgan.cli.options import (
 )
 from commgan.configfile import config_option
 from commgan.errors import CommganError
+from commgan.fileio import claim_output, output_set
 
 DEFAULT_PER_CLASS = "5,10,20,50"
 
 
 def _positive_ints(ctx: click.Context, param: click.Parameter, value: str | None
                    ) -> tuple[int, ...] | None:
-    """A comma list of positive integers, each given once."""
+    """A comma list of positive integers, each given once, at most as many as the smallest
+    class of the pool holds images (counted before the list is read)."""
+    from commgan.vision.digits import max_per_class
+
+    limit = max_per_class()
+    if value is not None and value.count(",") >= limit:
+        raise click.BadParameter(f"{value.count(',') + 1} sizes; at most {limit} (each in "
+                                 f"[1, {limit}], given once)")
     values = comma_list(int)(ctx, param, value)
     if values is None:
         return None
@@ -37,29 +45,50 @@ def _positive_ints(ctx: click.Context, param: click.Parameter, value: str | None
     return tuple(sorted(values))
 
 
+def _bounded(bound: str) -> Callable[[click.Context, click.Parameter, int | None],
+                                     int | None]:
+    """A click callback: an integer in [1, ``commgan.vision.augment.<bound>``] (None stays)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+        from commgan.vision import augment as study
+
+        limit = getattr(study, bound)
+        if value is not None and not 0 < value <= limit:
+            given = value if abs(value) < 10**18 else "beyond 10^18"
+            raise click.BadParameter(f"must be a positive integer of at most {limit:,}, "
+                                     f"got {given}")
+        return value
+
+    return check
+
+
 def _gan_names() -> list[str]:
     from commgan.vision.digits import DIGITS_GANS
 
     return list(DIGITS_GANS)
 
 
+@on_interrupt("results are written only when the study finishes; a rerun starts over")
 @cli.command()
 @config_option
 @click.option("--per-class", "per_class", default=DEFAULT_PER_CLASS, show_default=True,
               callback=_positive_ints,
               help="Training images per class: a comma list of positive integers (at most the "
                    "smallest class of the pool, 87).")
-@click.option("--seeds", type=int, default=5, show_default=True, callback=positive,
-              help="Seeds per size (seed, seed + 1, ...).")
+@click.option("--seeds", type=int, default=5, show_default=True, callback=_bounded("MAX_SEEDS"),
+              help="Seeds per size (seed, seed + 1, ...; at most 1000).")
 @click.option("--gans", default=None,
               help="Comma list of GAN variants [default: all: cgan, wgan-gp].")
-@click.option("--gan-iters", type=int, default=None, callback=positive,
-              help="Iterations of every GAN [default: per GAN: cgan 2000, wgan-gp 1000].")
-@click.option("--classifier-steps", type=int, default=None, callback=positive,
-              help="Training steps of every classifier [default: 300].")
-@click.option("--synthetic", type=int, default=200, show_default=True, callback=positive,
+@click.option("--gan-iters", type=int, default=None, callback=_bounded("MAX_GAN_ITERATIONS"),
+              help="Iterations of every GAN, at most 1,000,000 [default: per GAN: cgan 2000, "
+                   "wgan-gp 1000].")
+@click.option("--classifier-steps", type=int, default=None,
+              callback=_bounded("MAX_CLASSIFIER_STEPS"),
+              help="Training steps of every classifier, at most 1,000,000 [default: 300].")
+@click.option("--synthetic", type=int, default=200, show_default=True,
+              callback=_bounded("MAX_SYNTHETIC_PER_CLASS"),
               help="Synthetic images per class added by classical augmentation and each GAN "
-                   "(half of each classifier batch).")
+                   "(half of each classifier batch; at most 10,000).")
 @worker_options
 @click.option("--out", "out_dir", default="results/augment", show_default=True,
               help="Output folder.")
@@ -103,6 +132,7 @@ def augment(per_class, seeds, gans, gan_iters, classifier_steps, synthetic, jobs
                            classifier=classifier, device=device)
     out = check_out_dir(out_dir)
     executor_backend = make_backend(backend, ray_address)
+    claim_output(out)
     jobs = min(resolve_jobs(jobs, device), len(per_class) * seeds)
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     say(f"augment: N={','.join(map(str, per_class))} per class x {seeds} seeds, methods "
@@ -119,6 +149,7 @@ def augment(per_class, seeds, gans, gan_iters, classifier_steps, synthetic, jobs
 
     result = run_augment(config, runner, progress=not quiet and sys.stderr.isatty(), log=say)
     summary = summarize(result.table)
-    written = write_augment(result, summary, config, out)
+    with output_set(out, replaces=list(out.glob("samples-*.png"))):
+        written = write_augment(result, summary, config, out)
     click.echo(format_summary(summary, result.reference_accuracy))
     say(f"wrote {', '.join(path.name for path in written)} in {out}")

@@ -6,13 +6,14 @@ import sys
 
 import click
 
-from commgan.cli.app import cli
+from commgan.cli.app import cli, on_interrupt
 from commgan.cli.options import (
     OFFSET_LIMIT_DB,
     RegistryChoice,
     RegistryHelpOption,
     channel_option,
     check_out_dir,
+    check_precision,
     default_sweep,
     device_option,
     finite,
@@ -35,8 +36,10 @@ from commgan.cli.options import (
 )
 from commgan.configfile import config_option
 from commgan.errors import CommganError
+from commgan.fileio import claim_output
 
 
+@on_interrupt("finished points are kept, rerun the same command to resume")
 @cli.command()
 @config_option
 @channel_option
@@ -91,7 +94,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     if frame_bits % bits_per_symbol:
         raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
                            f"{bits_per_symbol} (R for {mod})")
-    out = check_out_dir(out_dir or f"results/simulate-{channel}-{mod}")
+    out = claim_output(check_out_dir(out_dir or f"results/simulate-{channel}-{mod}"))
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     progress = not quiet and sys.stderr.isatty()
     configure_process(threads)
@@ -113,6 +116,7 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     say(f"wrote {out / 'results.csv'}, {out / 'ber.png'}, {out / 'config.json'}")
 
 
+@on_interrupt("the model is saved only when training finishes; the cached one is unchanged")
 @cli.command()
 @config_option
 @click.option("--system", "system_name", type=RegistryChoice(learned_system_names),
@@ -147,7 +151,7 @@ def train(system_name, channel, mod, steps, train_ebno, lambda_covert, precision
     name, channel, mod = system_name.lower(), channel.lower(), mod.lower()
     training = system_spec(name).learned.default_training(get_modulation(mod), channel)
     training.seed = seed
-    training.precision = precision
+    training.precision = check_precision(precision, device)
     training.train_ebno_db = parse_train_ebno(train_ebno)
     if steps:
         training.steps = steps

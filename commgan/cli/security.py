@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commgan.cli.app import cli
+from commgan.cli.app import cli, on_interrupt
 from commgan.cli.options import (
     EBNO_LIMIT_DB,
     OFFSET_LIMIT_DB,
@@ -32,8 +32,11 @@ from commgan.cli.options import (
 )
 from commgan.configfile import config_option
 from commgan.errors import CommganError
+from commgan.fileio import claim_output
 
 
+@on_interrupt("results are written only when the attack finishes, a rerun starts over; "
+              "models trained before the interrupt stay cached")
 @cli.command()
 @config_option
 @click.option("--system", "systems", default="gan-enc", show_default=True,
@@ -94,6 +97,8 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
                           ebno_db=grid, budget=budget.lower(), frame_bits=frame_bits, seed=seed,
                           device=device)
     _check_applicable(config)
+    runner = make_backend(backend, ray_address)
+    claim_output(out)
     context = SystemContext(mod=mod, channel=channel, device=device, key=key,
                             models_dir=models_dir, progress=not quiet and sys.stderr.isatty(),
                             log=say)
@@ -102,8 +107,7 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
     say(f"attacking {', '.join(names)} over {channel} with {mod} on {device}, budget "
         f"{config.budget} (key: {key_source}; Eve never gets it)")
     results = run_attack(config, built, key, progress=not quiet and sys.stderr.isatty(), log=say,
-                         jobs=resolve_jobs(jobs, device), threads=threads,
-                         backend=make_backend(backend, ray_address))
+                         jobs=resolve_jobs(jobs, device), threads=threads, backend=runner)
     write_attack_results(results, out, config, {"key_source": key_source})
     click.echo(format_attack_table(results))
     say(f"wrote {out / 'attack.csv'}, {out / 'attack.png'}, {out / 'config.json'}")
@@ -122,6 +126,8 @@ def _check_applicable(config) -> None:
                            "attack")
 
 
+@on_interrupt("the archive appears only when the export finishes, its scratch files were "
+              "removed and an existing archive is unchanged; a rerun starts over")
 @cli.command("export")
 @config_option
 @click.option("--system", "system_name", required=True, cls=RegistryHelpOption,
@@ -187,6 +193,8 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     keyed = system_spec(name).keyed
     key, key_source = load_key(key_file) if (keyed or key_file) else (None, "none")
     device = resolve_device(device)
+    runner = make_backend(backend, ray_address)
+    claim_output(out, file=True)
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     progress = not quiet and sys.stderr.isatty()
     context = SystemContext(mod=mod, channel=channel, device=device, key=key,
@@ -201,6 +209,5 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     export_wiretap(out, system, channel, ebno, frames, frame_bits, splits=splits, seed=seed,
                    eve_ebno_offset_db=eve_ebno_offset, key_source=key_source, progress=progress,
                    model_fingerprint=built.fingerprints().get(name),
-                   jobs=resolve_jobs(jobs, device), threads=threads,
-                   backend=make_backend(backend, ray_address))
+                   jobs=resolve_jobs(jobs, device), threads=threads, backend=runner)
     click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commgan.cli.app import cli
+from commgan.cli.app import cli, on_interrupt
 from commgan.cli.options import (
     RegistryChoice,
     RegistryHelpOption,
@@ -24,6 +24,7 @@ from commgan.cli.options import (
     resolve_device,
     resolve_jobs,
     seed_option,
+    threads_check,
     train_dir_option,
     vision_task_names,
     vision_task_summaries,
@@ -31,8 +32,10 @@ from commgan.cli.options import (
 )
 from commgan.configfile import config_option
 from commgan.errors import CommganError
+from commgan.fileio import claim_output
 
 
+@on_interrupt("results are written only when the study finishes; a rerun starts over")
 @cli.command()
 @config_option
 @channel_option
@@ -82,19 +85,22 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
         iterations=iterations, train_ebno_db=parse_train_ebno(train_ebno), fidelity=fidelity,
         ae=ae, device=resolve_device(device))
     out = check_out_dir(out_dir or f"results/converge-{channel}-{mod}")
+    runner = make_backend(backend, ray_address)
+    claim_output(out)
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     say(f"converge: {', '.join(names)} x {seeds} seeds over {channel} with {mod} on "
         f"{config.device}")
     configure_process(threads)
     result = run_convergence(config, out, jobs=resolve_jobs(jobs, config.device), threads=threads,
-                             backend=make_backend(backend, ray_address),
-                             progress=not quiet and sys.stderr.isatty(),
+                             backend=runner, progress=not quiet and sys.stderr.isatty(),
                              log=say)
     click.echo(format_summary(result.summary, result.fidelity))
     say(f"wrote convergence.csv, summary.csv, fidelity.csv, losses.png and more in {out}")
 
 
 
+@on_interrupt("results are written only when the restoration finishes, and a model in "
+              "training is not cached (a rerun trains it again)")
 @cli.command()
 @config_option
 @click.option("--task", type=RegistryChoice(vision_task_names), required=True,
@@ -127,6 +133,7 @@ def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, 
 @seed_option
 @device_option
 @click.option("--threads", type=click.IntRange(1, 1024), default=None,
+              callback=threads_check,
               help="torch intra-op threads [default: the usable cores: image models have large "
                    "tensors, where threads pay off on an idle machine].")
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
@@ -156,6 +163,7 @@ def restore(task, image_path, demo, degraded, mask_path, ratio, mask_kind, sigma
                              mask=mask_path, settings=settings, steps=steps,
                              backbone_weights=backbone_weights, models_dir=models,
                              device=resolve_device(device), train_dir=train_dir)
+    claim_output(out)
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     result = run_restore(request, progress=not quiet and sys.stderr.isatty(), log=say)
     source = f"{DEMO_IMAGE} (demo)" if demo else Path(image_path).name

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commgan.cli.app import cli
+from commgan.cli.app import cli, on_interrupt
 from commgan.cli.options import (
     RegistryChoice,
     RegistryHelpOption,
@@ -16,10 +16,12 @@ from commgan.cli.options import (
     models_option,
     positive,
     resolve_device,
+    threads_check,
     train_dir_option,
 )
 from commgan.configfile import config_option
 from commgan.errors import CommganError
+from commgan.fileio import claim_output, output_set
 
 
 def translation_task_names() -> list[str]:
@@ -35,6 +37,8 @@ def translation_task_summaries() -> list[str]:
             for name, task in TRANSLATION_TASKS.items()]
 
 
+@on_interrupt("results are written only when the translation finishes, and a model in "
+              "training is not cached (a rerun trains it again)")
 @cli.command()
 @config_option
 @click.option("--model", "method", type=click.Choice(["pix2pix", "cyclegan"],
@@ -58,6 +62,7 @@ def translation_task_summaries() -> list[str]:
 @models_option
 @device_option
 @click.option("--threads", type=click.IntRange(1, 1024), default=None,
+              callback=threads_check,
               help="torch intra-op threads [default: the usable cores: image models have large "
                    "tensors, where threads pay off on an idle machine].")
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
@@ -97,6 +102,7 @@ def translate(method, task, image_path, demo, steps, train_dir, out_dir, models_
     check_image(task, image)
     notes: list[str] = []
     training = model_training(key, steps, train_dir, notes)
+    claim_output(out)
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     for note in notes:
         say(note)
@@ -105,8 +111,9 @@ def translate(method, task, image_path, demo, steps, train_dir, out_dir, models_
     images = training.images if training is not None else None
     result = translate_image(task, {method: model}, image, baseline_images=images)
     source = f"{demo_image} (demo)" if demo else Path(image_path).name
-    written = write_translation(result, out, f"{task} by {VISION_MODELS[key].display_name}: "
-                                             f"{source}")
+    with output_set(out):  # the three files appear together
+        written = write_translation(result, out, f"{task} by "
+                                                 f"{VISION_MODELS[key].display_name}: {source}")
     for name, values in result.metrics.items():
         click.echo(f"{name}: PSNR {values['psnr']:.2f} dB, SSIM {values['ssim']:.4f}, "
                    f"PSNR(Y) {values['psnr_y']:.2f} dB, SSIM(Y) {values['ssim_y']:.4f}")

@@ -32,8 +32,8 @@ from commgan.errors import CommganError, TrainingDiverged
 from commgan.gan.precision import autocast, resolve_precision
 from commgan.rng import random_bits, seed_weights, use_seed
 
-__all__ = ["AE", "AutoencoderSystem", "AutoencoderTraining", "LinkTraining", "default_spread",
-           "default_train_ebno",
+__all__ = ["AE", "REFERENCE_FLOOR", "AutoencoderSystem", "AutoencoderTraining", "LinkTraining",
+           "default_spread", "default_train_ebno",
            "reference_ber", "train_autoencoder"]
 
 
@@ -57,8 +57,9 @@ class LinkTraining:
     train_ebno_db: tuple[float, float] | None = None
     """(low, high) dB, uniform per frame; None = default_train_ebno(channel)."""
     relative_loss: bool = True
-    """Divide each frame's BCE by the Gray-QAM theory BER at its Eb/N0, so every SNR of the range
-    counts alike (plain BCE is dominated by the low-SNR frames and gives up high-SNR accuracy)."""
+    """Divide each frame's BCE by the Gray-QAM theory BER at its Eb/N0 (at least
+    :data:`REFERENCE_FLOOR`), so every SNR of the range counts alike (plain BCE is dominated by
+    the low-SNR frames and gives up high-SNR accuracy)."""
     seed: int = 0
     """Seed of weights, bits, fades and noise (and of the training key stream where used)."""
     precision: str = "auto"
@@ -117,17 +118,26 @@ class AutoencoderSystem(System):
         return (self.logits(out) > 0).float()
 
 
+REFERENCE_FLOOR = 1e-13
+"""Least Gray-baseline BER the relative loss divides by. Frames whose baseline lies below it
+(16QAM on awgn above 18.2 dB) count alike, as plain BCE scaled by 1e13, so the loss and Adam's
+squared gradients stay far inside the float range (with a floor of 1e-30 they overflow and the
+training freezes). Every default training range stays above it (the lowest, QPSK on awgn at
+14 dB: 7e-13)."""
+
+
 def reference_ber(mod: str, channel: str, device) -> Callable[[torch.Tensor], torch.Tensor]:
     """Theory BER of the Gray baseline as a function of Eb/N0 [dB] tensors (interpolated).
 
     The relative loss needs it; a channel without a theory is refused with one clear error.
+    Values are floored at :data:`REFERENCE_FLOOR` (and held constant outside -10..40 dB).
     """
     if not theory.has_theory(channel):
         raise CommganError(f"channel {channel!r} has no BER theory for the relative loss; "
                            "train with relative_loss=False")
     grid = torch.linspace(-10.0, 40.0, 501)
     values = torch.from_numpy(theory.ber(mod, channel, grid.numpy())).float()
-    log_values = values.clamp_min(1e-30).log().to(device)
+    log_values = values.clamp_min(REFERENCE_FLOOR).log().to(device)
     grid = grid.to(device)
 
     def reference(ebno_db: torch.Tensor) -> torch.Tensor:

@@ -138,7 +138,7 @@ class _EncryptedSystem(System):
         return torch.from_numpy(fn(nonces, num_bits)).to(self.device, torch.float32)
 
     def init_args(self) -> dict:
-        return {"config": self.config}
+        return {"config": self.config, "key_channels": self.key_channels}
 
     @property
     def frame_multiple(self) -> int:
@@ -195,6 +195,9 @@ class GanEncNaiveSystem(_EncryptedSystem):
     def __init__(self, modulation, config=None, key=None, device=None) -> None:
         super().__init__(modulation, config, key=key, device=device,
                          key_channels=modulation.num_bits_per_symbol)
+
+    def init_args(self) -> dict:
+        return {"config": self.config}
 
     def key_features(self, z: torch.Tensor) -> torch.Tensor:
         """Key-stream bits [B, L] -> +-1 features [B, R, L/R] aligned with the symbols."""

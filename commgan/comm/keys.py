@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
-from commgan.errors import CommganError
+from commgan.errors import CommganError, redact, shown
 
 __all__ = [
     "KEY_BYTES",
@@ -38,52 +38,89 @@ _MAX_KEY_FILE_BYTES = 2 * KEY_BYTES + 16
 
 def parse_key(data: bytes, source: str = "key", raw: bool = True) -> bytes:
     """A 256-bit key from 64 hexadecimal characters (surrounding whitespace ok), or with ``raw``
-    from exactly 32 bytes that are not all printable text (binary key material).
+    from exactly 32 bytes of binary key material.
 
-    A 32-character passphrase, or a 128-bit key in hex, is refused rather than taken as a key.
+    Text is judged after stripping trailing whitespace: a passphrase (``"correct horse battery
+    staple 12\\n"`` is 32 bytes), or a 128-bit key in hex, is refused rather than taken as a key.
+    Messages give the kind and length of what was found, never the content.
     """
     text = data.strip()
-    if raw and len(data) == KEY_BYTES and not all(32 <= c < 127 for c in data):
-        return bytes(data)
     if len(text) == 2 * KEY_BYTES and all(chr(c) in _HEX_DIGITS for c in text):
         return bytes.fromhex(text.decode("ascii"))
+    if raw and len(data) == KEY_BYTES and not _is_text(data.rstrip()):
+        return bytes(data)
+    expected = "32 raw bytes (binary) or 64 hex characters" if raw else "64 hex characters"
+    if not text:
+        raise CommganError(f"{source}: expected {expected}, got {len(data)} bytes of whitespace "
+                           "(not hex)")
     if all(chr(c) in _HEX_DIGITS for c in text):
         raise CommganError(
             f"{source}: expected 64 hex characters (256 bits), got {len(text)} hex characters"
         )
-    expected = "32 raw bytes (binary) or 64 hex characters" if raw else "64 hex characters"
+    if _is_text(text):
+        raise CommganError(f"{source}: expected {expected}, got {len(text)} characters of text "
+                           "that are not hex (a passphrase is not a key)")
     raise CommganError(f"{source}: expected {expected}, got {len(data)} bytes that are not hex")
 
 
+def _is_text(data: bytes) -> bool:
+    """Whether ``data`` is printable UTF-8 text (spaces and tabs allowed)."""
+    try:
+        decoded = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in " \t" for c in decoded)
+
+
 def read_key_file(path: str | os.PathLike) -> bytes:
-    """The bytes of a key file: a regular file (never a FIFO or device) of a key's size."""
-    name = repr(str(path))[:60]
+    """The bytes of a key file: a regular file (never a FIFO or device) of a key's size.
+
+    A name that looks like key material itself (e.g. the key in hex given where its file's name
+    belongs) is never echoed: messages say what kind of string it is, and its length.
+    """
     if not str(path).strip():
         raise CommganError("key file name is empty")
+    name = _key_file_name(path)
     if "\x00" in str(path):
-        raise CommganError(f"key file name {name} contains a NUL character")
+        raise CommganError(f"{name} contains a NUL character")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
-        raise CommganError(f"key file {name} does not exist") from None
+        raise CommganError(f"{name} does not exist{_looks_like_a_key(path)}") from None
     except OSError as err:
-        raise CommganError(f"key file {name} cannot be opened: {err.strerror}") from None
+        raise CommganError(f"{name} cannot be opened: {err.strerror}") from None
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
-            raise CommganError(f"key file {name} is a directory")
+            raise CommganError(f"{name} is a directory")
         if not stat.S_ISREG(mode):
-            raise CommganError(f"key file {name} is not a regular file")
+            raise CommganError(f"{name} is not a regular file")
         try:
             data = os.read(fd, _MAX_KEY_FILE_BYTES + 1)
         except OSError as err:
-            raise CommganError(f"key file {name} cannot be read: {err.strerror}") from None
+            raise CommganError(f"{name} cannot be read: {err.strerror}") from None
     finally:
         os.close(fd)
     if len(data) > _MAX_KEY_FILE_BYTES:
-        raise CommganError(f"key file {name} is too long for a key (32 raw bytes or 64 hex "
+        raise CommganError(f"{name} is too long for a key (32 raw bytes or 64 hex "
                            "characters)")
     return data
+
+
+def _key_file_name(path: str | os.PathLike) -> str:
+    """``key file 'NAME'`` for messages, with anything that could be key material hidden."""
+    text = str(path)
+    if redact(text) != text:
+        return f"the key file name (a string of {len(text)} characters that looks like a key)"
+    return f"key file {shown(text, 60)}"
+
+
+def _looks_like_a_key(path: str | os.PathLike) -> str:
+    text = str(path)
+    if redact(text) == text:
+        return ""
+    return ("; --key takes the name of a file holding the key, not the key itself (write the "
+            "key to a file readable only by you and pass its name)")
 
 
 def load_key(
@@ -98,7 +135,7 @@ def load_key(
     environ = os.environ if environ is None else environ
     if path is not None:
         data = read_key_file(path)
-        return parse_key(data, f"key file {repr(str(path))[:60]}"), "file"
+        return parse_key(data, _key_file_name(path)), "file"
     if environ.get(KEY_ENV):
         return parse_key(environ[KEY_ENV].encode(), f"${KEY_ENV}", raw=False), "env"
     return os.urandom(KEY_BYTES), "random"

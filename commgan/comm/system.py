@@ -9,6 +9,7 @@ code and one line in :data:`commgan.comm.registry.SYSTEMS`.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from channels import ChannelOutput, ModulationSpec, device_name
 from commgan.comm.keys import KeyStream
 from commgan.errors import CommganError
 
-__all__ = ["LabelledConstellation", "LearnedSpec", "System", "SystemSpec", "frame_bit_errors"]
+__all__ = ["LINK_METHODS", "LabelledConstellation", "LearnedSpec", "System", "SystemSpec",
+           "frame_bit_errors"]
 
 
 def frame_bit_errors(bits: torch.Tensor, bits_hat: torch.Tensor) -> torch.Tensor:
@@ -125,10 +127,25 @@ class System(ABC, torch.nn.Module):
         """Constructor arguments besides modulation, key and device (e.g. an architecture)."""
         return {}
 
+    def check_recipe(self) -> None:
+        """Raise a clear error unless :meth:`init_args` returns every constructor argument
+        besides modulation, key and device: worker processes rebuild a system from them, and one
+        left out would silently take its default there (``--jobs 2`` would differ from 1)."""
+        parameters = inspect.signature(type(self).__init__).parameters
+        named = {name for name, parameter in parameters.items()
+                 if name not in ("self", "modulation", "key", "device")
+                 and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)}
+        missing = sorted(named - set(self.init_args()))
+        if missing:
+            raise CommganError(
+                f"system {self.name!r}: constructor argument(s) {', '.join(missing)} missing from "
+                "init_args(); worker processes would rebuild it with their defaults")
+
     def __reduce__(self):
         """Pickled as a recipe (class, constructor arguments, key stream, weights): how a system
         reaches a worker process (modules with spectral norm cannot be pickled whole). The key
         travels in memory only, through the pipe to the worker."""
+        self.check_recipe()
         state = {name: tensor.detach().cpu() for name, tensor in self.state_dict().items()}
         return (_rebuild_system, (type(self), self.modulation, self.init_args(), self.keystream,
                                   str(self.device), state, self.training))
@@ -137,6 +154,26 @@ class System(ABC, torch.nn.Module):
         """The labelling the engine's index-domain fast link may use instead of bits; None
         (the default) = this system has none, the engine sends bits."""
         return None
+
+    def fast_link(self) -> LabelledConstellation | None:
+        """The labelling the engine may use, or None: the fast link is never inherited. A
+        subclass that overrides any of :data:`LINK_METHODS` below the class that declared
+        :meth:`labelled_constellation` (e.g. a coded link built on ``QAMSystem``) runs the bit
+        path, unless it declares :meth:`labelled_constellation` again itself."""
+        mro = type(self).__mro__
+
+        def owner(name: str) -> int:
+            return next(i for i, cls in enumerate(mro) if name in cls.__dict__)
+
+        declared = owner("labelled_constellation")
+        if any(owner(name) < declared for name in LINK_METHODS):
+            return None
+        return self.labelled_constellation()
+
+
+LINK_METHODS = ("transmit", "receive", "eavesdrop", "bob_logits", "bits_per_channel_use",
+                "frame_multiple")
+"""What a system's link is made of: overriding one of them switches off an inherited fast link."""
 
 
 def _rebuild_system(cls: type[System], modulation: ModulationSpec, init_args: dict,

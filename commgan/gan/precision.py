@@ -13,6 +13,8 @@ from contextlib import AbstractContextManager, nullcontext
 
 import torch
 
+from commgan.errors import CommganError
+
 __all__ = ["PRECISIONS", "autocast", "native_bf16", "resolve_precision"]
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -31,14 +33,23 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device | str) -> str:
-    """``precision`` (one of :data:`PRECISIONS`) -> the one used on ``device``: fp32, bf16, fp16."""
+    """``precision`` (one of :data:`PRECISIONS`) -> the one used on ``device``: fp32, bf16, fp16.
+
+    Raises :class:`~commgan.errors.CommganError` (one line in the CLI) for an unknown name, fp16
+    off CUDA, and bf16 on a CUDA device that cannot run it.
+    """
     device = torch.device(device)
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise CommganError(f"precision must be one of {', '.join(PRECISIONS)}, got "
+                           f"{str(precision)[:20]!r}")
     if precision == "auto":
         return "bf16" if native_bf16(device) else "fp32"
     if precision == "fp16" and device.type != "cuda":
-        raise ValueError("precision 'fp16' needs a CUDA device; use 'bf16' or 'auto' on a CPU")
+        raise CommganError(f"--precision fp16 needs a CUDA device, not {device.type}; use bf16, "
+                           "fp32 or auto")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise CommganError("--precision bf16: this CUDA device cannot run bf16; use fp16, fp32 "
+                           "or auto")
     return precision
 
 

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from channels import CHANNELS, noise_variance
 from commgan.comm.system import System
 from commgan.errors import CommganError
-from commgan.fileio import atomic_write, scratch_prefix, sweep_stale
+from commgan.fileio import atomic_write, make_folders, remove_empty, scratch_prefix, sweep_stale
 from commgan.rng import NonceCounter, derive_seed
 from commgan.security.archive import (
     ARCHIVE_FORMAT,
@@ -207,9 +207,9 @@ def export_wiretap(path: str | os.PathLike, system: System, channel: str, ebno_d
 
     Memory stays bounded for any F: chunks are appended to uncompressed ``.npy`` scratch files
     in a hidden folder next to ``path`` (about F * L * (1 + 40 / R) bytes of disk), which are
-    then deflated into the archive. The archive appears atomically; on any error neither it
-    nor the scratch files are left behind, and scratch left by a killed run is removed by the next
-    export to the same path.
+    then deflated into the archive. The archive appears atomically; on any error neither it,
+    the scratch files nor a folder created for it are left behind (a write error names the
+    archive), and scratch left by a killed run is removed by the next export to the same path.
     """
     path = Path(path)
     if path.suffix != ".npz":
@@ -218,41 +218,57 @@ def export_wiretap(path: str | os.PathLike, system: System, channel: str, ebno_d
         raise CommganError(f"archive path {str(path)!r} is a folder")
     split_counts = _split_counts(splits, frames)
     check_settings(system, channel, ebno_db, frame_bits, eve_ebno_offset_db)
+    created = make_folders(path.parent)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise CommganError(f"cannot create the folder of {str(path)!r}: {err.strerror}") from None
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise CommganError(f"archive folder {str(path.parent)!r} is not writable")
-    metadata = _metadata(system, channel, ebno_db, frame_bits, eve_ebno_offset_db, seed,
-                         split_counts, key_source, model_fingerprint)
-    symbols = int(frame_bits // system.bits_per_channel_use)
-    check_disk(path, sum(split_counts.values()), frame_bits, symbols)
-    sweep_stale(path)
-    with tempfile.TemporaryDirectory(prefix=scratch_prefix(path), dir=path.parent) as scratch:
-        files: dict[str, Path] = {}
-        with ExitStack() as stack:
-            handles = {}
-            for split, count in split_counts.items():
-                for field in FIELDS:
-                    member = member_name(metadata, split, field)
-                    files[member] = Path(scratch) / f"{len(files)}.npy"
-                    handles[member] = stack.enter_context(open(files[member], "wb"))
-                    shape = {"bits": (count, frame_bits), "nonce": (count,)}.get(
-                        field, (count, symbols))
-                    dtype = {"bits": np.uint8, "nonce": np.int64}.get(field, np.complex64)
-                    np.lib.format.write_array_header_1_0(handles[member], {
-                        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-                        "fortran_order": False, "shape": shape})
-            for split, chunk in _chunks(system, channel, ebno_db, frame_bits,
-                                        eve_ebno_offset_db, seed, split_counts, progress,
-                                        jobs, threads, backend):
-                for field in FIELDS:
-                    handles[member_name(metadata, split, field)].write(
-                        np.ascontiguousarray(getattr(chunk, field)).tobytes())
-        atomic_write(path, lambda tmp: _write_zip(tmp, metadata, files, compresslevel,
-                                                  progress))
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise CommganError(f"archive folder {str(path.parent)!r} is not writable")
+        metadata = _metadata(system, channel, ebno_db, frame_bits, eve_ebno_offset_db, seed,
+                             split_counts, key_source, model_fingerprint)
+        symbols = int(frame_bits // system.bits_per_channel_use)
+        check_disk(path, sum(split_counts.values()), frame_bits, symbols)
+        sweep_stale(path)
+        with tempfile.TemporaryDirectory(prefix=scratch_prefix(path), dir=path.parent) as scratch:
+            try:
+                files = _write_scratch(Path(scratch), system, channel, ebno_db, frame_bits,
+                                       eve_ebno_offset_db, seed, split_counts, metadata,
+                                       symbols, progress, jobs, threads, backend)
+            except OSError as err:  # name the archive, not a hidden scratch file
+                raise OSError(err.errno, err.strerror or str(err), str(path)) from None
+            atomic_write(path, lambda tmp: _write_zip(tmp, metadata, files, compresslevel,
+                                                      progress))
+    except BaseException:
+        remove_empty(created)
+        raise
     return metadata
+
+
+def _write_scratch(scratch: Path, system: System, channel: str, ebno_db: float,
+                   frame_bits: int, eve_ebno_offset_db: float, seed: int,
+                   split_counts: dict[str, int], metadata: dict[str, Any], symbols: int,
+                   progress: bool, jobs: int, threads: int, backend: Backend | None
+                   ) -> dict[str, Path]:
+    """Every split's fields as uncompressed ``.npy`` files in ``scratch``, filled chunk by
+    chunk; member name -> file."""
+    files: dict[str, Path] = {}
+    with ExitStack() as stack:
+        handles = {}
+        for split, count in split_counts.items():
+            for field in FIELDS:
+                member = member_name(metadata, split, field)
+                files[member] = scratch / f"{len(files)}.npy"
+                handles[member] = stack.enter_context(open(files[member], "wb"))
+                shape = {"bits": (count, frame_bits), "nonce": (count,)}.get(
+                    field, (count, symbols))
+                dtype = {"bits": np.uint8, "nonce": np.int64}.get(field, np.complex64)
+                np.lib.format.write_array_header_1_0(handles[member], {
+                    "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                    "fortran_order": False, "shape": shape})
+        for split, chunk in _chunks(system, channel, ebno_db, frame_bits, eve_ebno_offset_db,
+                                    seed, split_counts, progress, jobs, threads, backend):
+            for field in FIELDS:
+                handles[member_name(metadata, split, field)].write(
+                    np.ascontiguousarray(getattr(chunk, field)).tobytes())
+    return files
 
 
 def check_disk(path: Path, frames: int, frame_bits: int, symbols: int) -> None:

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from commgan.fileio import atomic_write, atomic_write_all, json_writer  # noqa: E402
+from commgan.fileio import atomic_write, atomic_write_all, json_writer, output_set  # noqa: E402
 from commgan.security.attack import AttackConfig  # noqa: E402
 from commgan.sim.stats import SECURE_BAND  # noqa: E402
 
@@ -86,12 +86,12 @@ def _draw_attacks(axes: np.ndarray, ber_rows: pd.DataFrame, names: list[str], ti
 def write_attack_results(results: pd.DataFrame, out: Path, config: AttackConfig,
                          extra: dict | None = None) -> None:
     """attack.csv, attack.png and config.json (the config plus ``extra``) in ``out``
-    (created here)."""
-    out.mkdir(parents=True, exist_ok=True)
+    (created here), all three or none."""
     title = (f"{', '.join(config.systems)} on {config.channel} / {config.mod}, "
              f"budget {config.budget_name}")
-    atomic_write_all({  # all three or none
-        out / "attack.csv": lambda tmp: results.to_csv(tmp, index=False),
-        out / "attack.png": lambda tmp: plot_attack(results, tmp, title),
-        out / "config.json": json_writer({"config": config.to_dict(), **(extra or {})}),
-    })
+    with output_set(out):
+        atomic_write_all({
+            out / "attack.csv": lambda tmp: results.to_csv(tmp, index=False),
+            out / "attack.png": lambda tmp: plot_attack(results, tmp, title),
+            out / "config.json": json_writer({"config": config.to_dict(), **(extra or {})}),
+        })

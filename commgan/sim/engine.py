@@ -17,7 +17,7 @@ processes (the sweep), and a resumed sweep gives the same numbers as an uninterr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,12 +25,13 @@ import torch
 
 from channels import WiretapChannel, bit_errors_between_indices
 from commgan.comm.system import LabelledConstellation, System, frame_bit_errors
+from commgan.errors import CommganError
 from commgan.rng import NonceCounter, derive_seed, random_bits, use_seed
 from commgan.sim.stats import FrameErrorStats
 
-__all__ = ["BLOCK_BATCHES", "PointResult", "bit_path_errors", "index_domain_errors",
-           "merge_block", "point_blocks", "point_finished", "point_seed", "simulate_block",
-           "simulate_point"]
+__all__ = ["BLOCK_BATCHES", "MAX_BITS", "PointBlocks", "PointResult", "bit_path_errors",
+           "check_max_bits", "index_domain_errors", "merge_block", "point_blocks",
+           "point_finished", "point_seed", "simulate_block", "simulate_point"]
 
 
 @dataclass
@@ -133,6 +134,7 @@ def simulate_point(
     labelling. ``on_batch(bits_so_far)`` is called after each block (progress bars).
     """
     system.check_frame_bits(frame_bits)
+    check_max_bits(max_bits)
     receivers: dict[str, FrameErrorStats] = {}
     start = time.perf_counter()
     for index, frames in enumerate(point_blocks(frame_bits, batch_frames, max_bits)):
@@ -151,16 +153,59 @@ BLOCK_BATCHES = (1, 1, 2, 4, 8)
 wastes little beside it when its blocks run in parallel, a long one gets large units."""
 
 
-def point_blocks(frame_bits: int, batch_frames: int, max_bits: int) -> list[int]:
-    """Frames of each block of one point, in order, until ``max_bits`` bits."""
-    total = max(1, -(-max_bits // frame_bits))
-    blocks: list[int] = []
-    sent = 0
-    while sent < total:
-        batches = BLOCK_BATCHES[min(len(blocks), len(BLOCK_BATCHES) - 1)]
-        blocks.append(min(batches * batch_frames, total - sent))
-        sent += blocks[-1]
-    return blocks
+MAX_BITS = 2**53
+"""Most bits per point (about 9.0e15): bit, frame and block counts stay exact as float64 (in
+results.csv, JSON and the interval arithmetic). Blocks are generated lazily, so a large bound
+costs nothing until its frames are simulated."""
+
+
+def check_max_bits(max_bits: int) -> None:
+    """Refuse a bit budget outside [1, :data:`MAX_BITS`] with one line that names the bound."""
+    if not 0 < max_bits <= MAX_BITS:
+        raise CommganError(f"--max-bits must be in [1, 2^53 = {MAX_BITS:.2e}] bits per point, "
+                           f"got {max_bits:.3g}")
+
+
+class PointBlocks(Sequence[int]):
+    """Frames of each block of one point, in order, until ``max_bits`` bits: a sequence computed
+    by arithmetic, never listed (a budget of 1e14 bits is millions of blocks)."""
+
+    def __init__(self, frame_bits: int, batch_frames: int, max_bits: int) -> None:
+        self.total = max(1, -(-max_bits // frame_bits))
+        """Frames of the whole point."""
+        sizes = [batches * batch_frames for batches in BLOCK_BATCHES]
+        self._head: list[int] = []
+        sent = 0
+        for size in sizes[:-1]:
+            if sent >= self.total:
+                break
+            self._head.append(min(size, self.total - sent))
+            sent += self._head[-1]
+        self._head_frames, self._tail = sent, sizes[-1]
+        self._count = len(self._head) + -(-(self.total - sent) // self._tail)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):  # noqa: ANN001 (int or slice, as Sequence)
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError("block index out of range")
+        if index < len(self._head):
+            return self._head[index]
+        start = self._head_frames + (index - len(self._head)) * self._tail
+        return min(self._tail, self.total - start)
+
+    def __iter__(self) -> Iterator[int]:
+        return (self[index] for index in range(self._count))
+
+
+def point_blocks(frame_bits: int, batch_frames: int, max_bits: int) -> PointBlocks:
+    """Frames of each block of one point, in order, until ``max_bits`` bits (a lazy sequence)."""
+    return PointBlocks(frame_bits, batch_frames, max_bits)
 
 
 def simulate_block(system: System, wiretap: WiretapChannel, ebno_db: float, index: int,

@@ -12,21 +12,36 @@ a parallel torch operation: forking the parent itself would copy a busy OpenMP t
 the children, where the first parallel operation deadlocks (seen here). What every unit reads
 (systems as recipes of class, arguments and weights, channels, config; keys in memory only) is
 pickled to each worker once; the units themselves are small tuples.
+
+Units are read lazily from any iterable (a sweep's blocks are generated as workers free up, never
+listed), and at most :data:`WINDOW` units per process are in flight or finished but not yet
+handed back in order. The fork server and its workers die with the process that started them
+(:mod:`commgan.sim.worker_init`); an interrupted pool stops its fork server too, so no queued
+worker starts after the interrupt; a worker that was killed (e.g. by the out-of-memory killer)
+ends the run with one :class:`~commgan.errors.CommganError`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import itertools
 import multiprocessing
 import os
 import signal
+import sys
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["BACKENDS", "Backend", "UnitExecutor", "configure_process", "runs_inline",
-           "usable_cores"]
+from commgan.errors import CommganError
+
+__all__ = ["BACKENDS", "WINDOW", "Backend", "UnitExecutor", "configure_process", "in_order",
+           "runs_inline", "usable_cores"]
 
 Unit = TypeVar("Unit")
 PRELOAD = ["commgan.sim.worker_init", "torch", "sionna.phy", "commgan.comm.registry",
@@ -34,6 +49,12 @@ PRELOAD = ["commgan.sim.worker_init", "torch", "sionna.phy", "commgan.comm.regis
 """Imported once by the fork server, so each worker starts in milliseconds."""
 
 _SHARED: Any = None
+WINDOW = 4
+"""Units per process that may be in flight or waiting to be handed back in order."""
+_END = object()
+_QUIET_TRACKER = "ignore:resource_tracker:UserWarning"
+"""The resource tracker unlinks what killed processes left (their semaphores) without saying
+so: after a kill -9 of the whole run, its count of "leaked" objects is noise."""
 
 
 def usable_cores() -> int:
@@ -92,6 +113,70 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
         process.terminate()
 
 
+def _stop_fork_server() -> None:
+    """Kill the fork server (its workers die with it) and forget it; the next pool starts a new
+    one. A worker whose start an interrupt cut short is still queued in the server and would
+    otherwise start after the pool is gone, and fail loudly."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    try:
+        server._stop()  # closes the alive pipe, reaps the server, removes its socket
+    except (AttributeError, ChildProcessError, OSError):
+        server._forkserver_pid = None
+
+
+def _signal_words(signum: int) -> str:
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    return name + (" (often the out-of-memory killer)" if signum == signal.SIGKILL else "")
+
+
+def _server_death() -> str | None:
+    """How the fork server ended, if it did (its status is read, not reaped)."""
+    from multiprocessing import forkserver
+
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if pid is None or not hasattr(os, "waitid"):
+        return None
+    try:
+        status = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return None
+    if status is None:
+        return None
+    if status.si_code in (os.CLD_KILLED, os.CLD_DUMPED):
+        return f"was killed by {_signal_words(status.si_status)}"
+    return "ended"
+
+
+def _death_of(pool: ProcessPoolExecutor, settle_s: float = 1.0) -> str:
+    """What ended a broken pool, in words: a worker (and the signal that killed it, where one
+    did) or the fork server. Waits up to ``settle_s`` seconds for the ends to be known: a
+    killed server closes its pipes (which breaks the pool) a moment before it is a zombie."""
+    deadline = time.monotonic() + settle_s
+    processes = list(getattr(pool, "_processes", {}).values())
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    signals = [-process.exitcode for process in processes
+               if process.exitcode is not None and process.exitcode < 0]
+    killer = next((s for s in signals if s != signal.SIGTERM), signals[0] if signals else None)
+    if killer is not None:
+        return f"a worker process was killed by {_signal_words(killer)}"
+    while (server := _server_death()) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if server is not None:
+        return f"the fork server of the worker processes {server}"
+    return "a worker process ended abruptly"
+
+
 def _call(fn: Callable[[Any, Any], Any], unit: Any) -> Any:
     return fn(_SHARED, unit)
 
@@ -102,22 +187,34 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
     Workers run CPU units only and never see a GPU: Sionna initialises CUDA wherever it is
     visible (on import and on every seed), and a process forked after that cannot use CUDA
-    again, so the fork server starts with ``CUDA_VISIBLE_DEVICES`` empty."""
+    again, so the fork server starts with ``CUDA_VISIBLE_DEVICES`` empty. It learns this
+    process's pid (to die with it) from :data:`~commgan.sim.worker_init.PARENT_ENV`; the kernel
+    ties the server's life to the thread that starts it, so pools belong on one long-lived thread
+    (a server whose thread ended is started again by the next pool)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    try:
-        from multiprocessing import forkserver
+    from commgan.sim.worker_init import PARENT_ENV
 
+    saved = {name: os.environ.get(name) for name in ("CUDA_VISIBLE_DEVICES", PARENT_ENV)}
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    os.environ[PARENT_ENV] = str(os.getpid())
+    try:
+        from multiprocessing import forkserver, resource_tracker
+
+        sys.warnoptions.append(_QUIET_TRACKER)  # read once, when the tracker starts
+        try:
+            resource_tracker.ensure_running()
+        finally:
+            sys.warnoptions.remove(_QUIET_TRACKER)
         forkserver.ensure_running()
     finally:
-        if visible is None:
-            del os.environ["CUDA_VISIBLE_DEVICES"]
-        else:
-            os.environ["CUDA_VISIBLE_DEVICES"] = visible
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return context
 
 
@@ -163,23 +260,26 @@ class UnitExecutor:
 
     def ordered(self, fn: Callable[[Any, Unit], Any], units: Iterable[Unit],
                 wanted: Callable[[Unit], bool] = lambda unit: True) -> Iterator[tuple[Unit, Any]]:
-        """(unit, result) in the units' order. A unit is started only if ``wanted(unit)`` holds
-        when a worker is free, and yielded only if it still holds when its turn comes (so a
-        result that made later units pointless, e.g. an error-free point, cancels them)."""
-        units = list(units)
+        """(unit, result) in the units' order. ``units`` is read lazily, when a worker is free. A
+        unit is started only if ``wanted(unit)`` holds then, and yielded only if it still holds
+        when its turn comes (so a result that made later units pointless, e.g. an error-free
+        point, cancels them)."""
+        source = iter(units)
         if self.backend.kind == "ray":
             from commgan.sim.ray_backend import ray_ordered
 
-            yield from ray_ordered(fn, units, wanted, self.shared, self.jobs, self.threads,
+            yield from ray_ordered(fn, source, wanted, self.shared, self.jobs, self.threads,
                                    self.backend.address)
             return
-        if self.inline or len(units) <= 1:  # starting workers would cost more than it saves
+        head = list(itertools.islice(source, 2))
+        source = itertools.chain(head, source)
+        if self.inline or len(head) <= 1:  # starting workers would cost more than it saves
             import torch
 
             saved = torch.get_num_threads()
             configure_process(self.threads)
             try:
-                for unit in units:
+                for unit in source:
                     if wanted(unit):
                         yield unit, fn(self.shared, unit)
             finally:
@@ -188,34 +288,85 @@ class UnitExecutor:
         pool = ProcessPoolExecutor(self.jobs, mp_context=_worker_context(),
                                    initializer=_start_worker, initargs=(self.threads, self.shared))
         try:
-            yield from self._ordered_in(pool, fn, units, wanted)
+            yield from in_order(source, wanted, lambda unit: _submit(pool, fn, unit),
+                                Future.done, _wait_any, lambda future: _result(pool, future),
+                                Future.cancel, self.jobs, WINDOW * self.jobs)
+        except (KeyboardInterrupt, SystemExit):
+            _terminate(pool)
+            _stop_fork_server()
+            raise
         except BaseException:
             _terminate(pool)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _ordered_in(self, pool: ProcessPoolExecutor, fn, units: list, wanted
-                    ) -> Iterator[tuple[Any, Any]]:
-        futures: dict[int, Future] = {}
-        submitted = yielded = 0
-        try:
-            while yielded < len(units):
-                while (submitted < len(units)
-                       and sum(not f.done() for f in futures.values()) < self.jobs):
-                    if wanted(units[submitted]):
-                        futures[submitted] = pool.submit(_call, fn, units[submitted])
-                    submitted += 1
-                progressed = False
-                while yielded < submitted and (yielded not in futures or futures[yielded].done()):
-                    future = futures.pop(yielded, None)
-                    if future is not None and wanted(units[yielded]):
-                        yield units[yielded], future.result()
-                    yielded += 1
-                    progressed = True
-                if not progressed:
-                    wait([f for f in futures.values() if not f.done()], timeout=0.5,
-                         return_when=FIRST_COMPLETED)  # wakes for Ctrl-C, wherever it lands
-        finally:
-            for future in futures.values():
-                future.cancel()
+
+def _broken(pool: ProcessPoolExecutor) -> CommganError:
+    return CommganError(f"{_death_of(pool)}; rerun with fewer --jobs or a smaller problem")
+
+
+def _submit(pool: ProcessPoolExecutor, fn: Callable[[Any, Any], Any], unit: Any) -> Future:
+    """Submit one unit; a pool that lost a worker or its fork server is one error line."""
+    try:
+        return pool.submit(_call, fn, unit)
+    except BrokenProcessPool:
+        raise _broken(pool) from None
+    except (ConnectionError, EOFError, FileNotFoundError):
+        what = _server_death() or "cannot be reached"
+        raise CommganError(f"the fork server of the worker processes {what}; rerun the "
+                           "command") from None
+
+
+def _result(pool: ProcessPoolExecutor, future: Future) -> Any:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise _broken(pool) from None
+
+
+def _wait_any(futures: list[Future]) -> None:
+    wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)  # wakes for Ctrl-C, wherever it lands
+
+
+H = TypeVar("H")
+
+
+def in_order(units: Iterable[Unit], wanted: Callable[[Unit], bool],
+             submit: Callable[[Unit], H], done: Callable[[H], bool],
+             wait_any: Callable[[list[H]], None], result: Callable[[H], Any],
+             cancel: Callable[[H], Any], slots: int, window: int
+             ) -> Iterator[tuple[Unit, Any]]:
+    """The scheduling of :meth:`UnitExecutor.ordered` over handles of any kind (futures, Ray
+    object refs): units are pulled from ``units`` while fewer than ``slots`` run and fewer than
+    ``window`` are held, ``submit``-ted if ``wanted``, and their ``result``s yielded in the
+    units' order if still ``wanted``; ``wait_any`` blocks until one handle is ``done`` (or a
+    short while). Handles whose unit is no longer wanted, or not yet yielded when the
+    iteration ends, are ``cancel``-led."""
+    source = iter(units)
+    pending: deque[tuple[Unit, H]] = deque()
+    exhausted = False
+    try:
+        while True:
+            while (not exhausted and len(pending) < window
+                   and sum(not done(handle) for _, handle in pending) < slots):
+                unit = next(source, _END)
+                if unit is _END:
+                    exhausted = True
+                elif wanted(unit):
+                    pending.append((unit, submit(unit)))
+            if not pending:
+                return
+            progressed = False
+            while pending and done(pending[0][1]):
+                unit, handle = pending.popleft()
+                progressed = True
+                if wanted(unit):
+                    yield unit, result(handle)
+                else:
+                    cancel(handle)
+            if not progressed:
+                wait_any([handle for _, handle in pending if not done(handle)])
+    finally:
+        for _, handle in pending:
+            cancel(handle)

@@ -13,6 +13,14 @@ the independent units, so we use the Korn & Graubard (1998) interval for cluster
 With independent bits this is the ordinary Clopper-Pearson interval; with correlated bits it
 widens by the design effect. With zero errors the variance is unknown, so the upper limit is the
 Clopper-Pearson bound on the frame error rate (BER <= FER), which is conservative.
+
+When few frames fail (the normal case for coded links: a failed codeword carries tens to
+hundreds of bit errors, the others none), the variance in step 2 rests on the D frames with
+errors, not on all F: its degrees of freedom are D - 1, not F - 1 (the t quantile in step 3
+uses D - 1). With D = 1 no variance can be estimated at all; the interval is then the
+compound bound [FER_low / L, FER_high] (a failed frame holds between 1 and L bit errors). The
+coverage of both is measured in ``experiments/ber_interval_coverage.py`` (docs/decisions.md).
+Frame error rates (FER) and block error rates (BLER) get exact Clopper-Pearson intervals.
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["SECURE_BAND", "FrameErrorStats", "ber_interval", "security_verdict"]
+__all__ = ["SECURE_BAND", "FrameErrorStats", "ber_interval", "clopper_pearson",
+           "security_verdict"]
 
 SECURE_BAND = (0.49, 0.51)
 """An eavesdropper is held to a coin toss when her whole 95% BER interval lies in this band."""
@@ -32,13 +41,15 @@ SECURE_BAND = (0.49, 0.51)
 class FrameErrorStats:
     """Running totals of per-frame bit errors: enough for the BER and its interval.
 
-    ``frame_bits`` is L; ``errors`` = sum e_i; ``sum_sq`` = sum e_i^2; ``frames`` = F.
+    ``frame_bits`` is L; ``errors`` = sum e_i; ``sum_sq`` = sum e_i^2; ``frames`` = F;
+    ``frame_errors`` = D, the frames with at least one bit error.
     """
 
     frame_bits: int
     frames: int = 0
     errors: int = 0
     sum_sq: float = 0.0
+    frame_errors: int = 0
 
     @property
     def bits(self) -> int:
@@ -54,6 +65,7 @@ class FrameErrorStats:
         self.frames += int(values.size)
         self.errors += int(values.sum())
         self.sum_sq += float(np.square(values, dtype=np.float64).sum())
+        self.frame_errors += int(np.count_nonzero(values))
 
     def merge(self, other: FrameErrorStats) -> None:
         """Add another run's totals (same frame length) to these."""
@@ -62,17 +74,43 @@ class FrameErrorStats:
         self.frames += other.frames
         self.errors += other.errors
         self.sum_sq += other.sum_sq
+        self.frame_errors += other.frame_errors
+
+    @property
+    def fer(self) -> float:
+        """Frame error rate D / F."""
+        return self.frame_errors / self.frames if self.frames else float("nan")
+
+    def fer_interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """Exact (Clopper-Pearson) ``confidence`` interval for the frame error rate."""
+        return clopper_pearson(self.frame_errors, self.frames, confidence)
 
     def interval(self, confidence: float = 0.95) -> tuple[float, float]:
         """Two-sided ``confidence`` interval for the BER (see the module docstring)."""
-        return ber_interval(self.errors, self.sum_sq, self.frames, self.frame_bits, confidence)
+        return ber_interval(self.errors, self.sum_sq, self.frames, self.frame_bits, confidence,
+                            frame_errors=self.frame_errors)
+
+
+def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact two-sided ``confidence`` interval for a binomial proportion (0, 1 when no trial)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    if trials <= 0:
+        return 0.0, 1.0
+    alpha = 1.0 - confidence
+    low = stats.beta.ppf(alpha / 2, successes, trials - successes + 1) if successes else 0.0
+    high = (stats.beta.ppf(1 - alpha / 2, successes + 1, trials - successes)
+            if successes < trials else 1.0)
+    return float(low), float(high)
 
 
 def ber_interval(
-    errors: int, sum_sq: float, frames: int, frame_bits: int, confidence: float = 0.95
+    errors: int, sum_sq: float, frames: int, frame_bits: int, confidence: float = 0.95,
+    frame_errors: int | None = None,
 ) -> tuple[float, float]:
     """Korn-Graubard interval for a BER from F frames of L bits (``errors`` = sum e_i,
-    ``sum_sq`` = sum e_i^2). Returns (low, high)."""
+    ``sum_sq`` = sum e_i^2, ``frame_errors`` = D frames with errors; None: every frame may
+    hold errors, D = F). Returns (low, high)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
     if frames <= 0:
@@ -84,13 +122,17 @@ def ber_interval(
     p = errors / bits
     if errors == bits:
         return float((alpha / 2) ** (1.0 / frames)), 1.0
+    failed = frames if frame_errors is None else frame_errors
+    if failed <= 1 < frames:
+        fer_low, fer_high = clopper_pearson(failed, frames, confidence)
+        return fer_low / frame_bits, fer_high
     mean_f = p
     var_f = max(sum_sq / frame_bits**2 / frames - mean_f**2, 0.0) * frames / max(frames - 1, 1)
     var_p = var_f / frames
     n_eff = bits if var_p <= 0 else min(p * (1 - p) / var_p, bits)
     if frames > 1:
         z = stats.norm.ppf(1 - alpha / 2)
-        t = stats.t.ppf(1 - alpha / 2, frames - 1)
+        t = stats.t.ppf(1 - alpha / 2, min(frames, failed) - 1)
         n_eff *= (z / t) ** 2
     x = p * n_eff
     low = stats.beta.ppf(alpha / 2, x, n_eff - x + 1) if x > 0 else 0.0

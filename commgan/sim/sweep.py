@@ -8,7 +8,7 @@ import math
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +21,7 @@ from commgan.fileio import atomic_write_all, json_writer, write_json
 from commgan.sim.config import SimulationConfig
 from commgan.sim.engine import (
     PointResult,
+    check_max_bits,
     merge_block,
     point_blocks,
     point_finished,
@@ -69,7 +70,10 @@ def run_sweep(
     file there, a rerun with the same config resumes from it, and the final
     ``results.csv``, ``ber.png`` and ``config.json`` are written atomically at the end (then the
     progress file is removed). ``progress``: a tqdm bar; None = only when stderr is a terminal.
+    A bit budget above :data:`~commgan.sim.engine.MAX_BITS` is refused before anything runs;
+    blocks are generated as workers free up, so a large one costs nothing up front.
     """
+    check_max_bits(config.max_bits)
     if progress is None:
         progress = sys.stderr.isatty()
     out = Path(out_dir) if out_dir is not None else None
@@ -120,12 +124,20 @@ def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | Non
             bar.set_postfix_str(f"{bits:.2e} bits", refresh=False)
     executor = UnitExecutor(jobs, threads, (systems, wiretap, config, on_batch), backend,
                             config.device)
-    block_units = [(name, ebno_db, index, frames) for name, ebno_db in units
-                   for index, frames in enumerate(blocks)]
+
+    def block_units() -> Iterator[tuple[str, float, int, int]]:
+        """Each point's blocks in sweep order, made when a worker asks: a point's next block
+        only while the point is still wanted (never a list: a budget may be millions)."""
+        for name, ebno_db in units:
+            for index, frames in enumerate(blocks):
+                if not wanted((name, ebno_db, index, frames)):
+                    break
+                yield name, ebno_db, index, frames
+
     rows = [done] if len(done) else []
     try:
         for (name, ebno_db, index, _), (block, seconds) in executor.ordered(
-                _simulate_unit, block_units, wanted):
+                _simulate_unit, block_units(), wanted):
             point = partial.setdefault((name, ebno_db), {"receivers": {}, "seconds": 0.0})
             merge_block(point["receivers"], block)
             point["seconds"] += seconds

@@ -49,7 +49,8 @@ from commgan.vision.digits import (
     train_digits_gan,
 )
 
-__all__ = ["BASE_METHODS", "COLUMNS", "QUALITY_COLUMNS", "AugmentConfig", "AugmentResult",
+__all__ = ["BASE_METHODS", "COLUMNS", "MAX_CLASSIFIER_STEPS", "MAX_GAN_ITERATIONS", "MAX_SEEDS",
+           "MAX_SYNTHETIC_PER_CLASS", "QUALITY_COLUMNS", "AugmentConfig", "AugmentResult",
            "AugmentShared", "AugmentUnit", "ClassifierTraining", "DigitsClassifier",
            "accuracy", "run_augment", "run_unit", "train_classifier"]
 
@@ -66,6 +67,15 @@ image / of a held-out test digit to the nearest training image of its class; wal
 the GAN's training (0 for classical)."""
 SAMPLES_SHOWN = 8
 """Synthetic images per class kept for the sample grids (from the first seed)."""
+MAX_SEEDS = 1000
+"""The most seeds per size of one study."""
+MAX_SYNTHETIC_PER_CLASS = 10_000
+"""The most synthetic images per class of an augmenting method (100,000 images of 8x8 pixels,
+26 MB as float32)."""
+MAX_GAN_ITERATIONS = 1_000_000
+"""The most iterations of a digits GAN (the defaults are 1000 and 2000)."""
+MAX_CLASSIFIER_STEPS = 1_000_000
+"""The most training steps of a classifier (the default is 300)."""
 
 UnitRunner = Callable[[Callable[[Any, Any], Any], Any, list], Iterable[tuple[Any, Any]]]
 """``runner(fn, shared, units) -> (unit, fn(shared, unit))`` pairs in the units' order."""
@@ -143,16 +153,21 @@ class AugmentConfig:
         if not self.per_class or any(not 0 < n <= limit for n in self.per_class):
             raise CommganError(f"images per class must be in [1, {limit}], got "
                                f"{', '.join(map(str, self.per_class)) or 'none'}")
-        if self.seeds < 1:
-            raise CommganError(f"seeds must be positive, got {self.seeds}")
+        bounds = (("seeds", self.seeds, MAX_SEEDS),
+                  ("synthetic_per_class", self.synthetic_per_class, MAX_SYNTHETIC_PER_CLASS),
+                  ("gan_iterations", 1 if self.gan_iterations is None else self.gan_iterations,
+                   MAX_GAN_ITERATIONS),
+                  ("classifier steps", self.classifier.steps, MAX_CLASSIFIER_STEPS))
+        for name, value, bound in bounds:
+            if not 0 < value <= bound:
+                raise CommganError(f"{name} must be in [1, {bound:,}], got "
+                                   f"{value if value < 10**18 else 'over 10^18'}")
         unknown = [name for name in self.gans if name not in DIGITS_GANS]
         if unknown or len(set(self.gans)) != len(self.gans):
             raise CommganError(f"GANs {', '.join(self.gans)}: unknown or repeated; valid: "
                                f"{', '.join(DIGITS_GANS)}")
         if not 0 < self.real_fraction < 1:
             raise CommganError(f"real_fraction must be in (0, 1), got {self.real_fraction}")
-        if self.synthetic_per_class < 1:
-            raise CommganError("synthetic_per_class must be positive")
 
     @property
     def methods(self) -> tuple[str, ...]:

@@ -7,18 +7,22 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import ClassVar, Self
 
+from commgan.errors import CommganError
 from commgan.vision.data import TRAIN_IMAGES
 from commgan.vision.models import ColourConfig, RestorationConfig, SRConfig
 from commgan.vision.unet import UNetConfig
 
-__all__ = ["VALIDATION_BATCHES", "VALIDATION_CHECKS", "VALIDATION_SEED_OFFSET", "ColourTraining",
-           "CycleGANTraining", "Pix2PixColourTraining", "Pix2PixEdgesTraining", "Pix2PixTraining",
-           "RestorationTraining", "SRTraining", "VisionTraining", "colour_unet"]
+__all__ = ["MAX_STEPS", "VALIDATION_BATCHES", "VALIDATION_CHECKS", "VALIDATION_SEED_OFFSET",
+           "ColourTraining", "CycleGANTraining", "Pix2PixColourTraining", "Pix2PixEdgesTraining",
+           "Pix2PixTraining", "RestorationTraining", "SRTraining", "VisionTraining", "colour_unet"]
 
 VALIDATION_BATCHES = 4
 """Fixed batches drawn once from the validation images to choose the generator state."""
 VALIDATION_CHECKS = 20
 """How often in a run (evenly spaced, and at its end) the validation PSNR is measured."""
+MAX_STEPS = 1_000_000
+"""The most iterations of a vision training (``--steps``; the shipped budgets are 1500 to
+2000)."""
 VALIDATION_SEED_OFFSET = 7919
 """The validation batches' seed is the training seed plus this (other patches, other
 degradations)."""
@@ -29,6 +33,8 @@ class VisionTraining:
 
     model_name: ClassVar[str]
     """Key of the config's model in `VISION_MODELS`."""
+    min_training_images: ClassVar[int] = 1
+    """The fewest training images the model's batch source can draw from."""
     iterations: int
     warmup: int
     adv_weight: float
@@ -44,7 +50,11 @@ class VisionTraining:
         return asdict(self)  # type: ignore[call-overload]
 
     def with_steps(self, steps: int) -> Self:
-        """A copy with ``steps`` iterations, at most a quarter of them warm-up."""
+        """A copy with ``steps`` iterations, at most a quarter of them warm-up; CommganError
+        unless ``steps`` is in [1, `MAX_STEPS`]."""
+        if not 0 < steps <= MAX_STEPS:
+            given = steps if steps < 10**18 else "over 10^18"
+            raise CommganError(f"--steps {given}: must be in [1, {MAX_STEPS:,}] iterations")
         return replace(self, iterations=steps,  # type: ignore[type-var]
                        warmup=min(self.warmup, steps // 4))
 
@@ -54,7 +64,13 @@ class VisionTraining:
 
     def with_images(self, images: Sequence[str], validation: Sequence[str] = ()) -> Self:
         """A copy that trains on ``images`` (shipped names or file paths) and, when
-        ``validation`` is given, keeps the generator state that restores those images best."""
+        ``validation`` is given, keeps the generator state that restores those images best;
+        CommganError with fewer than `min_training_images` images."""
+        if len(images) < self.min_training_images:
+            held = (f" ({len(validation)} more held out for validation: give more distinct "
+                    "photographs)") if validation else ""
+            raise CommganError(f"this model trains on at least {self.min_training_images} "
+                               f"images; got {len(images)}{held}")
         return replace(self, images=tuple(images),  # type: ignore[type-var]
                        validation=tuple(validation))
 
@@ -297,3 +313,4 @@ class CycleGANTraining(VisionTraining):
     """Range of each `Fade` parameter of domain A (as pix2pix's)."""
 
     model_name: ClassVar[str] = "cyclegan-colour"
+    min_training_images: ClassVar[int] = 2

@@ -13,6 +13,9 @@ photographs (``--train-dir``) is split by image into training and validation set
 from __future__ import annotations
 
 import hashlib
+import io
+import os
+import stat
 import warnings
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -37,6 +40,9 @@ __all__ = [
     "lfw_faces",
     "load_image",
     "quantize",
+    "MAX_FOLDER_IMAGES",
+    "MAX_FOLDER_PIXELS",
+    "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
     "read_image",
     "to_numpy",
@@ -135,42 +141,95 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 """File suffixes a ``--train-dir`` folder is searched for (case-insensitive; not recursive)."""
 VALIDATION_SHARE = 0.2
 """Share of a folder's images held out for validation (at least one)."""
+MAX_FOLDER_IMAGES = 1000
+"""The most image files a ``--train-dir`` folder may hold (counted before any is read)."""
+MAX_FOLDER_PIXELS = 100_000_000
+"""The most pixels of all of a folder's distinct images together (from their headers; 1.2 GB
+as float32 RGB, the training holds them all in memory)."""
 
 
 def folder_split(directory: str | Path, min_size: int = 0,
-                 validation_share: float = VALIDATION_SHARE) -> tuple[tuple[str, ...],
-                                                                  tuple[str, ...]]:
+                 validation_share: float = VALIDATION_SHARE,
+                 notes: list[str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(training, validation) image paths of a folder of photographs, split by image.
 
-    Every file with a suffix in `IMAGE_SUFFIXES` is read (`read_image`'s checks, one
-    CommganError line for the first unusable one) and must be at least ``min_size`` pixels on
-    each side. Images are ordered by the SHA-256 of their bytes, and every k-th one (k = 1 /
+    Every regular file with a suffix in `IMAGE_SUFFIXES` is read once (at most
+    `MAX_FOLDER_IMAGES` files of at most `MAX_IMAGE_BYTES` each, `MAX_FOLDER_PIXELS` pixels in
+    all; `read_image`'s checks, one CommganError line for the first unusable one) and must be at
+    least ``min_size`` pixels on each side; FIFOs, devices and folders named like images are
+    skipped. Files with the same contents (symbolic or hard links, copies) count as one image:
+    the first name in sorted order is kept and ``notes`` gets a line saying how many were
+    dropped. Images are ordered by the SHA-256 of their bytes, and every k-th one (k = 1 /
     ``validation_share``, at least one image) is held out, so the split depends on the contents
-    only, not on file names or listing order. At least two images are needed.
+    only, not on file names or listing order. At least two distinct images are needed.
     """
+    if not str(directory).strip():
+        raise CommganError("--train-dir is empty; give a folder of photographs")
     folder = Path(directory)
     shown = repr(str(directory))[:80]
     if not folder.exists():
         raise CommganError(f"--train-dir {shown} does not exist")
     if not folder.is_dir():
         raise CommganError(f"--train-dir {shown} is not a folder")
-    files = sorted(path for path in folder.iterdir()
-                   if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
-    if len(files) < 2:
-        raise CommganError(f"--train-dir {shown} holds {len(files)} image file(s) "
-                           f"({', '.join(IMAGE_SUFFIXES)}); at least 2 are needed (training "
-                           "and validation, split by image)")
+    files = _image_files(folder, shown)
+    by_digest: dict[str, Path] = {}
+    total = 0
     for path in files:
-        height, width = read_image(path).shape[-2:]
+        data = _read_bounded(path, repr(str(path))[:80])
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in by_digest:
+            continue
+        width, height = _decode(data, repr(str(path))[:80]).shape[1::-1]
+        total += width * height
+        if total > MAX_FOLDER_PIXELS:
+            raise CommganError(f"--train-dir {shown}: its images hold more than "
+                               f"{MAX_FOLDER_PIXELS:,} pixels in all (at most that many are "
+                               "read): use fewer or smaller photographs")
         if min(height, width) < min_size:
             raise CommganError(f"image {repr(str(path))[:80]} is {width}x{height} pixels; this "
                                f"model trains on {min_size}x{min_size} patches")
-    ordered = sorted(files, key=lambda path: (_file_sha256(path), path.name))
+        by_digest[digest] = path
+    duplicates = len(files) - len(by_digest)
+    if len(by_digest) < 2:
+        raise CommganError(f"--train-dir {shown} holds {len(by_digest)} distinct image(s) "
+                           f"({', '.join(IMAGE_SUFFIXES)}); at least 2 are needed (training "
+                           "and validation, split by image)")
+    if duplicates and notes is not None:
+        notes.append(f"--train-dir: {duplicates} duplicate file(s) (the same contents under "
+                     "another name) counted once")
+    ordered = [path for _, path in sorted(by_digest.items())]
     step = max(2, round(1 / validation_share))
     validation = tuple(str(path.resolve()) for path in ordered[::step])
-    training = tuple(str(path.resolve()) for path in ordered if str(path.resolve())
-                     not in validation)
+    training = tuple(str(path.resolve()) for index, path in enumerate(ordered)
+                     if index % step)
     return training, validation
+
+
+def _image_files(folder: Path, shown: str) -> list[Path]:
+    """The regular files of ``folder`` with an image suffix, sorted by name; at most
+    `MAX_FOLDER_IMAGES` (refused as soon as one more is seen)."""
+    files: list[Path] = []
+    try:
+        entries = os.scandir(folder)
+    except OSError as err:
+        raise CommganError(f"--train-dir {shown} cannot be read: "
+                           f"{(err.strerror or type(err).__name__).lower()}") from None
+    with entries:
+        for entry in entries:
+            if Path(entry.name).suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                regular = stat.S_ISREG(os.stat(entry.path).st_mode)
+            except OSError:
+                regular = False  # a dangling or looping link
+            if not regular:
+                continue
+            files.append(Path(entry.path))
+            if len(files) > MAX_FOLDER_IMAGES:
+                raise CommganError(f"--train-dir {shown} holds more than "
+                                   f"{MAX_FOLDER_IMAGES:,} image files; at most "
+                                   f"{MAX_FOLDER_IMAGES:,} are read")
+    return sorted(files)
 
 
 def folder_digest(names: Sequence[str]) -> str | None:
@@ -182,12 +241,9 @@ def folder_digest(names: Sequence[str]) -> str | None:
         return None
     digest = hashlib.sha256()
     for path in paths:
-        digest.update(_file_sha256(Path(path)).encode())
+        data = _read_bounded(Path(path), repr(str(path))[:80])
+        digest.update(hashlib.sha256(data).hexdigest().encode())
     return digest.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def lfw_faces() -> Tensor:
@@ -199,6 +255,9 @@ def lfw_faces() -> Tensor:
 
 MAX_IMAGE_PIXELS = 4_000_000
 """The largest image `read_image` decodes (checked from the header, before decoding)."""
+MAX_IMAGE_BYTES = 64 << 20
+"""The largest image file `read_image` reads, in bytes (64 MiB; a 4-megapixel 8-bit image
+needs at most about 16 MiB)."""
 _MODES = ("1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "YCbCr", "PA")
 
 
@@ -206,35 +265,79 @@ def read_image(path: str | Path) -> Tensor:
     """Read a user's image file (PNG, JPEG, BMP, TIFF, ...) as float32 [3, H, W] in [0, 1].
 
     Grey images are replicated to RGB; an alpha channel is dropped (composited on nothing).
-    Raises `CommganError` with one line for a missing, unreadable, corrupt or unsupported file,
-    a 16-bit/float image, or one over `MAX_IMAGE_PIXELS` (refused before it is decoded).
+    The file is read once, at most `MAX_IMAGE_BYTES` of it, and never blocks (a FIFO or a
+    device is refused). Raises `CommganError` with one line for a missing, unreadable, empty,
+    corrupt or unsupported file, a 16-bit/float image, or one over `MAX_IMAGE_PIXELS` (refused
+    before it is decoded).
     """
     if not str(path).strip():
         raise CommganError("image file name is empty")
-    path = Path(path)
     name = repr(str(path))[:80]
-    if not path.exists():
-        raise CommganError(f"image {name} does not exist")
-    if not path.is_file():
-        raise CommganError(f"image {name} is not a file (a regular file is needed)")
+    return from_numpy(_decode(_read_bounded(Path(path), name), name))
+
+
+def _read_bounded(path: Path, name: str) -> bytes:
+    """The bytes of the regular file ``path``, read once; at most `MAX_IMAGE_BYTES`."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise CommganError(f"image {name} does not exist") from None
+    except IsADirectoryError:
+        raise CommganError(f"image {name} is not a file (a regular file is needed)") from None
+    except PermissionError:
+        raise CommganError(f"image {name} cannot be read: permission denied") from None
+    except OSError as err:
+        raise CommganError(f"image {name} cannot be read: "
+                           f"{(err.strerror or type(err).__name__).lower()}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CommganError(f"image {name} is not a file (a regular file is needed)")
+        if info.st_size > MAX_IMAGE_BYTES:
+            raise CommganError(f"image {name} is {info.st_size / 2**20:,.0f} MiB; at most "
+                               f"{MAX_IMAGE_BYTES >> 20} MiB are read")
+        chunks, size = [], 0
+        while size <= MAX_IMAGE_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_IMAGE_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as err:
+        raise CommganError(f"image {name} cannot be read: "
+                           f"{(err.strerror or type(err).__name__).lower()}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise CommganError(f"image {name} is over {MAX_IMAGE_BYTES >> 20} MiB; at most "
+                           f"{MAX_IMAGE_BYTES >> 20} MiB are read")
+    if not data:
+        raise CommganError(f"image {name} is empty (0 bytes)")
+    return data
+
+
+def _decode(data: bytes, name: str) -> np.ndarray:
+    """The pixels of an image file's bytes: uint8 [H, W, 3]; one CommganError line if the
+    header is refused (`_check_header`) or the data is corrupt."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(data)) as image:
                 _check_header(image, name)
                 image.load()
-                rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+                return np.asarray(image.convert("RGB"), dtype=np.uint8)
     except CommganError:
         raise
     except UnidentifiedImageError:
         raise CommganError(f"image {name} is not an image file or its format is "
                            "unsupported") from None
     except Image.DecompressionBombError:
-        raise CommganError(f"image {name} is too large to decode") from None
+        raise CommganError(f"image {name} is over {MAX_IMAGE_PIXELS:,} pixels (at most that "
+                           "many are read): crop or shrink it") from None
     except (OSError, ValueError, SyntaxError, EOFError) as err:
         raise CommganError(f"image {name} is corrupt or truncated: "
                            f"{str(err)[:80] or type(err).__name__}") from None
-    return from_numpy(rgb)
 
 
 def _check_header(image: Image.Image, name: str) -> None:

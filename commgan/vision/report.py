@@ -1,7 +1,8 @@
 """Files of a restoration: the restored PNG, a side-by-side PNG with metrics, metrics CSV.
 
 Every file is written atomically (`commgan.fileio.atomic_write`): a crash leaves the old file or
-none. Plots use matplotlib's Agg backend.
+none; the files of one restoration appear together (`commgan.fileio.output_set`). Plots use
+matplotlib's Agg backend.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from commgan.fileio import atomic_write  # noqa: E402
+from commgan.fileio import atomic_write, output_set  # noqa: E402
 from commgan.vision.data import to_uint8  # noqa: E402
 from commgan.vision.evaluate import Restoration  # noqa: E402
 from commgan.vision.tasks import VISION_TASKS  # noqa: E402
 from commgan.vision.training import VISION_MODELS  # noqa: E402
 
-__all__ = ["BASELINE_NAMES", "MODEL_NAMES", "method_label", "save_panels", "save_png",
-           "side_by_side", "write_restoration"]
+__all__ = ["BASELINE_NAMES", "MODEL_NAMES", "RESTORATION_FILES", "method_label", "save_panels",
+           "save_png", "side_by_side", "write_restoration"]
 
 BASELINE_NAMES = {name: task.baseline_name for name, task in VISION_TASKS.items()}
 """Display name of each task's classical baseline."""
@@ -85,17 +86,22 @@ def side_by_side(result: Restoration, path: str | Path, title: str = "") -> None
                  for name, image, metrics in panels], path, title)
 
 
+RESTORATION_FILES = ("restored.png", "side_by_side.png", "metrics.csv")
+"""What a restoration writes into its output folder (metrics.csv only with a reference)."""
+
+
 def write_restoration(result: Restoration, out: str | Path, title: str = "") -> list[Path]:
-    """Write restored.png, side_by_side.png and (with a reference) metrics.csv into ``out``."""
+    """Write restored.png, side_by_side.png and (with a reference) metrics.csv into ``out``,
+    all together or none; a metrics.csv of an earlier run is removed when there is none now."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     written = [out / "restored.png", out / "side_by_side.png"]
-    save_png(result.restored, written[0])
-    side_by_side(result, written[1], title)
-    if result.metrics:
-        table = pd.DataFrame([{"method": method_label(result.task, k), **v}
-                              for k, v in result.metrics.items()])
-        path = out / "metrics.csv"
-        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
-        written.append(path)
+    with output_set(out, replaces=[out / name for name in RESTORATION_FILES]):
+        save_png(result.restored, written[0])
+        side_by_side(result, written[1], title)
+        if result.metrics:
+            table = pd.DataFrame([{"method": method_label(result.task, k), **v}
+                                  for k, v in result.metrics.items()])
+            path = out / "metrics.csv"
+            atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+            written.append(path)
     return written

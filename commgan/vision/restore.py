@@ -122,7 +122,8 @@ def model_training(model: str, steps: int | None, train_dir: str | None,
     if steps is not None:
         training = training.with_steps(steps)
     if train_dir is not None:
-        images, validation = folder_split(train_dir, min_size=training.min_image_size)
+        images, validation = folder_split(train_dir, min_size=training.min_image_size,
+                                          notes=notes)
         training = training.with_images(images, validation)
         if notes is not None:
             notes.append(f"training on {len(images)} photographs from {train_dir} "
