@@ -3,6 +3,7 @@ variance."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import Any
@@ -43,18 +44,17 @@ def noise_variance(
 ) -> torch.Tensor:
     """Noise variance N0 per complex symbol for unit-energy symbols carrying R bits each.
 
-    Uses Sionna's ``ebnodb2no``: N0 = 1 / (R * Eb/N0). A non-integer R = k/n is passed as
-    ``num_bits_per_symbol = k`` with ``coderate = 1/n``.
+    Uses Sionna's ``ebnodb2no``: N0 = 1 / (R * Eb/N0), for any positive real R (a code rate
+    k/n times log2 M, pilots or other overhead included): R is passed as
+    ``num_bits_per_symbol = ceil(R)`` with ``coderate = R / ceil(R)``.
     """
     rate = float(bits_per_channel_use)
-    if rate <= 0:
-        raise ValueError(f"bits per channel use must be positive, got {rate}")
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError(f"bits per channel use must be positive and finite, got {rate}")
     if rate.is_integer():
         return ebnodb2no(ebno_db, int(rate), 1.0, device=device_name(device))
-    numerator, denominator = rate.as_integer_ratio()
-    if denominator > 1 << 16:
-        raise ValueError(f"bits per channel use {rate} is not a simple ratio k/n")
-    return ebnodb2no(ebno_db, numerator, 1.0 / denominator, device=device_name(device))
+    whole = math.ceil(rate)
+    return ebnodb2no(ebno_db, whole, rate / whole, device=device_name(device))
 
 
 class Channel(torch.nn.Module):

@@ -1,7 +1,8 @@
 """Golden outputs of simulate, attack, converge, export and restore with fixed seeds
 (``tests/golden_runs.py``): counts and digests must be identical, losses, metrics and float
 arrays equal to a relative 1e-5 (a change of random streams moves them by far more; the last
-bits of float kernels differ between CPUs). Re-record only for a deliberate change of random streams, and say so."""
+bits of float kernels differ between CPUs). Re-record only for a deliberate change of random
+streams, and say so."""
 
 import json
 import math

@@ -8,7 +8,7 @@ from scipy import stats
 from channels import WiretapChannel, theory
 from commgan.comm.registry import build_system
 from commgan.sim.engine import simulate_point
-from commgan.sim.stats import FrameErrorStats, ber_interval
+from commgan.sim.stats import FrameErrorStats, ber_interval, clopper_pearson
 
 
 def test_single_bit_frames_give_clopper_pearson():
@@ -40,7 +40,33 @@ def test_accumulator_matches_direct_formula():
     acc.add(np.array([1, 0, 3]))
     acc.add(np.array([2]))
     assert (acc.frames, acc.errors, acc.sum_sq, acc.bits) == (4, 6, 14.0, 256)
-    assert acc.interval(0.9) == ber_interval(6, 14.0, 4, 64, 0.9)
+    assert (acc.frame_errors, acc.fer) == (3, 0.75)
+    assert acc.interval(0.9) == ber_interval(6, 14.0, 4, 64, 0.9, frame_errors=3)
+    assert acc.fer_interval(0.9) == clopper_pearson(3, 4, 0.9)
+
+
+def test_one_failed_frame_gives_the_compound_bound():
+    """One failed frame of L bits among F: nothing is known of how many bits a failed frame
+    holds, so the BER lies in [FER_low / L, FER_high]."""
+    low, high = ber_interval(40, 1600.0, 4096, 1024, 0.95, frame_errors=1)
+    fer_low, fer_high = clopper_pearson(1, 4096, 0.95)
+    assert (low, high) == (fer_low / 1024, fer_high)
+    assert high > 20 * 40 / (4096 * 1024)  # the frame-level interval gave 5.6x the estimate
+
+
+def test_few_failed_frames_take_their_degrees_of_freedom():
+    """Three failed frames: the variance rests on 3 frames (t with 2 degrees of freedom),
+    wider than the same sums with every frame counted as informative."""
+    few = ber_interval(150, 7500.0, 4096, 1024, 0.95, frame_errors=3)
+    unknown = ber_interval(150, 7500.0, 4096, 1024, 0.95)
+    assert few[0] < unknown[0] and few[1] > unknown[1]
+
+
+def test_clopper_pearson_matches_scipy():
+    reference = stats.binomtest(7, 300).proportion_ci(0.95, method="exact")
+    low, high = clopper_pearson(7, 300, 0.95)
+    assert low == pytest.approx(reference.low) and high == pytest.approx(reference.high)
+    assert clopper_pearson(0, 10)[0] == 0.0 and clopper_pearson(10, 10)[1] == 1.0
 
 
 def test_invalid_confidence():

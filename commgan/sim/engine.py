@@ -30,7 +30,7 @@ from commgan.rng import NonceCounter, derive_seed, random_bits, use_seed
 from commgan.sim.stats import FrameErrorStats
 
 __all__ = ["BLOCK_BATCHES", "MAX_BITS", "PointBlocks", "PointResult", "bit_path_errors",
-           "check_max_bits", "index_domain_errors", "merge_block", "point_blocks",
+           "check_max_bits", "check_symbols", "index_domain_errors", "merge_block", "point_blocks",
            "point_finished", "point_seed", "simulate_block", "simulate_point"]
 
 
@@ -82,12 +82,42 @@ def bit_path_errors(system: System, wiretap: WiretapChannel, frames: int, frame_
     """
     bits = random_bits([frames, frame_bits], system.device, generator)
     nonce_tensor = torch.as_tensor(nonces, device=system.device)
-    out = wiretap(system.transmit(bits, nonce_tensor), ebno_db, system.bits_per_channel_use,
-                  eve=eve)
-    errors = {"bob": frame_bit_errors(bits, system.receive(out.bob, nonce_tensor))}
+    symbols = system.transmit(bits, nonce_tensor)
+    check_symbols(system, symbols, frames, frame_bits)
+    out = wiretap(symbols, ebno_db, system.bits_per_channel_use, eve=eve)
+    errors = {"bob": frame_bit_errors(bits, _decided(system, "receive", bits,
+                                                      system.receive(out.bob, nonce_tensor)))}
     if eve:
-        errors["eve"] = frame_bit_errors(bits, system.eavesdrop(out.eve))
+        errors["eve"] = frame_bit_errors(bits, _decided(system, "eavesdrop", bits,
+                                                          system.eavesdrop(out.eve)))
     return errors
+
+
+def check_symbols(system: System, symbols: torch.Tensor, frames: int, frame_bits: int) -> None:
+    """Raise a clear error unless ``transmit`` gave [F, L / R] complex symbols: Eb/N0 is per
+    information bit only when R (``bits_per_channel_use``, the code rate included) is what the
+    system really sends (a coded link that left R at log2 M would be 10 log10(n/k) dB off)."""
+    rate = float(system.bits_per_channel_use)
+    expected = frame_bits / rate
+    shape = tuple(symbols.shape)
+    if shape != (frames, round(expected)) or abs(expected - round(expected)) > 1e-9 * expected:
+        raise CommganError(
+            f"system {system.name!r}: transmit returned symbols of shape {list(shape)} for "
+            f"{frames} frames of {frame_bits} bits, but R = {rate:g} bits per channel use needs "
+            f"[{frames}, {expected:g}]; declare the rate (bits_per_channel_use = "
+            "log2(M) * k / n, overhead included) or fix transmit")
+    if not symbols.is_complex():
+        raise CommganError(f"system {system.name!r}: transmit must return complex symbols, got "
+                           f"{symbols.dtype}")
+
+
+def _decided(system: System, method: str, bits: torch.Tensor, decided: torch.Tensor
+             ) -> torch.Tensor:
+    """``decided`` if it has the shape of the sent ``bits``, else one clear error."""
+    if tuple(decided.shape) != tuple(bits.shape):
+        raise CommganError(f"system {system.name!r}: {method} returned shape "
+                           f"{list(decided.shape)} for sent bits of shape {list(bits.shape)}")
+    return decided
 
 
 def index_domain_errors(system: System, wiretap: WiretapChannel, frames: int, frame_bits: int,
@@ -95,7 +125,7 @@ def index_domain_errors(system: System, wiretap: WiretapChannel, frames: int, fr
                         generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """The fast link: uniform symbol labels instead of bits, the key stream XORed onto labels, the
     system's label detector and popcount errors. Same statistics as :func:`bit_path_errors`."""
-    labelling: LabelledConstellation = system.labelled_constellation()
+    labelling: LabelledConstellation = system.fast_link()
     num_symbols = frame_bits // system.modulation.num_bits_per_symbol
     message = torch.randint(0, labelling.num_labels, (frames, num_symbols), device=system.device,
                             generator=generator)
@@ -187,7 +217,8 @@ class PointBlocks(Sequence[int]):
     def __len__(self) -> int:
         return self._count
 
-    def __getitem__(self, index):  # noqa: ANN001 (int or slice, as Sequence)
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        """Frames of block ``index`` (negative counts from the end), or a list for a slice."""
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(self._count))]
         if index < 0:
@@ -220,7 +251,7 @@ def simulate_block(system: System, wiretap: WiretapChannel, ebno_db: float, inde
     generator = use_seed(unit_seed, system.device)
     nonces = NonceCounter(unit_seed)
     eve = system.keyed if eve is None else eve
-    errors_of = (index_domain_errors if fast and system.labelled_constellation() is not None
+    errors_of = (index_domain_errors if fast and system.fast_link() is not None
                  else bit_path_errors)
     receivers: dict[str, FrameErrorStats] = {}
     with torch.inference_mode():

@@ -109,8 +109,29 @@ def _start_worker(threads: int, shared: Any) -> None:
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
     """Stop a pool's workers now: an interrupt must not wait for the units they are running."""
-    for process in list(getattr(pool, "_processes", {}).values()):
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.terminate()
+
+
+SHUTDOWN_GRACE_S = 10.0
+"""How long a pool's workers may take to leave after its last unit before they are killed."""
+
+
+def _close(pool: ProcessPoolExecutor) -> None:
+    """Shut a pool down without hanging: a worker killed while it held the task queue's lock
+    (it waits there when idle) leaves the others blocked on that lock, and the standard
+    ``shutdown(wait=True)`` then waits for them forever. Workers still there after
+    :data:`SHUTDOWN_GRACE_S` are killed."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    if manager is None:
+        return
+    manager.join(SHUTDOWN_GRACE_S)
+    if manager.is_alive():
+        for process in processes:
+            process.kill()
+        manager.join(SHUTDOWN_GRACE_S)
 
 
 def _stop_fork_server() -> None:
@@ -157,17 +178,19 @@ def _server_death() -> str | None:
     return "ended"
 
 
-def _death_of(pool: ProcessPoolExecutor, settle_s: float = 1.0) -> str:
-    """What ended a broken pool, in words: a worker (and the signal that killed it, where one
-    did) or the fork server. Waits up to ``settle_s`` seconds for the ends to be known: a
-    killed server closes its pipes (which breaks the pool) a moment before it is a zombie."""
+def _death_of(pool: ProcessPoolExecutor, settle_s: float = 2.0) -> str:
+    """What ended a broken pool, in words: a worker (and the signal that killed it) or the fork
+    server. Waits up to ``settle_s`` seconds for the pool's manager thread to collect the
+    workers' ends (it alone reads them: a second reader would lose them), and for a killed
+    server to be a zombie (it closes its pipes, which breaks the pool, a moment before)."""
     deadline = time.monotonic() + settle_s
-    processes = list(getattr(pool, "_processes", {}).values())
-    for process in processes:
-        process.join(max(0.0, deadline - time.monotonic()))
-    signals = [-process.exitcode for process in processes
-               if process.exitcode is not None and process.exitcode < 0]
-    killer = next((s for s in signals if s != signal.SIGTERM), signals[0] if signals else None)
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(settle_s)
+    codes = [getattr(getattr(process, "_popen", None), "returncode", None)
+             for process in list((getattr(pool, "_processes", None) or {}).values())]
+    killer = next((-code for code in codes
+                   if code is not None and code < 0 and -code != signal.SIGTERM), None)
     if killer is not None:
         return f"a worker process was killed by {_signal_words(killer)}"
     while (server := _server_death()) is None and time.monotonic() < deadline:
@@ -299,7 +322,7 @@ class UnitExecutor:
             _terminate(pool)
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            _close(pool)
 
 
 def _broken(pool: ProcessPoolExecutor) -> CommganError:

@@ -76,6 +76,9 @@ def run_sweep(
     check_max_bits(config.max_bits)
     if progress is None:
         progress = sys.stderr.isatty()
+    for system in systems.values():  # the same errors whatever --jobs is
+        system.check_frame_bits(config.frame_bits)
+        system.check_recipe()
     out = Path(out_dir) if out_dir is not None else None
     created = out is not None and not out.exists()
     try:

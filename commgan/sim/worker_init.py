@@ -17,7 +17,8 @@ import signal
 __all__ = ["PARENT_ENV", "die_with_parent"]
 
 PARENT_ENV = "COMMGAN_FORKSERVER_PARENT"
-"""Set by the executor while it starts the fork server: the pid of the process starting it."""
+"""Set by the executor while it starts the fork server: the pid of the process starting it. The
+module acts only where it is set, so importing it elsewhere changes nothing."""
 
 _PR_SET_PDEATHSIG = 1
 
@@ -42,8 +43,9 @@ def _in_worker() -> None:
     die_with_parent(_SERVER)
 
 
-signal.signal(signal.SIGINT, signal.SIG_IGN)
 _SERVER = os.getpid()
 _parent = os.environ.pop(PARENT_ENV, "")
-if _parent.isdigit() and die_with_parent(int(_parent)):
-    os.register_at_fork(after_in_child=_in_worker)
+if _parent:  # the fork server; anywhere else (the executor reads PARENT_ENV) this does nothing
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _parent.isdigit() and die_with_parent(int(_parent)):
+        os.register_at_fork(after_in_child=_in_worker)
