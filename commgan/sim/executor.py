@@ -178,6 +178,15 @@ def _server_death() -> str | None:
     return "ended"
 
 
+def _settled_server_death(settle_s: float = 2.0) -> str | None:
+    """:func:`_server_death`, waiting up to ``settle_s`` seconds for a server whose pipes are
+    closed to become a zombie (it closes them a moment before it is one)."""
+    deadline = time.monotonic() + settle_s
+    while (server := _server_death()) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return server
+
+
 def _death_of(pool: ProcessPoolExecutor, settle_s: float = 2.0) -> str:
     """What ended a broken pool, in words: a worker (and the signal that killed it) or the fork
     server. Waits up to ``settle_s`` seconds for the pool's manager thread to collect the
@@ -193,8 +202,7 @@ def _death_of(pool: ProcessPoolExecutor, settle_s: float = 2.0) -> str:
                    if code is not None and code < 0 and -code != signal.SIGTERM), None)
     if killer is not None:
         return f"a worker process was killed by {_signal_words(killer)}"
-    while (server := _server_death()) is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    server = _settled_server_death(max(0.0, deadline - time.monotonic()))
     if server is not None:
         return f"the fork server of the worker processes {server}"
     return "a worker process ended abruptly"
@@ -336,7 +344,7 @@ def _submit(pool: ProcessPoolExecutor, fn: Callable[[Any, Any], Any], unit: Any)
     except BrokenProcessPool:
         raise _broken(pool) from None
     except (ConnectionError, EOFError, FileNotFoundError):
-        what = _server_death() or "cannot be reached"
+        what = _settled_server_death() or "cannot be reached"
         raise CommganError(f"the fork server of the worker processes {what}; rerun the "
                            "command") from None
 

@@ -8,9 +8,10 @@ retried (same unit, same seed). Results come back in the units' order.
 A cluster address is checked before anything runs (:func:`check_address`: its form, that it
 accepts a connection within :data:`CONNECT_TIMEOUT_S`, then that Ray answers there), because Ray
 itself retries an unreachable or wrong address for many minutes. A Ray this process started or
-joined is shut down when the units end, however they end (an interrupt cancels the tasks in
-flight first), and the process keeps its own SIGINT and SIGTERM handlers (Ray replaces
-SIGTERM's with one that dumps a stack and aborts).
+joined is shut down when the units end, however they end, which ends the tasks in flight
+(cancelling them one by one first can abort Ray's core worker: a cancelled task's reply may
+still arrive); tasks on a Ray the caller started are cancelled. The process keeps its own
+SIGINT and SIGTERM handlers (Ray replaces SIGTERM's with one that dumps a stack and aborts).
 """
 
 from __future__ import annotations
@@ -237,7 +238,7 @@ def ray_ordered(fn: Callable[[Any, Any], Any], units: Iterable, wanted: Callable
         return _get(ref)
 
     def cancel(ref: Any) -> None:
-        if ref not in ready:
+        if ref not in ready and not started:  # a Ray this call shuts down ends its tasks
             ray.cancel(ref)
         ready.discard(ref)
 
