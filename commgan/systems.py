@@ -16,7 +16,7 @@ from typing import Any
 
 from channels import WiretapChannel, channel_spec, get_modulation, theory
 from commgan.checkpoint import CachedModel, ModelCache
-from commgan.comm.registry import system_spec
+from commgan.comm.registry import file_label, system_choice, system_spec
 from commgan.comm.system import System
 from commgan.errors import CommganError
 from commgan.gan.precision import resolve_precision
@@ -145,9 +145,10 @@ def build_systems(names: Iterable[str], ctx: SystemContext) -> SystemSet:
     systems, models = {}, {}
     modulation = get_modulation(ctx.mod)
     for name in names:
-        spec = system_spec(name)
-        if spec.learned is None:
-            systems[name] = spec.build(modulation, key=ctx.key, device=ctx.device)
+        choice = system_choice(name)
+        if choice.spec.learned is None:
+            systems[name] = choice.spec.build(modulation, key=ctx.key, device=ctx.device,
+                                              options=choice.option_dict)
         else:
             loaded = load_or_train(name, ctx)
             systems[name], models[name] = loaded.system, loaded.model
@@ -159,17 +160,20 @@ def load_or_train(name: str, ctx: SystemContext, training: Any = None,
     """The cached learned system ``name`` for (channel, mod): from the model cache, else (with the
     default training config) the package's shipped default, else trained now and cached; always
     trained with ``retrain``. The checkpoint never holds a key: keyed systems get ``ctx.key``."""
-    spec = system_spec(name)
+    choice = system_choice(name)
+    spec, name = choice.spec, choice.label
     if spec.learned is None:
         raise CommganError(f"system {name!r} is not learned; nothing to train")
     modulation = get_modulation(ctx.mod)
-    use_shipped = training is None
+    use_shipped = training is None and not choice.options
     training = training or spec.learned.default_training(modulation, ctx.channel)
     key = ctx.key if ctx.key is not None else os.urandom(32)
-    system = spec.build(modulation, key=key, device=ctx.device, training=training)
-    stem = ctx.cache.stem(name, ctx.channel, ctx.mod)
+    system = spec.build(modulation, key=key, device=ctx.device, training=training,
+                        options=choice.option_dict)
+    stem = ctx.cache.stem(file_label(name), ctx.channel, ctx.mod)  # options in the label
     identity = {"system": name, "channel": ctx.channel, "mod": ctx.mod,
-                "architecture": asdict(spec.learned.architecture(training))}
+                "architecture": asdict(spec.learned.architecture(training)),
+                **({"options": choice.option_dict} if choice.options else {})}
 
     def train() -> dict:
         ctx.log(f"{name}: training for {ctx.channel}/{ctx.mod} ({training.steps} steps); "

@@ -27,6 +27,7 @@ from commgan.cli import cli
 from commgan.comm.keys import load_key
 from commgan.errors import CommganError, TrainingDiverged
 from commgan.gan import GANDivergenceError
+from commgan.sim.sweep import RESULT_FILES
 
 SIM = ["simulate", "--channel", "awgn", "--mod", "16qam", "--quiet"]
 FAST = ["--max-bits", "20000", "--target-errors", "20"]
@@ -294,7 +295,7 @@ def test_13_full_disk_is_one_line_and_all_or_nothing(tmp_path):
                              env={**os.environ, "COMMGAN_KEY": ""})
     check_failure(process.returncode, process.stderr)
     left = {p.name for p in (tmp_path / "o").iterdir()}
-    assert not left & {"results.csv", "ber.png", "config.json"}
+    assert not left & set(RESULT_FILES)
     assert not [name for name in left if name.endswith(".tmp")]
 
 

@@ -27,6 +27,7 @@ from test_hostile import CLI, ENV, FAST, SIM, bounded, check_failure, nothing_le
 
 from commgan.cli import cli
 from commgan.fileio import LOCK_NAME, scratch_prefix
+from commgan.sim.sweep import RESULT_FILES
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -180,7 +181,7 @@ def test_e6_two_runs_racing_into_one_out_leave_one_runs_files(tmp_path):
             if code:
                 assert "in use by another commgan run" in check_failure(code, stderr, 1)
         assert 0 in codes[f"race{i}"]
-        assert {p.name for p in race.iterdir()} == {"results.csv", "ber.png", "config.json"}
+        assert {p.name for p in race.iterdir()} == set(RESULT_FILES)
         seed = json.loads((race / "config.json").read_text())["config"]["seed"]
         table, picture = reference[seed]
         columns = ["system", "receiver", "ebno_db", "bits", "errors"]

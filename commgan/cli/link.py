@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
@@ -46,15 +47,26 @@ from commgan.fileio import claim_output
 @mod_option
 @click.option("--system", "systems", cls=RegistryHelpOption, names=system_names,
               default=default_sweep, show_default="the registry's default sweep",
-              help="Comma-separated systems to simulate.")
+              help="Comma-separated systems to simulate, each with options after a colon "
+                   "(qam,qam-ldpc:k=512,n=1024,iterations=20), or package.module:Class.")
 @click.option("--ebno", default="0:20:2", show_default=True,
               help="Eb/N0 grid in dB: START:STOP:STEP (inclusive) or a comma list.")
-@click.option("--target-errors", type=int, default=1000, show_default=True,
-              callback=positive, help="Bit errors per point and receiver.")
+@click.option("--target-errors", type=int, default=None, callback=positive,
+              help="Bit errors per point and receiver [default: 1000, off when only "
+                   "--target-block-errors is given].")
+@click.option("--target-block-errors", type=int, default=None, callback=positive,
+              help="Block errors (codewords; frames for uncoded systems) per point and "
+                   "receiver; a point stops when either target is met.  [default: off]")
 @click.option("--max-bits", type=int, default=10_000_000, show_default=True,
               callback=positive, help="Most bits per point.")
-@click.option("--frame-bits", type=int, default=512, show_default=True,
-              callback=frame_bits_check, help="Frame length L in bits.")
+@click.option("--frame-bits", type=int, default=None, callback=frame_bits_check,
+              help="Frame length L in bits [default: the smallest multiple of every system's "
+                   "frame multiple (a code's k) that is at least 512].")
+@click.option("--metric", type=click.Choice(["ber", "bler"], case_sensitive=False),
+              default="ber", show_default=True,
+              help="Metric of the terminal table (both ber.png and bler.png are written).")
+@click.option("--intervals", is_flag=True,
+              help="Show each value's 95% interval in the terminal table.")
 @click.option("--eve-ebno-offset", type=float, default=0.0, show_default=True,
               callback=finite(-OFFSET_LIMIT_DB, OFFSET_LIMIT_DB),
               help="Eve's Eb/N0 minus Bob's, in dB.")
@@ -66,13 +78,14 @@ from commgan.fileio import claim_output
 @device_option
 @worker_options
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
-def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, eve_ebno_offset,
-             key_file, out_dir, models_dir, seed, device, jobs, backend, ray_address, threads,
-             quiet) -> None:
-    """Monte Carlo BER of each system (Bob, and Eve for keyed systems) next to theory.
+def simulate(channel, mod, systems, ebno, target_errors, target_block_errors, max_bits,
+             frame_bits, metric, intervals, eve_ebno_offset, key_file, out_dir, models_dir, seed,
+             device, jobs, backend, ray_address, threads, quiet) -> None:
+    """Monte Carlo BER, FER and BLER of each system (Bob, and Eve for keyed systems), next to
+    theory where the system has one.
 
-    Writes results.csv, ber.png and config.json to the output folder. An interrupted run
-    resumes from its finished points when rerun with the same options.
+    Writes results.csv, ber.png, bler.png and config.json to the output folder. An interrupted
+    run resumes from its finished points when rerun with the same options.
     """
     from channels import get_modulation
     from commgan.comm.keys import load_key
@@ -91,9 +104,11 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     needs_key = any(system_spec(name).keyed for name in names)
     key, key_source = load_key(key_file) if (needs_key or key_file) else (None, "none")
     bits_per_symbol = get_modulation(mod).num_bits_per_symbol
-    if frame_bits % bits_per_symbol:
+    if frame_bits is not None and frame_bits % bits_per_symbol:
         raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
                            f"{bits_per_symbol} (R for {mod})")
+    if target_errors is None and target_block_errors is None:
+        target_errors = 1000
     out = claim_output(check_out_dir(out_dir or f"results/simulate-{channel}-{mod}"))
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     progress = not quiet and sys.stderr.isatty()
@@ -101,9 +116,13 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     context = SystemContext(mod=mod, channel=channel, device=device, key=key,
                             models_dir=models_dir, progress=progress, log=say)
     built = build_systems(names, context)
+    if frame_bits is None:
+        frame_bits = default_frame_bits([bits_per_symbol, *(system.frame_multiple
+                                                            for system in built.values())])
     config = SimulationConfig(
         channel=channel, mod=mod, systems=tuple(names), ebno_db=grid,
-        target_errors=target_errors, max_bits=max_bits, frame_bits=frame_bits,
+        target_errors=target_errors, target_block_errors=target_block_errors,
+        max_bits=max_bits, frame_bits=frame_bits,
         eve_ebno_offset_db=eve_ebno_offset, seed=seed, device=device,
         models=built.fingerprints(),
     )
@@ -112,8 +131,15 @@ def simulate(channel, mod, systems, ebno, target_errors, max_bits, frame_bits, e
     results = run_sweep(config, built, out, progress=progress, log=say,
                         extra_metadata={"key_source": key_source}, jobs=resolve_jobs(jobs, device),
                         threads=threads, backend=runner)
-    click.echo(format_table(results))
-    say(f"wrote {out / 'results.csv'}, {out / 'ber.png'}, {out / 'config.json'}")
+    click.echo(format_table(results, metric.lower(), intervals))
+    say(f"wrote {out / 'results.csv'}, {out / 'ber.png'}, {out / 'bler.png'}, "
+        f"{out / 'config.json'}")
+
+
+def default_frame_bits(multiples: list[int], at_least: int = 512) -> int:
+    """The smallest multiple of every one of ``multiples`` that is at least ``at_least``."""
+    step = math.lcm(*multiples)
+    return step * max(1, -(-at_least // step))
 
 
 @on_interrupt("the model is saved only when training finishes; the cached one is unchanged")

@@ -75,7 +75,7 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
     configure_process(threads)
     from channels import get_modulation
     from commgan.comm.keys import load_key
-    from commgan.comm.registry import parse_system_names
+    from commgan.comm.registry import file_label, parse_system_names
     from commgan.security.attack import AttackConfig, run_attack
     from commgan.security.report import format_attack_table, write_attack_results
     from commgan.security.scenarios import parse_scenarios
@@ -90,8 +90,8 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
         raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
                            f"{bits_per_symbol} (R for {mod})")
     key, key_source = load_key(key_file)
-    out = check_out_dir(out_dir or f"results/attack-{'_'.join(names)}-{channel}-{mod}"
-                        .replace("+", "_"))
+    out = check_out_dir(out_dir or f"results/attack-{'_'.join(map(file_label, names))}-"
+                                   f"{channel}-{mod}")
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     config = AttackConfig(systems=tuple(names), channel=channel, mod=mod, scenarios=chosen,
                           ebno_db=grid, budget=budget.lower(), frame_bits=frame_bits, seed=seed,
@@ -169,7 +169,7 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     configure_process(threads)
     from channels import get_modulation
     from commgan.comm.keys import load_key
-    from commgan.comm.registry import parse_system_names, system_spec
+    from commgan.comm.registry import file_label, parse_system_names, system_spec
     from commgan.security.export import check_disk, export_wiretap, parse_splits
     from commgan.systems import SystemContext, build_systems
 
@@ -182,8 +182,7 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
         raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
                            f"{bits_per_symbol} (R for {mod})")
     splits = parse_splits(split_spec, frames)
-    out = Path(out_file or f"results/wiretap-{name.replace('+', '_')}-{channel}-{mod}-"
-                           f"{ebno:g}dB.npz")
+    out = Path(out_file or f"results/wiretap-{file_label(name)}-{channel}-{mod}-{ebno:g}dB.npz")
     if out.suffix != ".npz":
         raise CommganError(f"--out {str(out)!r} must end in .npz")
     if out.is_dir():

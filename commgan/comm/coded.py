@@ -125,7 +125,7 @@ class QAMLDPCSystem(System):
 
     @property
     def block_bits(self) -> int:
-        """Information bits per codeword (the block of the block-error rate)."""
+        """Information bits per codeword (the block of the block error rate)."""
         return self.options.k
 
     @property
@@ -218,6 +218,7 @@ def _effective_noise(out: ChannelOutput) -> torch.Tensor:
 
 QAM_LDPC = SystemSpec(QAMLDPCSystem,
                       "BICM: Sionna 5G LDPC (k, n), bit interleaver, Gray QAM, APP demapper, "
-                      "BP decoder")
+                      "BP decoder", options=LDPCOptions)
 QAM_LDPC_CHACHA = SystemSpec(QAMLDPCChaChaSystem,
-                             "encrypt-then-code: ChaCha20 XOR, then qam-ldpc")
+                             "encrypt-then-code: ChaCha20 XOR, then qam-ldpc",
+                             options=LDPCOptions)

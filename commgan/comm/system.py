@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from channels import ChannelOutput, ModulationSpec, device_name
+from channels import ChannelOutput, ModulationSpec, device_name, theory
 from commgan.comm.keys import KeyStream
 from commgan.errors import CommganError
 
@@ -80,13 +80,42 @@ class System(ABC, torch.nn.Module):
         """Frame lengths L must be multiples of this many bits."""
         return self.modulation.num_bits_per_symbol
 
+    block_bits: int | None = None
+    """Information bits per block of the block error rate (a codeword's k); None = the frame is
+    the block (BLER = FER). Frame lengths must be multiples of it."""
+
+    def blocks_per_frame(self, frame_bits: int) -> int:
+        """Blocks in a frame of ``frame_bits`` bits (1 without :attr:`block_bits`)."""
+        return frame_bits // self.block_bits if self.block_bits else 1
+
     def check_frame_bits(self, frame_bits: int) -> None:
-        """Raise a clear error unless ``frame_bits`` is a positive multiple of frame_multiple."""
+        """Raise a clear error unless ``frame_bits`` is a positive multiple of frame_multiple
+        (and of :attr:`block_bits`)."""
         if frame_bits <= 0 or frame_bits % self.frame_multiple:
             raise CommganError(
                 f"frame length L={frame_bits} must be a positive multiple of "
                 f"{self.frame_multiple} bits for system {self.name!r} with {self.modulation.name}"
             )
+        if self.block_bits and frame_bits % self.block_bits:
+            raise CommganError(f"frame length L={frame_bits} must be a multiple of the block "
+                               f"length {self.block_bits} bits of system {self.name!r}")
+
+    def theory_ber(self, channel: str, ebno_db: np.ndarray) -> np.ndarray | None:
+        """The exact BER this system should meet (the ``theory`` column and line), or None.
+
+        Default: uncoded Gray modulation at the same R, where the channel has a closed form;
+        None for any system whose R is not log2 M (a coded link is never shown against
+        uncoded theory). A system with its own reference overrides this."""
+        uncoded = float(self.bits_per_channel_use) == float(self.modulation.num_bits_per_symbol)
+        if not uncoded or not theory.has_theory(channel):
+            return None
+        return np.asarray(theory.ber(self.modulation.name, channel, ebno_db), dtype=float)
+
+    def option_values(self) -> dict[str, Any]:
+        """The system's options as plain values (for results and config.json): the scalar
+        entries of :meth:`init_args` (a learned system's architecture is recorded elsewhere)."""
+        return {name: value for name, value in self.init_args().items()
+                if isinstance(value, (bool, int, float, str))}
 
     def keystream_for(self, key: bytes | None) -> KeyStream:
         """Alice/Bob's key stream, or the one of another key (e.g. a wrong-key Bob)."""
@@ -211,7 +240,8 @@ class SystemSpec:
     ``system``: the class (``name`` and ``keyed`` come from it); ``summary``: one line for help
     texts; ``learned``: how it is trained (None = classical); ``default_sweep``: simulated by
     ``commgan simulate`` without ``--system``; ``attack_reference``: attacked by the attack
-    suite's ``reference`` scenario.
+    suite's ``reference`` scenario; ``options``: a dataclass of the constructor's options
+    (``--system NAME:OPTION=VALUE,...``; None = no options).
     """
 
     system: type[System]
@@ -219,6 +249,7 @@ class SystemSpec:
     learned: LearnedSpec | None = None
     default_sweep: bool = False
     attack_reference: bool = False
+    options: type | None = None
 
     @property
     def name(self) -> str:
@@ -229,11 +260,14 @@ class SystemSpec:
         return self.system.keyed
 
     def build(self, modulation: ModulationSpec, key: bytes | None = None, device: str = "cpu",
-              training: Any = None, channel: str | None = None) -> System:
+              training: Any = None, channel: str | None = None,
+              options: dict[str, Any] | None = None) -> System:
         """The system for ``modulation`` (learned ones untrained, shaped by ``training`` or the
-        default training config for ``channel``)."""
+        default training config for ``channel``); ``options``: constructor options, checked
+        values of :attr:`options` (see :func:`commgan.comm.registry.parse_systems`)."""
+        options = options or {}
         if self.learned is None:
-            return self.system(modulation, key=key, device=device)
+            return self.system(modulation, key=key, device=device, **options)
         training = training or self.learned.default_training(modulation, channel)
         return self.system(modulation, self.learned.architecture(training), key=key,
-                           device=device)
+                           device=device, **options)

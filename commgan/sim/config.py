@@ -19,11 +19,14 @@ class SimulationConfig:
     mod: str = "16qam"
     """Modulation of the classical baseline; sets R = bits per channel use."""
     systems: tuple[str, ...] = ("qam", "qam+chacha", "ae", "gan-enc")
-    """Systems to simulate, by name."""
+    """Systems to simulate, by label: name and non-default options (``qam-ldpc:k=256,n=768``)."""
     ebno_db: tuple[float, ...] = tuple(float(v) for v in range(0, 21, 2))
     """Eb/N0 grid in dB."""
-    target_errors: int = 1000
-    """Stop a point once every receiver has this many bit errors..."""
+    target_errors: int | None = 1000
+    """Stop a point once every receiver has this many bit errors (None: off)..."""
+    target_block_errors: int | None = None
+    """...or this many block errors (codewords; frames for a system without blocks; None:
+    off)..."""
     max_bits: int = 10_000_000
     """...or once this many bits were sent (per point)."""
     frame_bits: int = 512

@@ -7,11 +7,13 @@ may run the one fast link, :func:`index_domain_errors`, which draws symbol label
 (statistically identical: uniform i.i.d. bits are uniform labels; tested equal to the bit path).
 
 Per point: blocks of frames (:func:`point_blocks`: 1, 1, 2, 4, then 8 batches) until every
-receiver has ``target_errors`` bit errors or ``max_bits`` bits were sent; intervals over frames
-(:mod:`commgan.sim.stats`). Every block is seeded from (seed, system, Eb/N0, block index) and
-the stopping rule is checked after whole blocks, so a point gives the same numbers whether its
-blocks run in one process, one after the other (:func:`simulate_point`), or spread over worker
-processes (the sweep), and a resumed sweep gives the same numbers as an uninterrupted one.
+receiver has ``target_errors`` bit errors (or ``target_block_errors`` block errors: codewords of
+a system that declares ``block_bits``, else frames) or ``max_bits`` bits were sent; intervals
+over frames (:mod:`commgan.sim.stats`). Every block is seeded from (seed, system, Eb/N0, block
+index) and the stopping rule is checked after whole blocks, so a point gives the same numbers
+whether its blocks run in one process, one after the other (:func:`simulate_point`), or spread
+over worker processes (the sweep), and a resumed sweep gives the same numbers as an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -44,26 +46,24 @@ class PointResult:
     seconds: float
 
     def rows(self, confidence: float) -> list[dict]:
-        """Tidy rows, one per receiver (bits, errors, ber, ci_low, ci_high, bits_per_s, ...)."""
+        """Tidy rows, one per receiver: bits, errors, ber and its interval (ci_low, ci_high);
+        frame_errors, fer (fer_low, fer_high); block_bits, blocks, block_errors, bler
+        (bler_low, bler_high); seconds, bits_per_s."""
         rows = []
         for receiver, acc in self.receivers.items():
             low, high = acc.interval(confidence)
-            rows.append(
-                {
-                    "system": self.system,
-                    "receiver": receiver,
-                    "ebno_db": self.ebno_db,
-                    "frame_bits": acc.frame_bits,
-                    "frames": acc.frames,
-                    "bits": acc.bits,
-                    "errors": acc.errors,
-                    "ber": acc.ber,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "seconds": self.seconds,
-                    "bits_per_s": acc.bits / self.seconds if self.seconds > 0 else float("nan"),
-                }
-            )
+            fer_low, fer_high = acc.fer_interval(confidence)
+            bler_low, bler_high = acc.bler_interval(confidence)
+            rows.append({
+                "system": self.system, "receiver": receiver, "ebno_db": self.ebno_db,
+                "frame_bits": acc.frame_bits, "frames": acc.frames, "bits": acc.bits,
+                "errors": acc.errors, "ber": acc.ber, "ci_low": low, "ci_high": high,
+                "frame_errors": acc.frame_errors, "fer": acc.fer, "fer_low": fer_low,
+                "fer_high": fer_high, "block_bits": acc.block_bits, "blocks": acc.blocks,
+                "block_errors": acc.block_errors, "bler": acc.bler, "bler_low": bler_low,
+                "bler_high": bler_high, "seconds": self.seconds,
+                "bits_per_s": acc.bits / self.seconds if self.seconds > 0 else float("nan"),
+            })
         return rows
 
 
@@ -75,7 +75,8 @@ def point_seed(seed: int, system: str, ebno_db: float) -> int:
 def bit_path_errors(system: System, wiretap: WiretapChannel, frames: int, frame_bits: int,
                     ebno_db: float, nonces: np.ndarray, eve: bool,
                     generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """One batch through the system: bit errors per frame, ``{"bob": [F], "eve": [F]}``.
+    """One batch through the system: bit errors per block of each frame,
+    ``{"bob": [F, C], "eve": [F, C]}`` (C = ``system.blocks_per_frame(L)``).
 
     Fresh bits [F, L] from the engine's bit source, ``nonces`` [F] per frame, Bob (and, with
     ``eve``, Eve on her own channel realisation) decide, the engine counts.
@@ -85,12 +86,20 @@ def bit_path_errors(system: System, wiretap: WiretapChannel, frames: int, frame_
     symbols = system.transmit(bits, nonce_tensor)
     check_symbols(system, symbols, frames, frame_bits)
     out = wiretap(symbols, ebno_db, system.bits_per_channel_use, eve=eve)
-    errors = {"bob": frame_bit_errors(bits, _decided(system, "receive", bits,
-                                                      system.receive(out.bob, nonce_tensor)))}
+    blocks = system.blocks_per_frame(frame_bits)
+    errors = {"bob": _block_errors(bits, _decided(system, "receive", bits,
+                                                  system.receive(out.bob, nonce_tensor)), blocks)}
     if eve:
-        errors["eve"] = frame_bit_errors(bits, _decided(system, "eavesdrop", bits,
-                                                          system.eavesdrop(out.eve)))
+        errors["eve"] = _block_errors(bits, _decided(system, "eavesdrop", bits,
+                                                     system.eavesdrop(out.eve)), blocks)
     return errors
+
+
+def _block_errors(bits: torch.Tensor, decided: torch.Tensor, blocks: int) -> torch.Tensor:
+    """Bit errors per block: [F, L] and [F, L] -> [F, C]."""
+    frames, frame_bits = bits.shape
+    return frame_bit_errors(bits.reshape(frames, blocks, frame_bits // blocks),
+                            decided.reshape(frames, blocks, frame_bits // blocks))
 
 
 def check_symbols(system: System, symbols: torch.Tensor, frames: int, frame_bits: int) -> None:
@@ -148,9 +157,10 @@ def simulate_point(
     *,
     frame_bits: int,
     batch_frames: int,
-    target_errors: int,
+    target_errors: int | None,
     max_bits: int,
     seed: int,
+    target_block_errors: int | None = None,
     eve: bool | None = None,
     fast: bool = True,
     on_batch: Callable[[int], None] | None = None,
@@ -161,7 +171,9 @@ def simulate_point(
     across blocks, points or runs only where the same seed re-creates the same message, so no
     two different messages meet one (key, nonce)). ``eve``: also count Eve's errors (None =
     keyed systems only). ``fast``: use :func:`index_domain_errors` where the system offers a
-    labelling. ``on_batch(bits_so_far)`` is called after each block (progress bars).
+    labelling. ``on_batch(bits_so_far)`` is called after each block (progress bars). The point
+    stops when every receiver has ``target_errors`` bit errors or ``target_block_errors`` block
+    errors (None: that target is off), or after ``max_bits`` bits.
     """
     system.check_frame_bits(frame_bits)
     check_max_bits(max_bits)
@@ -173,7 +185,7 @@ def simulate_point(
         merge_block(receivers, block)
         if on_batch is not None:
             on_batch(next(iter(receivers.values())).bits)
-        if point_finished(receivers, target_errors):
+        if point_finished(receivers, target_errors, target_block_errors):
             break
     return PointResult(system.name, float(ebno_db), receivers, time.perf_counter() - start)
 
@@ -251,8 +263,9 @@ def simulate_block(system: System, wiretap: WiretapChannel, ebno_db: float, inde
     generator = use_seed(unit_seed, system.device)
     nonces = NonceCounter(unit_seed)
     eve = system.keyed if eve is None else eve
-    errors_of = (index_domain_errors if fast and system.fast_link() is not None
-                 else bit_path_errors)
+    blocks = system.blocks_per_frame(frame_bits)
+    errors_of = (index_domain_errors
+                 if fast and blocks == 1 and system.fast_link() is not None else bit_path_errors)
     receivers: dict[str, FrameErrorStats] = {}
     with torch.inference_mode():
         for start in range(0, frames, batch_frames):
@@ -260,7 +273,8 @@ def simulate_block(system: System, wiretap: WiretapChannel, ebno_db: float, inde
             errors = errors_of(system, wiretap, count, frame_bits, float(ebno_db),
                                nonces.fresh(count), eve, generator)
             for receiver, frame_errors in errors.items():
-                receivers.setdefault(receiver, FrameErrorStats(frame_bits)).add(frame_errors)
+                receivers.setdefault(receiver, FrameErrorStats(frame_bits, blocks_per_frame=blocks)
+                                     ).add(frame_errors)
     return receivers
 
 
@@ -268,9 +282,16 @@ def merge_block(receivers: dict[str, FrameErrorStats],
                 block: dict[str, FrameErrorStats]) -> None:
     """Add a block's statistics to a point's (in place)."""
     for receiver, stats in block.items():
-        receivers.setdefault(receiver, FrameErrorStats(stats.frame_bits)).merge(stats)
+        receivers.setdefault(receiver, FrameErrorStats(
+            stats.frame_bits, blocks_per_frame=stats.blocks_per_frame)).merge(stats)
 
 
-def point_finished(receivers: dict[str, FrameErrorStats], target_errors: int) -> bool:
-    """Whether every receiver of a point has ``target_errors`` bit errors."""
-    return bool(receivers) and all(stats.errors >= target_errors for stats in receivers.values())
+def point_finished(receivers: dict[str, FrameErrorStats], target_errors: int | None,
+                   target_block_errors: int | None = None) -> bool:
+    """Whether every receiver of a point has met a target: ``target_errors`` bit errors or
+    ``target_block_errors`` block errors (None: that target is off)."""
+    def met(stats: FrameErrorStats) -> bool:
+        return ((target_errors is not None and stats.errors >= target_errors)
+                or (target_block_errors is not None and stats.block_errors >= target_block_errors))
+
+    return bool(receivers) and all(met(stats) for stats in receivers.values())

@@ -39,10 +39,13 @@ SECURE_BAND = (0.49, 0.51)
 
 @dataclass
 class FrameErrorStats:
-    """Running totals of per-frame bit errors: enough for the BER and its interval.
+    """Running totals of per-frame bit and block errors: enough for the BER, FER and BLER and
+    their intervals.
 
-    ``frame_bits`` is L; ``errors`` = sum e_i; ``sum_sq`` = sum e_i^2; ``frames`` = F;
-    ``frame_errors`` = D, the frames with at least one bit error.
+    ``frame_bits`` is L; ``blocks_per_frame`` C (codewords per frame, 1 = the frame is the
+    block); ``errors`` = sum e_i; ``sum_sq`` = sum e_i^2; ``frames`` = F; ``frame_errors`` = D,
+    the frames with at least one bit error; ``block_errors`` = sum b_i and ``block_sum_sq`` =
+    sum b_i^2 over the failed blocks b_i of each frame.
     """
 
     frame_bits: int
@@ -50,6 +53,9 @@ class FrameErrorStats:
     errors: int = 0
     sum_sq: float = 0.0
     frame_errors: int = 0
+    blocks_per_frame: int = 1
+    block_errors: int = 0
+    block_sum_sq: float = 0.0
 
     @property
     def bits(self) -> int:
@@ -59,31 +65,66 @@ class FrameErrorStats:
     def ber(self) -> float:
         return self.errors / self.bits if self.frames else float("nan")
 
+    @property
+    def block_bits(self) -> int:
+        """Bits per block."""
+        return self.frame_bits // self.blocks_per_frame
+
+    @property
+    def blocks(self) -> int:
+        return self.frames * self.blocks_per_frame
+
     def add(self, frame_errors) -> None:
-        """Add a batch of per-frame error counts ([B] integers, any array/tensor)."""
+        """Add a batch of error counts: bit errors per frame [B], or per block of each frame
+        [B, C] (C = ``blocks_per_frame``); any integer array or tensor."""
         values = np.asarray(frame_errors.cpu() if hasattr(frame_errors, "cpu") else frame_errors)
-        self.frames += int(values.size)
-        self.errors += int(values.sum())
-        self.sum_sq += float(np.square(values, dtype=np.float64).sum())
-        self.frame_errors += int(np.count_nonzero(values))
+        per_block = values.reshape(values.shape[0], -1) if values.ndim else values.reshape(1, 1)
+        if per_block.shape[1] != self.blocks_per_frame:
+            raise ValueError(f"got {per_block.shape[1]} blocks per frame, expected "
+                             f"{self.blocks_per_frame}")
+        per_frame = per_block.sum(axis=1, dtype=np.int64)
+        failed = np.count_nonzero(per_block, axis=1)
+        self.frames += int(per_frame.size)
+        self.errors += int(per_frame.sum())
+        self.sum_sq += float(np.square(per_frame, dtype=np.float64).sum())
+        self.frame_errors += int(np.count_nonzero(per_frame))
+        self.block_errors += int(failed.sum())
+        self.block_sum_sq += float(np.square(failed, dtype=np.float64).sum())
 
     def merge(self, other: FrameErrorStats) -> None:
-        """Add another run's totals (same frame length) to these."""
-        if other.frame_bits != self.frame_bits:
-            raise ValueError("cannot merge statistics of different frame lengths")
+        """Add another run's totals (same frame length and blocks) to these."""
+        if (other.frame_bits, other.blocks_per_frame) != (self.frame_bits,
+                                                          self.blocks_per_frame):
+            raise ValueError("cannot merge statistics of different frame or block lengths")
         self.frames += other.frames
         self.errors += other.errors
         self.sum_sq += other.sum_sq
         self.frame_errors += other.frame_errors
+        self.block_errors += other.block_errors
+        self.block_sum_sq += other.block_sum_sq
 
     @property
     def fer(self) -> float:
         """Frame error rate D / F."""
         return self.frame_errors / self.frames if self.frames else float("nan")
 
+    @property
+    def bler(self) -> float:
+        """Block error rate: failed blocks / blocks."""
+        return self.block_errors / self.blocks if self.frames else float("nan")
+
     def fer_interval(self, confidence: float = 0.95) -> tuple[float, float]:
         """Exact (Clopper-Pearson) ``confidence`` interval for the frame error rate."""
         return clopper_pearson(self.frame_errors, self.frames, confidence)
+
+    def bler_interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """``confidence`` interval for the block error rate: exact (Clopper-Pearson) with one
+        block per frame; with C blocks per frame, whose errors may share a frame's fade, the
+        clustered interval of :func:`ber_interval` with the frame as cluster of C blocks."""
+        if self.blocks_per_frame == 1:
+            return self.fer_interval(confidence)
+        return ber_interval(self.block_errors, self.block_sum_sq, self.frames,
+                            self.blocks_per_frame, confidence, frame_errors=self.frame_errors)
 
     def interval(self, confidence: float = 0.95) -> tuple[float, float]:
         """Two-sided ``confidence`` interval for the BER (see the module docstring)."""

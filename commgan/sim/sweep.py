@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from channels import WiretapChannel, theory
+from channels import WiretapChannel
 from commgan.comm.system import System
 from commgan.fileio import atomic_write_all, json_writer, write_json
 from commgan.sim.config import SimulationConfig
@@ -33,7 +33,7 @@ from commgan.sim.stats import FrameErrorStats
 
 __all__ = ["PROGRESS_FILE", "RESULT_FILES", "run_sweep", "package_versions"]
 
-RESULT_FILES = ("results.csv", "ber.png", "config.json")
+RESULT_FILES = ("results.csv", "ber.png", "bler.png", "config.json")
 PROGRESS_FILE = ".progress.csv"
 _PROGRESS_CONFIG = ".progress.json"
 
@@ -68,10 +68,11 @@ def run_sweep(
     (:class:`~commgan.sim.executor.UnitExecutor`); the table is the same for any ``jobs`` and
     backend. With ``out_dir``, each finished point is appended (in sweep order) to a progress
     file there, a rerun with the same config resumes from it, and the final
-    ``results.csv``, ``ber.png`` and ``config.json`` are written atomically at the end (then the
-    progress file is removed). ``progress``: a tqdm bar; None = only when stderr is a terminal.
-    A bit budget above :data:`~commgan.sim.engine.MAX_BITS` is refused before anything runs;
-    blocks are generated as workers free up, so a large one costs nothing up front.
+    ``results.csv``, ``ber.png``, ``bler.png`` and ``config.json`` are written atomically at the
+    end (then the progress file is removed). ``progress``: a tqdm bar; None = only when stderr
+    is a terminal. A bit budget above :data:`~commgan.sim.engine.MAX_BITS` is refused before
+    anything runs; blocks are generated as workers free up, so a large one costs nothing up
+    front.
     """
     check_max_bits(config.max_bits)
     if progress is None:
@@ -144,15 +145,15 @@ def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | Non
             point = partial.setdefault((name, ebno_db), {"receivers": {}, "seconds": 0.0})
             merge_block(point["receivers"], block)
             point["seconds"] += seconds
-            if not (point_finished(point["receivers"], config.target_errors)
-                    or index == len(blocks) - 1):
+            if not (point_finished(point["receivers"], config.target_errors,
+                                   config.target_block_errors) or index == len(blocks) - 1):
                 continue
             result = PointResult(name, ebno_db, partial.pop((name, ebno_db))["receivers"],
                                  point["seconds"])
             finished[(name, ebno_db)] = result
             bar.set_description(f"{name} @ {ebno_db:g} dB")
             bar.update(1)
-            rows.append(_point_frame(result.rows(config.confidence), config))
+            rows.append(_point_frame(result.rows(config.confidence), config, systems[name]))
             if out is not None:
                 _save_progress(out, config, pd.concat(rows, ignore_index=True))
             if config.early_stop and result.receivers["bob"].errors == 0:
@@ -164,12 +165,14 @@ def _sweep(config: SimulationConfig, systems: dict[str, System], out: Path | Non
         columns=RESULT_COLUMNS
     )
     if out is not None:
-        metadata = {"config": config.to_dict(), "versions": package_versions(),
+        metadata = {"config": config.to_dict(), "systems": systems_record(systems),
+                    "versions": package_versions(),
                     "device_name": _device_name(config.device), **(extra_metadata or {})}
-        atomic_write_all({  # all three or none (a full disk leaves the progress file)
+        title = f"{config.mod} over {config.channel}"
+        atomic_write_all({  # all or none (a full disk leaves the progress file)
             out / "results.csv": lambda tmp: results.to_csv(tmp, index=False),
-            out / "ber.png": lambda tmp: plot_ber(results, tmp,
-                                                  title=f"{config.mod} over {config.channel}"),
+            out / "ber.png": lambda tmp: plot_ber(results, tmp, title=title),
+            out / "bler.png": lambda tmp: plot_ber(results, tmp, title=title, metric="bler"),
             out / "config.json": json_writer(metadata),
         })
         for name in (PROGRESS_FILE, _PROGRESS_CONFIG):
@@ -192,16 +195,35 @@ def _simulate_unit(shared: tuple, unit: tuple[str, float, int, int]
     return block, time.perf_counter() - start
 
 
-def _point_frame(rows: list[dict], config: SimulationConfig) -> pd.DataFrame:
+def _point_frame(rows: list[dict], config: SimulationConfig, system: System) -> pd.DataFrame:
+    """A point's rows with the run's columns: channel, mod, the system's rate R and options,
+    and Bob's ``theory`` (the system's own reference, else NaN)."""
     frame = pd.DataFrame(rows)
     frame["channel"] = config.channel
     frame["mod"] = config.mod
+    frame["rate"] = float(system.bits_per_channel_use)
+    frame["options"] = options_text(system.option_values())
     bob = frame["receiver"].eq("bob")
     frame["theory"] = float("nan")
-    if theory.has_theory(config.channel):
-        frame.loc[bob, "theory"] = theory.ber(config.mod, config.channel,
-                                              frame.loc[bob, "ebno_db"])
+    reference = system.theory_ber(config.channel, frame.loc[bob, "ebno_db"].to_numpy())
+    if reference is not None:
+        frame.loc[bob, "theory"] = reference
     return frame[RESULT_COLUMNS]
+
+
+def options_text(options: dict) -> str:
+    """Options as the CLI writes them: ``k=512,n=1024`` (empty without options)."""
+    return ",".join(f"{name}={str(value).lower() if isinstance(value, bool) else value}"
+                    for name, value in options.items())
+
+
+def systems_record(systems: dict[str, System]) -> dict[str, dict]:
+    """What config.json records of each system: its class, rate R, block length and options."""
+    return {label: {"name": system.name,
+                    "class": f"{type(system).__module__}:{type(system).__qualname__}",
+                    "rate": float(system.bits_per_channel_use),
+                    "block_bits": system.block_bits, "options": system.option_values()}
+            for label, system in systems.items()}
 
 
 def _finished(done: pd.DataFrame, system: str, ebno_db: float) -> pd.DataFrame | None:
@@ -239,8 +261,9 @@ def _load_progress(out: Path, config: SimulationConfig,
     return done
 
 
-_NUMERIC = ("ebno_db", "frame_bits", "frames", "bits", "errors", "ber", "ci_low", "ci_high",
-            "seconds")
+_NUMERIC = ("ebno_db", "rate", "frame_bits", "frames", "bits", "errors", "ber", "ci_low",
+            "ci_high", "frame_errors", "fer", "fer_low", "fer_high", "block_bits", "blocks",
+            "block_errors", "bler", "bler_low", "bler_high", "seconds")
 
 
 def _valid_rows(done: pd.DataFrame, config: SimulationConfig) -> pd.DataFrame | None:
