@@ -193,3 +193,15 @@ def test_a_frame_that_does_not_hold_whole_codewords_is_one_error_line(tmp_path):
         "Error: frame length L=384 must be a positive multiple of 256 bits for system "
         "'qam-ldpc' with 16qam"]
     assert not out.exists()
+
+
+def test_system_options_in_a_config_file(tmp_path):
+    """The same strings in ``--config``: a list of systems with options, the block target."""
+    config = tmp_path / "run.toml"
+    config.write_text('system = ["qam", "qam-ldpc:k=256,n=512,iterations=8"]\n'
+                      'target-block-errors = 5\nebno = "3"\nmax-bits = 20000\n')
+    out, result = _simulate(tmp_path, "--config", str(config))
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "results.csv")
+    assert list(dict.fromkeys(table["system"])) == ["qam", "qam-ldpc:k=256,n=512,iterations=8"]
+    assert json.loads((out / "config.json").read_text())["config"]["target_block_errors"] == 5

@@ -241,6 +241,8 @@ class AttackRun:
                 scenario.at_point(self, system, self.point(system, self.unit.ebno_db))
         finally:
             system.keystream = guard
+        for row in self.rows:  # the run's label: the name and its non-default options
+            row["system"] = self.unit.system
         return self.rows
 
 

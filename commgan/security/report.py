@@ -21,18 +21,20 @@ __all__ = ["format_attack_table", "plot_attack", "write_attack_results"]
 
 def format_attack_table(results: pd.DataFrame) -> str:
     """A readable table: one line per Eve, BER with its 95% interval, Bob's BER, verdict."""
-    lines = [f"{'system':<14}{'scenario':<17}{'eve':<52}{'Eb/N0':>6}  "
+    width = max([14, *(len(str(name)) + 2 for name in results["system"])])
+    lines = [f"{'system':<{width}}{'scenario':<17}{'eve':<52}{'Eb/N0':>6}  "
              f"{'Eve BER [95% CI]':<27}{'Bob BER':>9}  verdict"]
     for row in results.itertuples():
         if row.scenario == "leakage":
             value = (f"{row.leakage_bits:+.4f} bit/bit [{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
                      if not math.isnan(row.ci_low) else
                      f"{row.leakage_bits:+.4f} bit/bit (null {row.leakage_null_bits:.4f})")
-            lines.append(f"{row.system:<14}{row.scenario:<17}{row.eve_model:<52}{'-':>6}  "
+            lines.append(f"{row.system:<{width}}{row.scenario:<17}{row.eve_model:<52}{'-':>6}  "
                          f"{value:<36}{row.verdict}")
             continue
         verdict = row.verdict if row.verdict == "holds" else f"broken (Eve BER {row.ber:.4f})"
-        lines.append(f"{row.system:<14}{row.scenario:<17}{row.eve_model:<52}{row.ebno_db:>6g}  "
+        lines.append(f"{row.system:<{width}}{row.scenario:<17}{row.eve_model:<52}"
+                     f"{row.ebno_db:>6g}  "
                      f"{row.ber:.4f} [{row.ci_low:.4f}, {row.ci_high:.4f}]  "
                      f"{row.bob_ber:>9.4f}  {verdict}")
     return "\n".join(lines)
