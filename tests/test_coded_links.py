@@ -182,6 +182,7 @@ def test_simulate_writes_ber_and_bler_of_coded_and_uncoded_links(tmp_path):
     rerun = _simulate(tmp_path, "--system", "qam,qam-ldpc:k=256,n=512", "--ebno", "2,3.5",
                       "--target-block-errors", "20", "--max-bits", "200000")[1]
     assert rerun.exit_code == 0 and rerun.output.startswith("BER (Bob unless marked)")
+    assert "\nBLER (Bob unless marked)" in rerun.output, "auto: BLER too for a coded link"
     assert pd.read_csv(out / "results.csv").equals(table), "a rerun of a finished run resumes"
 
 

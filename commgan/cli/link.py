@@ -62,9 +62,10 @@ from commgan.fileio import claim_output
 @click.option("--frame-bits", type=int, default=None, callback=frame_bits_check,
               help="Frame length L in bits [default: the smallest multiple of every system's "
                    "frame multiple (a code's k) that is at least 512].")
-@click.option("--metric", type=click.Choice(["ber", "bler"], case_sensitive=False),
-              default="ber", show_default=True,
-              help="Metric of the terminal table (both ber.png and bler.png are written).")
+@click.option("--metric", type=click.Choice(["auto", "ber", "bler"], case_sensitive=False),
+              default="auto", show_default=True,
+              help="Terminal table: BER, BLER, or auto = BER, and BLER too when a system has "
+                   "codewords (ber.png and bler.png are always written).")
 @click.option("--intervals", is_flag=True,
               help="Show each value's 95% interval in the terminal table.")
 @click.option("--eve-ebno-offset", type=float, default=0.0, show_default=True,
@@ -131,7 +132,10 @@ def simulate(channel, mod, systems, ebno, target_errors, target_block_errors, ma
     results = run_sweep(config, built, out, progress=progress, log=say,
                         extra_metadata={"key_source": key_source}, jobs=resolve_jobs(jobs, device),
                         threads=threads, backend=runner)
-    click.echo(format_table(results, metric.lower(), intervals))
+    metric = metric.lower()
+    coded = any(system.block_bits for system in built.values())
+    metrics = [metric] if metric != "auto" else ["ber", "bler"] if coded else ["ber"]
+    click.echo("\n\n".join(format_table(results, name, intervals) for name in metrics))
     say(f"wrote {out / 'results.csv'}, {out / 'ber.png'}, {out / 'bler.png'}, "
         f"{out / 'config.json'}")
 
