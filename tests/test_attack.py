@@ -218,3 +218,20 @@ def test_attack_units_are_identical_for_any_jobs():
     pd.testing.assert_frame_equal(tables[0], tables[1])
     assert tables[0]["scenario"].tolist()[:4] == ["ciphertext-only", "known-plaintext",
                                                    "wrong-key", "nonce-reuse"]
+
+
+def test_budget_help_states_the_budgets():
+    """The --budget help text gives each budget's known bits and restarts as BUDGETS has them."""
+    import re
+
+    from click.testing import CliRunner
+
+    from commgan.cli import cli
+    from commgan.security.attack import BUDGETS
+
+    text = " ".join(CliRunner().invoke(cli, ["attack", "--help"]).output.split())
+    for name, budget in BUDGETS.items():
+        match = re.search(rf"{name}: N = ([0-9.e]+)(?: known bits)?, (\d+) restarts", text)
+        assert match, (name, text)
+        assert float(match.group(1)) == pytest.approx(budget.train_bits, rel=0.05)
+        assert int(match.group(2)) == budget.restarts

@@ -51,7 +51,7 @@ from commgan.fileio import claim_output
               help="Bob's Eb/N0 in dB: START:STOP:STEP (inclusive) or a comma list.")
 @click.option("--budget", type=click.Choice(["small", "full"], case_sensitive=False),
               default="small", show_default=True,
-              help="small: N = 1e5 known bits, 3 restarts; full: N = 1e6, 5 restarts.")
+              help="small: N = 1e5 known bits, 3 restarts; full: N = 1e6, 4 restarts.")
 @click.option("--frame-bits", type=int, default=256, show_default=True,
               callback=frame_bits_check,
               help="Frame length L in bits.")

@@ -61,7 +61,7 @@ from commgan.fileio import claim_output
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
 def converge(channel, mod, model_names, seeds, iters, train_ebno, fidelity, ae, jobs, backend,
              ray_address, threads, out_dir, seed, device, quiet) -> None:
-    """Convergence benchmark of GAN, CGAN and DCGAN channel models (seed 003 Figs. 8-10).
+    """Convergence benchmark of GAN, CGAN and DCGAN channel models.
 
     Trains each model for each seed, reports the crossover and equilibrium iterations of the G
     and D losses (mean ± std over seeds) and the fidelity of each model, and writes
