@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from test_hostile import CLI, ENV, FAST, SIM, bounded, check_failure, nothing_left, run
 
 from commgan.cli import cli
-from commgan.cli.options import max_local_jobs, usable_cores
+from commgan.cli.workers import max_local_jobs, usable_cores
 from commgan.comm.keys import load_key
 from commgan.errors import CommganError, redact
 

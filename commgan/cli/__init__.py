@@ -5,11 +5,13 @@ Choices and defaults come from the registries (systems, channels, modulations, v
 channel models), read when a command needs them, so ``commgan --help`` imports none of them.
 Commands: ``link`` (simulate, train), ``security`` (attack, export), ``studies`` (converge,
 restore), ``translate`` (pix2pix, CycleGAN), ``augment`` (GAN data augmentation on digits);
-shared options and parsers in ``options``.
+shared options and parsers in ``options``, where a command runs (device, jobs, threads,
+backend) in ``workers``.
 """
 
 from commgan.cli import augment, link, security, studies, translate  # noqa: F401  (registers)
 from commgan.cli.app import cli, main
-from commgan.cli.options import check_out_dir, parse_ebno, parse_train_ebno, resolve_device
+from commgan.cli.options import check_out_dir, parse_ebno, parse_train_ebno
+from commgan.cli.workers import resolve_device
 
 __all__ = ["check_out_dir", "cli", "main", "parse_ebno", "parse_train_ebno", "resolve_device"]

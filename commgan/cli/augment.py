@@ -8,14 +8,12 @@ from collections.abc import Callable
 import click
 
 from commgan.cli.app import cli, on_interrupt
-from commgan.cli.options import (
-    check_out_dir,
-    comma_list,
+from commgan.cli.options import check_out_dir, comma_list, seed_option
+from commgan.cli.workers import (
     device_option,
     make_backend,
     resolve_device,
     resolve_jobs,
-    seed_option,
     worker_options,
 )
 from commgan.configfile import config_option

@@ -14,20 +14,22 @@ from commgan.cli.options import (
     RegistryHelpOption,
     channel_option,
     check_out_dir,
-    device_option,
     finite,
     frame_bits_check,
     key_option,
-    make_backend,
     mod_option,
     models_option,
     parse_ebno,
     positive,
-    resolve_device,
-    resolve_jobs,
     scenario_names,
     seed_option,
     system_names,
+)
+from commgan.cli.workers import (
+    device_option,
+    make_backend,
+    resolve_device,
+    resolve_jobs,
     worker_options,
 )
 from commgan.configfile import config_option

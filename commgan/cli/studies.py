@@ -14,20 +14,22 @@ from commgan.cli.options import (
     channel_model_names,
     channel_option,
     check_out_dir,
-    device_option,
     finite,
-    make_backend,
     mod_option,
     models_option,
     parse_train_ebno,
     positive,
-    resolve_device,
-    resolve_jobs,
     seed_option,
-    threads_check,
     train_dir_option,
     vision_task_names,
     vision_task_summaries,
+)
+from commgan.cli.workers import (
+    device_option,
+    make_backend,
+    resolve_device,
+    resolve_jobs,
+    threads_check,
     worker_options,
 )
 from commgan.configfile import config_option

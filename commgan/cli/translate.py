@@ -12,13 +12,11 @@ from commgan.cli.options import (
     RegistryChoice,
     RegistryHelpOption,
     check_out_dir,
-    device_option,
     models_option,
     positive,
-    resolve_device,
-    threads_check,
     train_dir_option,
 )
+from commgan.cli.workers import device_option, resolve_device, threads_check
 from commgan.configfile import config_option
 from commgan.errors import CommganError
 from commgan.fileio import claim_output, output_set
