@@ -206,3 +206,23 @@ def test_system_options_in_a_config_file(tmp_path):
     table = pd.read_csv(out / "results.csv")
     assert list(dict.fromkeys(table["system"])) == ["qam", "qam-ldpc:k=256,n=512,iterations=8"]
     assert json.loads((out / "config.json").read_text())["config"]["target_block_errors"] == 5
+
+
+def test_optional_and_float_options_are_converted():
+    """``int | None`` options take a whole number or ``none``; floats parse as numbers."""
+    from dataclasses import dataclass
+
+    from commgan.comm.registry import _checked_options
+    from commgan.comm.system import SystemSpec
+
+    @dataclass
+    class Options:
+        block: int | None = None
+        scale: float = 1.0
+
+    spec = SystemSpec(QAMSystem, "toy", options=Options)
+    assert _checked_options(spec, "toy", ["block=5", "scale=0.5"]) == (("block", 5),
+                                                                       ("scale", 0.5))
+    assert _checked_options(spec, "toy", ["block=None"]) == (("block", None), ("scale", 1.0))
+    with pytest.raises(CommganError, match="option block must be an integer"):
+        _checked_options(spec, "toy", ["block=5.5"])

@@ -120,8 +120,9 @@ def simulate(channel, mod, systems, ebno, target_errors, target_block_errors, ma
                             models_dir=models_dir, progress=progress, log=say)
     built = build_systems(names, context)
     if frame_bits is None:
-        frame_bits = default_frame_bits([bits_per_symbol, *(system.frame_multiple
-                                                            for system in built.values())])
+        frame_bits = default_frame_bits([bits_per_symbol, *(
+            multiple for system in built.values()
+            for multiple in (system.frame_multiple, system.block_bits) if multiple)])
     config = SimulationConfig(
         channel=channel, mod=mod, systems=tuple(names), ebno_db=grid,
         target_errors=target_errors, target_block_errors=target_block_errors,

@@ -45,9 +45,20 @@ class RegistryHelpOption(click.Option):
 
 
 def channel_names() -> list[str]:
-    from channels import CHANNELS
+    from channels.registry import channel_names as names
 
-    return list(CHANNELS)
+    return names()
+
+
+def channel_check(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Click callback: a channel that cannot be used (a broken plug-in) is one error line."""
+    from channels import channel_spec
+
+    try:
+        channel_spec(value)
+    except ValueError as err:
+        raise CommganError(str(err)) from None
+    return value
 
 
 def mod_names() -> list[str]:
@@ -218,7 +229,7 @@ def positive(ctx: click.Context, param: click.Parameter, value: int | None) -> i
 
 channel_option = click.option(
     "--channel", type=RegistryChoice(channel_names), default="rayleigh",
-    show_default=True, help="Channel model.")
+    show_default=True, callback=channel_check, help="Channel model.")
 mod_option = click.option(
     "--mod", type=RegistryChoice(mod_names), default="16qam",
     show_default=True, help="Modulation (sets R = bits per channel use).")

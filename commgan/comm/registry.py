@@ -82,7 +82,7 @@ def _imported(path: str) -> SystemSpec:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise CommganError(f"cannot import system module {shown(module_name)}: "
-                           f"{shown(str(err))}") from None
+                           f"{shown(str(err), 120)}") from None
     except Exception as err:  # a plug-in's own code failed while importing
         raise CommganError(f"importing system module {shown(module_name)} failed: "
                            f"{type(err).__name__}: {shown(str(err))}") from None
@@ -190,7 +190,16 @@ def _checked_options(spec: SystemSpec, source: str, items: list[str]
 
 
 def _converted(source: str, option: str, value: str, kind: Any) -> Any:
-    """An option's text as its field's type (int, float, bool or str)."""
+    """An option's text as its field's type: int, float, bool or str, or one of them or None
+    (``none`` in the text)."""
+    members = set(typing.get_args(kind))
+    if type(None) in members and len(members) == 2:
+        if value.lower() == "none":
+            return None
+        kind = next(member for member in members if member is not type(None))
+    if kind not in (bool, int, float, str):
+        raise CommganError(f"system {source}: option {option} has a type the command line "
+                           f"cannot give ({kind}); use int, float, bool or str")
     try:
         if kind is bool:
             if value.lower() not in ("true", "false", "1", "0", "yes", "no"):

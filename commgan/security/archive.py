@@ -170,9 +170,11 @@ def bob_decisions(system: System, split: WiretapSplit, metadata: dict[str, Any],
                   batch_frames: int | None = None) -> np.ndarray:
     """Bob's own receiver on an exported split: hard bits [F, L] uint8 from ``y_bob``,
     ``h_bob`` (and ``nonce`` with the system's key, for keyed systems)."""
-    for name, value in (("system", system.name), ("mod", system.modulation.name)):
-        if metadata[name] != value:
-            raise CommganError(f"the archive is for {name} {metadata[name]!r}, not {value!r}")
+    for name, value in (("system", system.name), ("mod", system.modulation.name),
+                        ("options", system.option_values())):
+        if metadata.get(name, {}) != value:
+            raise CommganError(f"the archive is for {name} {metadata.get(name, {})!r}, not "
+                               f"{value!r}")
     system.eval()
     frame_bits = int(metadata["frame_bits"])
     step = batch_frames or chunk_frames(frame_bits)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from channels import CHANNELS, noise_variance
+from channels import channel_spec, noise_variance
 from commgan.comm.system import System
 from commgan.errors import CommganError
 from commgan.fileio import atomic_write, make_folders, remove_empty, scratch_prefix, sweep_stale
@@ -97,8 +97,10 @@ def export_nonces(system: System, channel: str, ebno_db: float, frame_bits: int,
 def check_settings(system: System, channel: str, ebno_db: float, frame_bits: int,
                    eve_ebno_offset_db: float) -> None:
     """One-line errors for an unknown channel, a non-finite Eb/N0 or a bad frame length."""
-    if channel not in CHANNELS:
-        raise CommganError(f"unknown channel {channel!r}; valid: {', '.join(CHANNELS)}")
+    try:
+        channel_spec(channel)
+    except ValueError as err:
+        raise CommganError(str(err)) from None
     for name, value in (("Eb/N0", ebno_db), ("Eve's Eb/N0 offset", eve_ebno_offset_db)):
         if not math.isfinite(value) or abs(value) >= 1e3:
             raise CommganError(f"{name} must be a finite number of dB, got {value}")
@@ -115,6 +117,8 @@ def _metadata(system: System, channel: str, ebno_db: float, frame_bits: int,
         "format": ARCHIVE_FORMAT,
         "format_version": FORMAT_VERSION,
         "system": system.name,
+        "options": system.option_values(),
+        "block_bits": system.block_bits,
         "keyed": bool(system.keyed),
         "channel": channel,
         "mod": system.modulation.name,
