@@ -28,6 +28,12 @@ def translation_task_names() -> list[str]:
     return list(TRANSLATION_TASKS)
 
 
+def translation_method_names() -> list[str]:
+    from commgan.vision.translation import translation_methods
+
+    return translation_methods()
+
+
 def translation_task_summaries() -> list[str]:
     from commgan.vision.translation import TRANSLATION_TASKS
 
@@ -39,10 +45,8 @@ def translation_task_summaries() -> list[str]:
               "training is not cached (a rerun trains it again)")
 @cli.command()
 @config_option
-@click.option("--model", "method", type=click.Choice(["pix2pix", "cyclegan"],
-                                                     case_sensitive=False),
-              required=True, help="pix2pix (paired training) or cyclegan (unpaired; colour "
-                                  "only).")
+@click.option("--model", "method", type=RegistryChoice(translation_method_names), required=True,
+              help="Translation model; each task lists the models it takes.")
 @click.option("--task", type=RegistryChoice(translation_task_names), required=True,
               cls=RegistryHelpOption, names=translation_task_summaries,
               help="What to translate.")

@@ -34,17 +34,15 @@ from commgan.vision.tasks import TaskSettings
 if TYPE_CHECKING:
     from commgan.vision.configs import CycleGANTraining, Pix2PixTraining
 
-__all__ = ["EDGE_SIGMA", "MAX_PIXELS", "METHOD_NAMES", "TRANSLATION_TASKS", "ColourTranslation",
+__all__ = ["EDGE_SIGMA", "MAX_PIXELS", "TRANSLATION_TASKS", "ColourTranslation",
            "EdgesTranslation", "FadedPairs", "Translation", "TranslationTask", "edge_colours",
-           "edge_map", "edges_source", "evaluate_translation", "translate_image",
-           "translation_task", "write_translation"]
+           "edge_map", "edges_source", "evaluate_translation", "method_name", "translate_image",
+           "translation_methods", "translation_task", "write_translation"]
 
 EDGE_SIGMA = 2.0
 """Gaussian sigma (pixels) of the Canny edge detector of edges2photo."""
 MAX_PIXELS = 4_000_000
 """Largest image (pixels) translated in one piece (memory on a CPU)."""
-METHOD_NAMES = {"pix2pix": "pix2pix", "cyclegan": "CycleGAN"}
-"""``--model`` name -> display name in tables and figures."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +112,20 @@ TRANSLATION_TASKS: dict[str, TranslationTask] = {
         models={"pix2pix": "pix2pix-edges2photo"}),
 }
 """Task name -> spec record (the tasks of ``commgan translate``)."""
+
+
+def translation_methods() -> list[str]:
+    """Every ``--model`` name of ``commgan translate``, from the tasks' records."""
+    return list(dict.fromkeys(method for task in TRANSLATION_TASKS.values()
+                              for method in task.models))
+
+
+def method_name(method: str) -> str:
+    """Display name of a ``--model`` (its model record's ``display_name``)."""
+    from commgan.vision.training import VISION_MODELS
+
+    task = next(task for task in TRANSLATION_TASKS.values() if method in task.models)
+    return VISION_MODELS[task.models[method]].display_name
 
 
 def translation_task(name: str) -> TranslationTask:
@@ -225,7 +237,7 @@ def translate_image(task: str, models: dict[str, nn.Module], image: Tensor,
                          {method: run_generator(model, degraded)
                           for method, model in models.items()})
     rows = [("input", degraded), (spec.baseline_name, result.baseline),
-            *((METHOD_NAMES[m], out) for m, out in result.outputs.items())]
+            *((method_name(m), out) for m, out in result.outputs.items())]
     for name, output in rows:
         result.metrics[name] = image_metrics(output, image)
     return result
@@ -248,7 +260,7 @@ def side_by_side(result: Translation, path: str | Path, title: str = "") -> None
 
     spec = translation_task(result.task)
     panels = [("input", result.degraded), (spec.baseline_name, result.baseline),
-              *((METHOD_NAMES[m], out) for m, out in result.outputs.items()),
+              *((method_name(m), out) for m, out in result.outputs.items()),
               ("reference", result.reference)]
     def caption(name: str) -> str:
         values = result.metrics.get(name)
