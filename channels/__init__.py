@@ -15,8 +15,10 @@ from channels.modulation import (
 from channels.rayleigh import RayleighBlockChannel, RayleighFastChannel
 from channels.registry import (
     CHANNELS,
+    ChannelChoice,
     WiretapChannel,
     WiretapOutput,
+    channel_choice,
     channel_spec,
     get_channel,
 )
@@ -26,6 +28,7 @@ __all__ = [
     "MODULATIONS",
     "AWGNChannel",
     "Channel",
+    "ChannelChoice",
     "ChannelOutput",
     "ChannelSpec",
     "ModulationSpec",
@@ -35,6 +38,7 @@ __all__ = [
     "WiretapChannel",
     "WiretapOutput",
     "bit_errors_between_indices",
+    "channel_choice",
     "channel_spec",
     "device_name",
     "get_channel",

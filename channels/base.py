@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from sionna.phy.utils import ebnodb2no
+
+from channels.options import checked_options
 
 __all__ = ["Channel", "ChannelOutput", "ChannelSpec", "device_name", "noise_variance"]
 
@@ -30,13 +32,17 @@ def device_name(device: str | torch.device | None) -> str | None:
 class ChannelOutput:
     """One pass through a channel.
 
-    ``y``: [B, n] complex received symbols; ``h``: [B, n] complex channel coefficients (the CSI;
-    all ones on AWGN); ``no``: noise variance per complex symbol (scalar tensor or [B, 1]).
+    ``y``: [B, n] complex received symbols; ``h``: [B, n] complex channel coefficients as the
+    receiver knows them (the true ones with perfect CSI, else the pilot estimate; all ones on
+    AWGN); ``no``: noise variance per complex symbol (scalar tensor or [B, 1]);
+    ``csi_error_var``: variance of h's estimation error per symbol (zero with perfect CSI; else
+    [B, n]): a coherent receiver of ``y / h`` sees noise ``(no + csi_error_var) / |h|^2``.
     """
 
     y: torch.Tensor
     h: torch.Tensor
     no: torch.Tensor
+    csi_error_var: torch.Tensor = field(default_factory=lambda: torch.zeros(()))
 
 
 def noise_variance(
@@ -80,11 +86,21 @@ class Channel(torch.nn.Module):
         """Channel coefficients h, [batch_size, num_symbols] complex."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, no: float | torch.Tensor) -> ChannelOutput:
+    def rate_factor(self, num_symbols: int) -> float:
+        """Data symbols per channel use when a frame carries ``num_symbols`` data symbols: below
+        1 where the channel spends channel uses (and their energy) on pilots. Noise is set
+        from Eb/N0 at R times this factor, so Eb/N0 stays per information bit."""
+        return 1.0
+
+    @staticmethod
+    def _check_input(x: torch.Tensor) -> None:
         if x.dim() != 2 or not x.is_complex():
             raise ValueError(
                 f"channel input must be complex [B, n], got {tuple(x.shape)} {x.dtype}"
             )
+
+    def forward(self, x: torch.Tensor, no: float | torch.Tensor) -> ChannelOutput:
+        self._check_input(x)
         no = torch.as_tensor(no, dtype=torch.float32, device=x.device)
         h = self.coefficients(x.shape[0], x.shape[1])
         faded = h * x if self.has_csi else x
@@ -116,14 +132,6 @@ class ChannelSpec:
         return self.channel.name
 
     def build(self, device: str | None = None, **options) -> Channel:
-        """The channel with ``options`` checked against :attr:`options`."""
-        if options and (self.options is None or not is_dataclass(self.options)):
-            raise ValueError(f"channel {self.name!r} takes no options, got {sorted(options)}")
-        if self.options is not None:
-            known = {f.name for f in fields(self.options)}
-            unknown = sorted(set(options) - known)
-            if unknown:
-                raise ValueError(f"channel {self.name!r} has no option {unknown[0]!r}; "
-                                 f"valid: {', '.join(sorted(known))}")
-            options = asdict(self.options(**options))
-        return self.channel(device=device, **options)
+        """The channel with ``options`` (keyword values) checked against :attr:`options`."""
+        return self.channel(device=device, **dict(checked_options(
+            self.options, f"channel {self.name}", [], given=options)))

@@ -4,6 +4,9 @@ Adding a channel is one file (a :class:`~channels.base.Channel` subclass and its
 line in :data:`CHANNELS`. A channel of another package needs no edit here: it is found through
 the entry-point group ``commgan.channels`` (``name = "package.module:ATTR"``, ATTR a
 :class:`ChannelSpec`), imported when first named.
+
+A channel is named with its options as one label, ``rayleigh:coherence=32,pilots=2,estimator=ls``
+(:func:`channel_choice`); every function here that takes a channel name takes such a label.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ import importlib
 import importlib.metadata
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import torch
 
 from channels.awgn import AWGN
 from channels.base import Channel, ChannelOutput, ChannelSpec, noise_variance
+from channels.options import checked_options, options_label, quoted
 from channels.rayleigh import RAYLEIGH, RAYLEIGH_FAST
 
-__all__ = ["CHANNELS", "ENTRY_POINT_GROUP", "ChannelSpec", "WiretapChannel", "WiretapOutput",
-           "channel_names", "channel_spec", "get_channel", "plugin_channels"]
+__all__ = ["CHANNELS", "ENTRY_POINT_GROUP", "ChannelChoice", "ChannelSpec", "WiretapChannel",
+           "WiretapOutput", "channel_choice", "channel_names", "channel_spec", "get_channel",
+           "plugin_channels"]
 
 
 CHANNELS: dict[str, ChannelSpec] = {spec.name: spec for spec in (AWGN, RAYLEIGH, RAYLEIGH_FAST)}
@@ -46,8 +52,13 @@ def channel_names() -> list[str]:
 
 
 def channel_spec(name: str) -> ChannelSpec:
-    """The record of channel ``name``, built-in or from a plug-in; the error (ValueError) lists
-    the valid names, or says why a plug-in's record cannot be loaded."""
+    """The record of channel ``name`` (a label: options are checked), built-in or from a
+    plug-in; the error (ValueError) lists the valid names, or says why a plug-in's record cannot
+    be loaded."""
+    return channel_choice(name).spec
+
+
+def _named_spec(name: str) -> ChannelSpec:
     key = name.strip().lower()
     if key in CHANNELS:
         return CHANNELS[key]
@@ -82,12 +93,66 @@ def _plugin_spec(name: str, path: str) -> ChannelSpec:
     return target
 
 
-def get_channel(name: str, device: str | None = None, **options) -> Channel:
-    """Build a channel by name (``awgn``, ``rayleigh``, ``rayleigh-fast``, ...).
+@dataclass(frozen=True)
+class ChannelChoice:
+    """A channel with its checked option values (all fields of its options dataclass, in order).
 
-    ``options`` go to the constructor (e.g. ``block_length`` for ``rayleigh``).
+    Example::
+
+        >>> from channels import channel_choice
+        >>> channel_choice("Rayleigh: pilots=2, coherence=32, estimator=LS").label
+        'rayleigh:coherence=32,pilots=2,estimator=ls'
+        >>> channel_choice("rayleigh:pilots=0").label
+        'rayleigh'
     """
-    return channel_spec(name).build(device=device, **options)
+
+    spec: ChannelSpec
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def label(self) -> str:
+        """The canonical text of this channel: its name and its non-default options (equal
+        labels, equal channels)."""
+        defaults = self.spec.options() if self.spec.options is not None else None
+        return options_label(self.name, self.options, defaults)
+
+    @property
+    def changed_options(self) -> dict[str, Any]:
+        """The options that differ from their defaults (empty for a plain name)."""
+        defaults = self.spec.options() if self.spec.options is not None else None
+        return {name: value for name, value in self.options
+                if getattr(defaults, name) != value}
+
+    def build(self, device: str | None = None) -> Channel:
+        return self.spec.channel(device=device, **dict(self.options))
+
+
+def channel_choice(text: str, **options) -> ChannelChoice:
+    """A channel from its label ``NAME`` or ``NAME:OPT=V,OPT=V`` (option names and values as
+    its record's options dataclass declares them), plus ``options`` as keyword values (an
+    option given in both must agree). The error (ValueError, one line) names what is wrong."""
+    if not isinstance(text, str):
+        raise ValueError(f"a channel is named by text, got {type(text).__name__}")
+    head, _, items = text.partition(":")
+    if not head.strip():
+        raise ValueError(f"no channel name in {quoted(text)}; valid: "
+                         f"{', '.join(channel_names())}")
+    spec = _named_spec(head)
+    return ChannelChoice(spec, checked_options(spec.options, f"channel {spec.name}",
+                                               items.split(","), given=options))
+
+
+def get_channel(name: str, device: str | None = None, **options) -> Channel:
+    """Build a channel by name or label (``awgn``, ``rayleigh``,
+    ``rayleigh:coherence=32,pilots=2,estimator=ls``, ``rayleigh-fast``, ...).
+
+    ``options`` go to the constructor too (e.g. ``coherence`` for ``rayleigh``).
+    """
+    return channel_choice(name, **options).build(device=device)
 
 
 @dataclass
@@ -102,7 +167,8 @@ class WiretapChannel(torch.nn.Module):
     """Bob's and Eve's links: two independent realisations of the same channel model.
 
     Eve's Eb/N0 is Bob's plus ``eve_ebno_offset_db``. Input ``x``: [B, n] complex, unit average
-    energy per symbol, carrying ``bits_per_channel_use`` information bits per symbol.
+    energy per symbol, carrying ``bits_per_channel_use`` information bits per symbol. Pilots
+    are charged: the noise is set for R times the channel's ``rate_factor(n)``.
     """
 
     def __init__(
@@ -117,11 +183,10 @@ class WiretapChannel(torch.nn.Module):
         self, x: torch.Tensor, ebno_db: float, bits_per_channel_use: float, eve: bool = True
     ) -> WiretapOutput:
         device = str(x.device)
-        bob = self.bob(x, noise_variance(ebno_db, bits_per_channel_use, device=device))
+        rate = float(bits_per_channel_use) * self.bob.rate_factor(x.shape[-1])
+        bob = self.bob(x, noise_variance(ebno_db, rate, device=device))
         eve_out = None
         if eve:
-            eve_no = noise_variance(
-                ebno_db + self.eve_ebno_offset_db, bits_per_channel_use, device=device
-            )
+            eve_no = noise_variance(ebno_db + self.eve_ebno_offset_db, rate, device=device)
             eve_out = self.eve(x, eve_no)
         return WiretapOutput(bob=bob, eve=eve_out)

@@ -144,10 +144,13 @@ def ber_rayleigh(num_bits_per_symbol: int, ebno_db: ArrayLike) -> np.ndarray:
 
 
 def has_theory(channel: str) -> bool:
-    """Whether the named channel's record carries an exact BER expression."""
-    from channels.registry import channel_spec
+    """Whether the named channel (a label, options included) has an exact BER expression: its
+    record carries one and its options leave it valid (no pilots: pilot overhead and estimated
+    CSI are outside the closed form)."""
+    from channels.registry import channel_choice
 
-    return channel_spec(channel).theory is not None
+    choice = channel_choice(channel)
+    return choice.spec.theory is not None and not dict(choice.options).get("pilots")
 
 
 def ber(modulation: str, channel: str, ebno_db: ArrayLike) -> np.ndarray:
@@ -155,7 +158,7 @@ def ber(modulation: str, channel: str, ebno_db: ArrayLike) -> np.ndarray:
 
     Args:
         modulation: one of ``"bpsk"``, ``"qpsk"``, ``"16qam"``, ``"64qam"``.
-        channel: a registered channel name (``channels.CHANNELS``).
+        channel: a registered channel name (``channels.CHANNELS``) or label with options.
         ebno_db: (average) Eb/N0 in dB, scalar or array.
 
     Returns:
@@ -169,7 +172,6 @@ def ber(modulation: str, channel: str, ebno_db: ArrayLike) -> np.ndarray:
 
     if modulation not in MODULATION_BITS:
         raise ValueError(f"unknown modulation {modulation!r}; valid: {', '.join(MODULATION_BITS)}")
-    spec = channel_spec(channel)
-    if spec.theory is None:
+    if not has_theory(channel):
         raise NoTheoryError(f"channel {channel!r} has no exact BER theory")
-    return spec.theory(MODULATION_BITS[modulation], ebno_db)
+    return channel_spec(channel).theory(MODULATION_BITS[modulation], ebno_db)

@@ -3,7 +3,9 @@ from the model cache (trained on first use, then measured with the engine and ca
 
 Learned systems are cached per (system, channel, mod) as ``SYSTEM-CHANNEL-MOD`` in the one model
 cache (:class:`commgan.checkpoint.ModelCache`): ``--models DIR``, else ``$COMMGAN_MODELS``, else
-``$XDG_CACHE_HOME/commgan/models`` (``~/.cache/commgan/models``).
+``$XDG_CACHE_HOME/commgan/models`` (``~/.cache/commgan/models``). SYSTEM and CHANNEL carry their
+non-default options (``ae-rayleigh_coherence32_pilots2_estimatorls-16qam``: a model trained
+with 2 pilots is never used for 4); a plain channel name keeps the shipped models' names.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from channels import WiretapChannel, channel_spec, get_modulation, theory
+from channels import WiretapChannel, channel_choice, channel_spec, get_modulation, theory
 from commgan.checkpoint import CachedModel, ModelCache
 from commgan.comm.registry import file_label, system_choice, system_spec
 from commgan.comm.system import System
@@ -24,8 +26,8 @@ from commgan.sim.engine import simulate_point
 from commgan.sim.sweep import package_versions
 
 __all__ = ["LEARNED_FRACTION", "LoadedSystem", "SystemContext", "SystemSet", "baseline_ber",
-           "build_systems", "check_learned", "load_or_train", "model_stem", "quick_ber",
-           "reference_ebno"]
+           "build_systems", "cache_entry", "check_learned", "load_or_train", "model_stem",
+           "quick_ber", "reference_ebno"]
 
 
 @dataclass
@@ -155,6 +157,21 @@ def build_systems(names: Iterable[str], ctx: SystemContext) -> SystemSet:
     return SystemSet(systems, models)
 
 
+def cache_entry(name: str, ctx: SystemContext, architecture: Any) -> tuple[Path, dict]:
+    """Checkpoint stem and identity of learned system ``name`` (a label) in ``ctx``'s cache:
+    the system's and the channel's non-default options are part of both, so models of other
+    options are never mixed up; a plain channel name gives today's (shipped) names."""
+    choice = system_choice(name)
+    channel = channel_choice(ctx.channel)
+    plain = not channel.changed_options
+    stem = ctx.cache.stem(file_label(choice.label),
+                          channel.label if plain else file_label(channel.label), ctx.mod)
+    identity = {"system": choice.label, "channel": channel.label,
+                "mod": ctx.mod, "architecture": asdict(architecture),
+                **({"options": choice.option_dict} if choice.options else {})}
+    return stem, identity
+
+
 def load_or_train(name: str, ctx: SystemContext, training: Any = None,
                   retrain: bool = False) -> LoadedSystem:
     """The cached learned system ``name`` for (channel, mod): from the model cache, else (with the
@@ -165,15 +182,13 @@ def load_or_train(name: str, ctx: SystemContext, training: Any = None,
     if spec.learned is None:
         raise CommganError(f"system {name!r} is not learned; nothing to train")
     modulation = get_modulation(ctx.mod)
-    use_shipped = training is None and not choice.options
+    use_shipped = (training is None and not choice.options
+                   and not channel_choice(ctx.channel).changed_options)
     training = training or spec.learned.default_training(modulation, ctx.channel)
     key = ctx.key if ctx.key is not None else os.urandom(32)
     system = spec.build(modulation, key=key, device=ctx.device, training=training,
                         options=choice.option_dict)
-    stem = ctx.cache.stem(file_label(name), ctx.channel, ctx.mod)  # options in the label
-    identity = {"system": name, "channel": ctx.channel, "mod": ctx.mod,
-                "architecture": asdict(spec.learned.architecture(training)),
-                **({"options": choice.option_dict} if choice.options else {})}
+    stem, identity = cache_entry(name, ctx, spec.learned.architecture(training))
 
     def train() -> dict:
         ctx.log(f"{name}: training for {ctx.channel}/{ctx.mod} ({training.steps} steps); "

@@ -75,7 +75,8 @@ from commgan.fileio import claim_output
               help="Eve's Eb/N0 minus Bob's, in dB.")
 @key_option("Shared key file")
 @click.option("--out", "out_dir", default=None,
-              help="Output folder [default: results/simulate-CHANNEL-MOD].")
+              help="Output folder [default: results/simulate-CHANNEL-MOD, the channel's options "
+                   "in CHANNEL as in model names].")
 @models_option
 @seed_option
 @device_option
@@ -90,9 +91,9 @@ def simulate(channel, mod, systems, ebno, target_errors, target_block_errors, ma
     Writes results.csv, ber.png, bler.png and config.json to the output folder. An interrupted
     run resumes from its finished points when rerun with the same options.
     """
-    from channels import get_modulation
+    from channels import channel_choice, get_modulation
     from commgan.comm.keys import load_key
-    from commgan.comm.registry import parse_system_names, system_spec
+    from commgan.comm.registry import file_label, parse_system_names, system_spec
     from commgan.sim.config import SimulationConfig
     from commgan.sim.executor import configure_process
     from commgan.sim.results import format_table
@@ -112,7 +113,7 @@ def simulate(channel, mod, systems, ebno, target_errors, target_block_errors, ma
                            f"{bits_per_symbol} (R for {mod})")
     if target_errors is None and target_block_errors is None:
         target_errors = 1000
-    out = claim_output(check_out_dir(out_dir or f"results/simulate-{channel}-{mod}"))
+    out = claim_output(check_out_dir(out_dir or f"results/simulate-{file_label(channel)}-{mod}"))
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     progress = not quiet and sys.stderr.isatty()
     configure_process(threads)
@@ -127,6 +128,7 @@ def simulate(channel, mod, systems, ebno, target_errors, target_block_errors, ma
         channel=channel, mod=mod, systems=tuple(names), ebno_db=grid,
         target_errors=target_errors, target_block_errors=target_block_errors,
         max_bits=max_bits, frame_bits=frame_bits,
+        channel_options=channel_choice(channel).changed_options,
         eve_ebno_offset_db=eve_ebno_offset, seed=seed, device=device,
         models=built.fingerprints(),
     )

@@ -50,15 +50,26 @@ def channel_names() -> list[str]:
     return names()
 
 
-def channel_check(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """Click callback: a channel that cannot be used (a broken plug-in) is one error line."""
-    from channels import channel_spec
+def parse_channel(text: str) -> str:
+    """``NAME`` or ``NAME:OPT=V,...`` -> the channel's canonical label (name and non-default
+    options, e.g. ``rayleigh:coherence=32,pilots=2,estimator=ls``). An unknown name is a usage
+    error that lists the names; a bad option, or a channel that cannot be used (a broken
+    plug-in), is one error line."""
+    from channels import channel_choice
 
+    name = str(text).partition(":")[0].strip().lower()
+    if name not in channel_names():
+        raise click.BadParameter(f"unknown channel {shown(name)}; valid: "
+                                 f"{', '.join(channel_names())}", param_hint="'--channel'")
     try:
-        channel_spec(value)
+        return channel_choice(str(text)).label
     except ValueError as err:
         raise CommganError(str(err)) from None
-    return value
+
+
+def channel_check(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Click callback of ``--channel``: the canonical label (:func:`parse_channel`)."""
+    return parse_channel(value)
 
 
 def mod_names() -> list[str]:
@@ -228,8 +239,11 @@ def positive(ctx: click.Context, param: click.Parameter, value: int | None) -> i
 
 
 channel_option = click.option(
-    "--channel", type=RegistryChoice(channel_names), default="rayleigh",
-    show_default=True, callback=channel_check, help="Channel model.")
+    "--channel", cls=RegistryHelpOption, names=channel_names, default="rayleigh",
+    show_default=True, callback=channel_check,
+    help="Channel model, with options after a colon: rayleigh:coherence=32,pilots=2,"
+         "estimator=ls (coherence: channel uses per fading block; pilots per block, charged to "
+         "the rate; estimator: perfect, ls or lmmse CSI).")
 mod_option = click.option(
     "--mod", type=RegistryChoice(mod_names), default="16qam",
     show_default=True, help="Modulation (sets R = bits per channel use).")

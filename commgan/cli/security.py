@@ -93,7 +93,7 @@ def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
                            f"{bits_per_symbol} (R for {mod})")
     key, key_source = load_key(key_file)
     out = check_out_dir(out_dir or f"results/attack-{'_'.join(map(file_label, names))}-"
-                                   f"{channel}-{mod}")
+                                   f"{file_label(channel)}-{mod}")
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     config = AttackConfig(systems=tuple(names), channel=channel, mod=mod, scenarios=chosen,
                           ebno_db=grid, budget=budget.lower(), frame_bits=frame_bits, seed=seed,
@@ -184,7 +184,8 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
         raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
                            f"{bits_per_symbol} (R for {mod})")
     splits = parse_splits(split_spec, frames)
-    out = Path(out_file or f"results/wiretap-{file_label(name)}-{channel}-{mod}-{ebno:g}dB.npz")
+    out = Path(out_file or f"results/wiretap-{file_label(name)}-{file_label(channel)}-{mod}-"
+                           f"{ebno:g}dB.npz")
     if out.suffix != ".npz":
         raise CommganError(f"--out {str(out)!r} must end in .npz")
     if out.is_dir():

@@ -211,9 +211,10 @@ class QAMLDPCChaChaSystem(QAMLDPCSystem):
 
 
 def _effective_noise(out: ChannelOutput) -> torch.Tensor:
-    """Noise variance of y / h per symbol: no / |h|^2, [B, n] (or scalar on AWGN)."""
+    """Noise variance of y / h per symbol, h the receiver's CSI: (no + e) / |h|^2 with e the
+    CSI's estimation-error variance (0 with perfect CSI), [B, n] (or scalar on AWGN)."""
     no = out.no if out.no.dim() == 0 else out.no.reshape(-1, 1)
-    return no / out.h.abs().square()
+    return (no + out.csi_error_var) / out.h.abs().square()
 
 
 QAM_LDPC = SystemSpec(QAMLDPCSystem,

@@ -14,12 +14,12 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import re
-import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from channels import get_modulation
+from channels.options import checked_options, options_label, split_options
 from commgan.comm.autoencoder import AE
 from commgan.comm.classical import QAM, QAM_CHACHA
 from commgan.comm.coded import QAM_LDPC, QAM_LDPC_CHACHA
@@ -110,9 +110,7 @@ class SystemChoice:
         """The canonical name of this system in a run: ``source`` and its non-default options,
         e.g. ``qam-ldpc:k=256,n=768`` (the ``system`` column of results, resumable)."""
         defaults = self.spec.options() if self.spec.options is not None else None
-        changed = [f"{name}={_text(value)}" for name, value in self.options
-                   if getattr(defaults, name) != value]
-        return self.source + (":" if changed else "") + ",".join(changed)
+        return options_label(self.source, self.options, defaults)
 
     @property
     def option_dict(self) -> dict[str, Any]:
@@ -125,20 +123,12 @@ class SystemChoice:
                                options=self.option_dict, **kwargs)
 
 
-def _text(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
 def system_choice(text: str, more_options: tuple[str, ...] = ()) -> SystemChoice:
     """One system with its options: ``NAME``, ``NAME:OPT=V,OPT=V`` or ``package.module:Class``
     (options then follow as ``package.module:Class:OPT=V``); ``more_options``: further
     ``OPT=V`` items."""
     text = text.strip()
-    head, options = text, ""
-    if ":" in text:
-        before, _, after = text.rpartition(":")
-        if "=" in after or not after:
-            head, options = before, after
+    head, options = split_options(text)
     if not head:
         raise CommganError(f"no system name in {shown(text)}; valid: {', '.join(SYSTEMS)}")
     name = head.lower()
@@ -159,64 +149,10 @@ def system_choice(text: str, more_options: tuple[str, ...] = ()) -> SystemChoice
 def _checked_options(spec: SystemSpec, source: str, items: list[str]
                      ) -> tuple[tuple[str, Any], ...]:
     """``OPT=V`` items checked against the record's options dataclass; all fields, in order."""
-    given: dict[str, str] = {}
-    for item in (part.strip() for part in items):
-        if not item:
-            continue
-        option, equals, value = item.partition("=")
-        option = option.strip().lower().replace("-", "_")
-        if not equals or not option:
-            raise CommganError(f"system {source}: option {shown(item)} is not NAME=VALUE")
-        if option in given:
-            raise CommganError(f"system {source}: option {option} given twice")
-        given[option] = value.strip()
-    if spec.options is None:
-        if given:
-            raise CommganError(f"system {source} takes no options, got {', '.join(given)}")
-        return ()
-    hints = typing.get_type_hints(spec.options)
-    names = [field.name for field in fields(spec.options)]
-    unknown = sorted(set(given) - set(names))
-    if unknown:
-        raise CommganError(f"system {source} has no option {unknown[0]}; valid: "
-                           f"{', '.join(names)}")
-    values = {option: _converted(source, option, value, hints.get(option, str))
-              for option, value in given.items()}
     try:
-        checked = spec.options(**values)
-    except (TypeError, ValueError) as err:
-        raise CommganError(f"system {source}: {err}") from None
-    return tuple((name, getattr(checked, name)) for name in names)
-
-
-def _converted(source: str, option: str, value: str, kind: Any) -> Any:
-    """An option's text as its field's type: int, float, bool or str, or one of them or None
-    (``none`` in the text)."""
-    members = set(typing.get_args(kind))
-    if type(None) in members and len(members) == 2:
-        if value.lower() == "none":
-            return None
-        kind = next(member for member in members if member is not type(None))
-    if kind not in (bool, int, float, str):
-        raise CommganError(f"system {source}: option {option} has a type the command line "
-                           f"cannot give ({kind}); use int, float, bool or str")
-    try:
-        if kind is bool:
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError
-            return value.lower() in ("true", "1", "yes")
-        if kind is int:
-            number = float(value)
-            if not number.is_integer():
-                raise ValueError
-            return int(number)
-        if kind is float:
-            return float(value)
-    except (ValueError, OverflowError):
-        wanted = {bool: "true or false", int: "an integer", float: "a number"}[kind]
-        raise CommganError(f"system {source}: option {option} must be {wanted}, got "
-                           f"{shown(value)}") from None
-    return value
+        return checked_options(spec.options, f"system {source}", items)
+    except ValueError as err:
+        raise CommganError(str(err)) from None
 
 
 def parse_systems(text: str) -> list[SystemChoice]:
