@@ -221,3 +221,24 @@ def test_experiment_smoke(tmp_path, smoke):
     assert (out / "ber.png").stat().st_size > 0
     assert set(pd.read_csv(out / "points.csv")["channel"]) == {
         f"rayleigh:coherence=32,pilots=2,estimator={e}" for e in ("perfect", "ls", "lmmse")}
+
+
+def test_learned_links_train_on_estimated_csi():
+    """A channel without theory (estimated CSI) trains ae with plain BCE (no relative loss), and
+    the training noise charges the pilots as the simulation does."""
+    from channels import get_modulation
+    from commgan.comm.autoencoder import (
+        AutoencoderTraining,
+        reference_ber,
+        train_autoencoder,
+    )
+    from commgan.comm.registry import SYSTEMS
+
+    channel = "rayleigh:coherence=32,pilots=2,estimator=ls"
+    assert reference_ber("16qam", channel, "cpu") is None
+    assert reference_ber("16qam", "rayleigh", "cpu") is not None
+    modulation = get_modulation("16qam")
+    training = AutoencoderTraining(steps=5, batch_frames=16, frame_bits=128)
+    system = SYSTEMS["ae"].build(modulation, training=training)
+    history = train_autoencoder(system, channel, training)
+    assert len(history) == 5 and history["loss"].map(math.isfinite).all()

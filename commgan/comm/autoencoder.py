@@ -126,15 +126,15 @@ training freezes). Every default training range stays above it (the lowest, QPSK
 14 dB: 7e-13)."""
 
 
-def reference_ber(mod: str, channel: str, device) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Theory BER of the Gray baseline as a function of Eb/N0 [dB] tensors (interpolated).
-
-    The relative loss needs it; a channel without a theory is refused with one clear error.
+def reference_ber(mod: str, channel: str, device
+                  ) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """Theory BER of the Gray baseline as a function of Eb/N0 [dB] tensors (interpolated), the
+    divisor of the relative loss; None for a channel without theory (a channel from outside,
+    estimated CSI), where the loss is plain BCE.
     Values are floored at :data:`REFERENCE_FLOOR` (and held constant outside -10..40 dB).
     """
     if not theory.has_theory(channel):
-        raise CommganError(f"channel {channel!r} has no BER theory for the relative loss; "
-                           "train with relative_loss=False")
+        return None
     grid = torch.linspace(-10.0, 40.0, 501)
     values = torch.from_numpy(theory.ber(mod, channel, grid.numpy())).float()
     log_values = values.clamp_min(REFERENCE_FLOOR).log().to(device)
@@ -147,6 +147,13 @@ def reference_ber(mod: str, channel: str, device) -> Callable[[torch.Tensor], to
         return torch.exp(log_values[low] * (1 - frac) + log_values[low + 1] * frac)
 
     return reference
+
+
+def _rate_factor(link: object, symbols: float) -> float:
+    """The share of channel uses left to data by a channel's pilots (1 without pilots, and for
+    a learned channel model)."""
+    factor = getattr(link, "rate_factor", None)
+    return float(factor(round(symbols))) if callable(factor) else 1.0
 
 
 def train_autoencoder(
@@ -175,6 +182,7 @@ def train_autoencoder(
     if link is None:
         link = get_channel(channel, device=str(device))
     rate = system.bits_per_channel_use
+    pilots = _rate_factor(link, training.frame_bits / rate)
     params = list(system.encoder.parameters()) + list(system.decoder.parameters())
     optimizer = torch.optim.Adam(params, lr=training.lr, fused=True)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -193,11 +201,11 @@ def train_autoencoder(
         ebno = torch.empty(training.batch_frames, 1, device=device).uniform_(low, high)
         with autocast(precision, device):
             x = system.encoder(bits)
-        out = link(x, noise_variance(ebno, rate, device=str(device)))  # fp32, learned or not
+        out = link(x, noise_variance(ebno, rate * pilots, device=str(device)))  # fp32
         with autocast(precision, device):
             logits = system.logits(out)
         frame_bce = F.binary_cross_entropy_with_logits(logits, bits, reduction="none").mean(-1)
-        if training.relative_loss:
+        if training.relative_loss and reference is not None:
             frame_bce = frame_bce / reference(ebno[:, 0])
         loss = frame_bce.mean()
         if not math.isfinite(loss.item()):

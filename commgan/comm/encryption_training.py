@@ -107,8 +107,9 @@ class EncryptedLinkProblem:
         return self.system.generator(*self.system.generator_inputs(batch["m"], batch["key"]))
 
     def _links(self, x, batch):
-        no = noise_variance(batch["ebno"], self.system.bits_per_channel_use,
-                            device=str(self.system.device))
+        rate = self.system.bits_per_channel_use
+        rate *= self.bob_link.rate_factor(x.shape[-1])  # pilots are charged as in simulation
+        no = noise_variance(batch["ebno"], rate, device=str(self.system.device))
         return self.bob_link(x, no), self.eve_link(x, no)
 
     def _critic_logits(self, m, x):
@@ -144,7 +145,7 @@ class EncryptedLinkProblem:
         bob_out, eve_out = self._links(x, batch)
         bob_logits = self.system.bob_logits(bob_out, batch["key"])
         bob = bce_per_frame(bob_logits, m)
-        if t.relative_loss:
+        if t.relative_loss and self.reference is not None:
             bob = bob / self.reference(batch["ebno"][:, 0])
         bob = bob.mean()
         eve_error = (torch.sigmoid(self.system.eve(eve_out)) - m).abs().mean()
