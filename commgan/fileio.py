@@ -8,16 +8,14 @@ creates.
 
 Several files are written all or none (:func:`atomic_write_all`, :func:`output_set`): every
 scratch file is complete before the first rename, the renames run with Ctrl-C and SIGTERM held
-back, and a rename that fails puts the previous files back. A run locks its output folder
-(:func:`claim_output`): ``flock`` on ``FOLDER/.commgan.lock`` (``.NAME.lock`` beside an output
-file), which the kernel drops when the process dies, so a killed run never blocks the next one.
+back, and a rename that fails puts the previous files back. Output folders and their locks
+(:func:`claim_output`, :func:`make_folders`) live in :mod:`commgan.folders`; their names are
+re-exported here.
 """
 
 from __future__ import annotations
 
-import atexit
 import errno
-import fcntl
 import json
 import os
 import secrets
@@ -30,38 +28,28 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from commgan.errors import CommganError
+from commgan.folders import (
+    LOCK_NAME,
+    NAME_MAX,
+    claim_output,
+    file_mode,
+    fit_name,
+    make_folders,
+    naming,
+    release_outputs,
+    remove_empty,
+)
 
 __all__ = ["LOCK_NAME", "NAME_MAX", "OutputSet", "atomic_write", "atomic_write_all",
            "claim_output", "json_writer", "make_folders", "output_set", "release_outputs",
            "remove_empty", "scratch_prefix", "sweep_stale", "write_json"]
 
-NAME_MAX = 255
-"""Longest file name in bytes (Linux, macOS and the usual file systems)."""
-LOCK_NAME = ".commgan.lock"
-"""The lock file of an output folder, present only while a run holds the folder."""
-_ROOM = 25
-"""Bytes a scratch name adds to NAME: ``.`` + ``.PID`` (up to 10 digits) + ``.`` + 8 random
-characters + ``.tmp``."""
 _STOPS = frozenset({signal.SIGINT, signal.SIGTERM})
-
-
-def _fit(name: str) -> str:
-    """``name`` cut at a character boundary so that ``_ROOM`` more bytes fit in NAME_MAX."""
-    budget = NAME_MAX - _ROOM
-    if len(os.fsencode(name)) <= budget:
-        return name
-    used = 0
-    for index, char in enumerate(name):
-        used += len(os.fsencode(char))
-        if used > budget:
-            return name[:index]
-    return name
 
 
 def scratch_prefix(path: str | os.PathLike) -> str:
     """The name prefix of this process's scratch files for ``path``: ``.NAME.PID.``."""
-    return f".{_fit(Path(path).name)}.{os.getpid()}."
+    return f".{fit_name(Path(path).name)}.{os.getpid()}."
 
 
 def _alive(pid: int) -> bool:
@@ -77,7 +65,7 @@ def _alive(pid: int) -> bool:
 def sweep_stale(path: str | os.PathLike) -> None:
     """Remove scratch files and folders of ``path`` left by processes that no longer run."""
     path = Path(path)
-    prefix = f".{_fit(path.name)}."
+    prefix = f".{fit_name(path.name)}."
     try:
         entries = list(path.parent.iterdir())
     except OSError:
@@ -93,29 +81,9 @@ def sweep_stale(path: str | os.PathLike) -> None:
             entry.unlink(missing_ok=True)
 
 
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
-"""The process's umask, read once at import (reading it means setting it for a moment, which
-must not race with other threads' file creation)."""
-
-
-def _umask() -> int:
-    return _UMASK
-
-
 _live: set[str] = set()
 """This process's scratch files that a writer is filling now: a nested atomic write to one
 writes it directly (it is already a scratch file)."""
-
-
-def _named(err: OSError, path: Path) -> OSError:
-    """``err`` naming the target ``path`` (not a hidden scratch file)."""
-    return OSError(err.errno, err.strerror or str(err), str(path))
 
 
 def _stage(writers: dict[Path, Callable[[str], object]]) -> list[tuple[str, Path]]:
@@ -135,11 +103,11 @@ def _stage(writers: dict[Path, Callable[[str], object]]) -> list[tuple[str, Path
             staged.append((tmp, path))
             _live.add(tmp)
             write(tmp)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp (and some writers) create 0600
+            os.chmod(tmp, file_mode())  # mkstemp (and some writers) create 0600
     except BaseException as err:
         _discard(staged)
         if isinstance(err, OSError) and path is not None:
-            raise _named(err, path) from None
+            raise naming(err, path) from None
         raise
     finally:
         _batch.reset(token)
@@ -202,7 +170,7 @@ def _commit(staged: list[tuple[str, Path]], remove: Iterable[Path] = ()) -> None
                 except OSError:
                     pass
             if isinstance(err, OSError) and target is not None:
-                raise _named(err, target) from None
+                raise naming(err, target) from None
             raise
     finally:
         _discard(staged)
@@ -297,122 +265,3 @@ def json_writer(data: dict) -> Callable[[str], None]:
 def write_json(data: dict, path: str | os.PathLike) -> None:
     """Atomic JSON write (indented, sorted keys)."""
     atomic_write(path, json_writer(data))
-
-
-def make_folders(folder: str | os.PathLike) -> list[Path]:
-    """Create ``folder`` and its missing parents; return the folders created here, outermost
-    first (for :func:`remove_empty`)."""
-    missing: list[Path] = []
-    path = Path(folder).absolute()
-    while not os.path.lexists(path):
-        missing.append(path)
-        path = path.parent
-    created = []
-    for path in reversed(missing):
-        try:
-            path.mkdir()
-            created.append(path)
-        except FileExistsError:
-            continue
-        except OSError as err:
-            remove_empty(created)
-            raise _named(err, path) from None
-    return created
-
-
-def remove_empty(created: Iterable[Path]) -> None:
-    """Remove the folders of :func:`make_folders` that are still empty, innermost first."""
-    for path in reversed(list(created)):
-        try:
-            path.rmdir()
-        except OSError:
-            return
-
-
-@dataclass
-class _Claim:
-    lock: Path
-    fd: int
-    created: list[Path]
-    inode: tuple[int, int]
-    owner: int = field(default_factory=os.getpid)
-
-
-_claims: list[_Claim] = []
-
-
-def _shown(path: str | os.PathLike, limit: int = 80) -> str:
-    text = str(path)
-    return repr(text if len(text) <= limit else "..." + text[-(limit - 3):])
-
-
-def claim_output(path: str | os.PathLike, option: str = "--out", file: bool = False) -> Path:
-    """Lock the output folder ``path`` (with ``file``, the output file ``path``) for the rest of
-    this run; return ``path``. Creates the folder (and missing parents); :func:`release_outputs`
-    unlocks, removes the lock file and the created folders left empty. Another run holding it is
-    one :class:`CommganError` at once, naming ``option``; a killed holder never blocks."""
-    path = Path(path)
-    folder = path.parent if file else path
-    lock = folder / (f".{_fit(path.name)}.lock" if file else LOCK_NAME)
-    try:
-        held = os.stat(lock)
-        if any(claim.owner == os.getpid() and claim.inode == (held.st_dev, held.st_ino)
-               for claim in _claims):
-            return path  # this process holds it already
-    except OSError:
-        pass
-    created = make_folders(folder)
-    try:
-        fd = _lock(lock, folder, created)
-    except BaseException:
-        remove_empty(created)
-        raise
-    if fd is None:
-        remove_empty(created)
-        raise CommganError(f"{option} {_shown(path)} is in use by another commgan run; wait for "
-                           f"it to finish or choose another {option}")
-    if not _claims:
-        atexit.unregister(release_outputs)
-        atexit.register(release_outputs)
-    opened = os.fstat(fd)
-    _claims.append(_Claim(lock, fd, created, (opened.st_dev, opened.st_ino)))
-    return path
-
-
-def _lock(lock: Path, folder: Path, created: list[Path]) -> int | None:
-    """An open, exclusively locked descriptor of the file ``lock``; None while another process
-    holds it."""
-    for _ in range(100):
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
-        except FileNotFoundError:  # its previous holder removed the folder it had made
-            created.extend(make_folders(folder))
-            continue
-        except OSError as err:
-            raise _named(err, lock) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        opened = os.fstat(fd)
-        try:
-            now = os.stat(lock)
-            if (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino):
-                return fd
-        except FileNotFoundError:
-            pass
-        os.close(fd)  # its previous holder removed it meanwhile: lock the current file
-    raise CommganError(f"cannot lock {_shown(folder)}: its lock file keeps changing")
-
-
-def release_outputs() -> None:
-    """Unlock this process's output folders: remove each lock file, then the folders that
-    :func:`claim_output` created and that stayed empty."""
-    while _claims:
-        claim = _claims.pop()
-        if claim.owner != os.getpid():
-            continue  # a forked child leaves its parent's locks alone
-        claim.lock.unlink(missing_ok=True)
-        os.close(claim.fd)
-        remove_empty(claim.created)

@@ -30,6 +30,7 @@ from commgan.checkpoint import models_dir as resolve_models_dir  # noqa: E402
 from commgan.cli.options import comma_list, listed
 from commgan.configfile import config_option  # noqa: E402
 from commgan.fileio import atomic_write, write_json  # noqa: E402
+from commgan.sim.executor import configure_process  # noqa: E402
 from commgan.vision.cache import load_or_train  # noqa: E402
 from commgan.vision.data import TEST_IMAGES, load_image  # noqa: E402
 from commgan.vision.evaluate import TaskSettings, evaluate_images  # noqa: E402
@@ -52,7 +53,8 @@ class Experiment:
     seed: int = 0
     """Seed of the masks."""
     smoke: bool = False
-    """Tiny model on image crops (seconds; checks the plumbing, the numbers mean nothing)."""
+    """Tiny model on image crops, one torch thread (seconds; checks the plumbing, the numbers
+    mean nothing)."""
     models: str | None = None
     """Model cache folder; None = `commgan.checkpoint.default_models_dir`."""
     out: str = "results/occlusion_curve"
@@ -65,6 +67,8 @@ SMOKE = {"ratios": (0.0, 0.3, 0.6)}
 
 def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> pd.DataFrame:
     """Measure the curve, write the files; returns mean.csv's table."""
+    if experiment.smoke:
+        configure_process(1)  # small tensors: a second thread only adds waiting beside other jobs
     out = Path(experiment.out)
     out.mkdir(parents=True, exist_ok=True)
     models_dir = resolve_models_dir(experiment.models)
@@ -127,7 +131,8 @@ def _plot(mean: pd.DataFrame, path: Path) -> None:
 @click.option("--seed", type=int, default=None,
               help=f"Seed of the masks [default: {Experiment.seed}].")
 @click.option("--smoke", is_flag=True, default=None,
-              help="Tiny model on image crops (seconds; checks the plumbing).")
+              help="Tiny model on image crops, one torch thread (seconds; checks the "
+                   "plumbing).")
 @click.option("--models", default=None, help="Model cache folder [default: $COMMGAN_MODELS, "
               "else ~/.cache/commgan/models].")
 @click.option("--out", default=None, help=f"Output folder [default: {Experiment.out}].")

@@ -34,6 +34,7 @@ from commgan.checkpoint import models_dir as resolve_models_dir
 from commgan.cli.options import comma_list, listed
 from commgan.configfile import config_option
 from commgan.fileio import atomic_write, write_json
+from commgan.sim.executor import configure_process
 from commgan.vision.cache import load_or_train
 from commgan.vision.configs import VisionTraining
 from commgan.vision.data import TEST_IMAGES, load_image
@@ -66,7 +67,8 @@ class Experiment:
     seed: int = 0
     """Seed of masks and noise."""
     smoke: bool = False
-    """Tiny models on image crops (seconds; checks the plumbing, the numbers mean nothing)."""
+    """Tiny models on image crops, one torch thread (seconds; checks the plumbing, the numbers
+    mean nothing)."""
     models: str | None = None
     """Model cache folder; None = `commgan.checkpoint.default_models_dir`."""
     backbone_weights: str | None = None
@@ -101,6 +103,8 @@ def _settings(experiment: Experiment) -> list[tuple[str, str, TaskSettings]]:
 
 def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> pd.DataFrame:
     """Train or load the models, measure every block, write the files; returns table.csv."""
+    if experiment.smoke:
+        configure_process(1)  # small tensors: a second thread only adds waiting beside other jobs
     out = Path(experiment.out)
     out.mkdir(parents=True, exist_ok=True)
     models_dir = resolve_models_dir(experiment.models)
@@ -162,7 +166,8 @@ def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> pd.D
 @click.option("--seed", type=int, default=None,
               help=f"Seed of masks and noise [default: {Experiment.seed}].")
 @click.option("--smoke", is_flag=True, default=None,
-              help="Tiny models on image crops (seconds; checks the plumbing).")
+              help="Tiny models on image crops, one torch thread (seconds; checks the "
+                   "plumbing).")
 @click.option("--models", default=None, help="Model cache folder [default: $COMMGAN_MODELS, "
               "else ~/.cache/commgan/models].")
 @click.option("--backbone-weights", default=None,

@@ -40,6 +40,7 @@ from commgan.checkpoint import checkpoint_paths  # noqa: E402
 from commgan.checkpoint import models_dir as resolve_models_dir  # noqa: E402
 from commgan.configfile import config_option  # noqa: E402
 from commgan.fileio import atomic_write, write_json  # noqa: E402
+from commgan.sim.executor import configure_process  # noqa: E402
 from commgan.vision.cache import cache_stem, load_or_train  # noqa: E402
 from commgan.vision.configs import VisionTraining  # noqa: E402
 from commgan.vision.data import TEST_IMAGES, load_image, read_image  # noqa: E402
@@ -78,7 +79,8 @@ class Experiment:
     """What the table measures and where it goes (saved as config.json)."""
 
     smoke: bool = False
-    """Tiny models on image crops (seconds; checks the plumbing, the numbers mean nothing)."""
+    """Tiny models on image crops, one torch thread (seconds; checks the plumbing, the numbers
+    mean nothing)."""
     models: str | None = None
     """Model cache folder; None = `commgan.checkpoint.default_models_dir`."""
     out: str = "results/translation_table"
@@ -124,6 +126,8 @@ def _summary_figure(summary: pd.DataFrame, path: Path) -> None:
 def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> pd.DataFrame:
     """Train or load the models, measure every task and setting, write the files; returns
     table.csv."""
+    if experiment.smoke:
+        configure_process(1)  # small tensors: a second thread only adds waiting beside other jobs
     out = Path(experiment.out)
     out.mkdir(parents=True, exist_ok=True)
     models_dir = resolve_models_dir(experiment.models)
@@ -192,7 +196,8 @@ def markdown(table: pd.DataFrame) -> str:
 
 @click.command(help=__doc__.splitlines()[0])
 @click.option("--smoke", is_flag=True, default=None,
-              help="Tiny budgets on image crops (seconds; checks the plumbing).")
+              help="Tiny budgets on image crops, one torch thread (seconds; checks the "
+                   "plumbing).")
 @click.option("--models", default=None, help="Model cache folder [default: $COMMGAN_MODELS, "
               "else ~/.cache/commgan/models].")
 @click.option("--out", default=None, help=f"Output folder [default: {Experiment.out}].")

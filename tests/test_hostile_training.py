@@ -42,7 +42,7 @@ from commgan.comm.autoencoder import (
     reference_ber,
     train_autoencoder,
 )
-from commgan.comm.registry import learned_systems, system_spec
+from commgan.comm.registry import SYSTEMS, learned_systems, system_spec
 from commgan.comm.transceiver import TransceiverConfig
 from commgan.errors import CommganError
 from commgan.systems import check_learned, quick_ber, reference_ebno
@@ -99,12 +99,10 @@ def test_e3_a_link_that_did_not_learn_is_not_cached(tmp_path):
 def test_e3_the_check_covers_every_learned_system(tmp_path, monkeypatch, name):
     """A training that leaves the weights as initialised is refused for ae, gan-enc and
     gan-enc-naive alike (keyed ones with Bob's BER under the key)."""
-    import commgan.systems
-
     spec = system_spec(name)
     untrained = dataclasses.replace(spec, learned=dataclasses.replace(
         spec.learned, train=lambda *a, **k: _history(), critic_metrics=None))
-    monkeypatch.setattr(commgan.systems, "system_spec", lambda _: untrained)
+    monkeypatch.setitem(SYSTEMS, name, untrained)
     line = run(["train", "--system", name, "--channel", "awgn", "--quiet", "--models", "m"],
                tmp_path, code=1)
     assert "did not learn" in line and "9 dB" in line
@@ -400,12 +398,10 @@ def test_new_a_full_disk_is_refused_before_training(tmp_path, monkeypatch):
 def test_new_first_use_training_in_simulate_that_did_not_learn(tmp_path, monkeypatch):
     """simulate trains a model that is not shipped (qpsk) on first use: one that did not learn
     ends the run before any output or model exists."""
-    import commgan.systems
-
     spec = system_spec("ae")
     untrained = dataclasses.replace(spec, learned=dataclasses.replace(
         spec.learned, train=lambda *a, **k: _history()))
-    monkeypatch.setattr(commgan.systems, "system_spec", lambda _: untrained)
+    monkeypatch.setitem(SYSTEMS, "ae", untrained)
     line = run([*SIM_AE, "--mod", "qpsk"], tmp_path, code=1)
     assert "did not learn" in line and "awgn/qpsk" in line
     nothing_left(tmp_path)

@@ -18,7 +18,8 @@ listed), and at most :data:`WINDOW` units per process are in flight or finished 
 handed back in order. The fork server and its workers die with the process that started them
 (:mod:`commgan.sim.worker_init`); an interrupted pool stops its fork server too, so no queued
 worker starts after the interrupt; a worker that was killed (e.g. by the out-of-memory killer)
-ends the run with one :class:`~commgan.errors.CommganError`.
+ends the run with one :class:`~commgan.errors.CommganError` that says what ended
+(:mod:`commgan.sim.worker_deaths`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from commgan.errors import CommganError
+from commgan.sim.worker_deaths import death_of, settled_server_death
 
 __all__ = ["BACKENDS", "WINDOW", "Backend", "UnitExecutor", "configure_process", "in_order",
            "runs_inline", "usable_cores"]
@@ -150,62 +151,6 @@ def _stop_fork_server() -> None:
         server._stop()  # closes the alive pipe, reaps the server, removes its socket
     except (AttributeError, ChildProcessError, OSError):
         server._forkserver_pid = None
-
-
-def _signal_words(signum: int) -> str:
-    try:
-        name = signal.Signals(signum).name
-    except ValueError:
-        name = f"signal {signum}"
-    return name + (" (often the out-of-memory killer)" if signum == signal.SIGKILL else "")
-
-
-def _server_death() -> str | None:
-    """How the fork server ended, if it did (its status is read, not reaped)."""
-    from multiprocessing import forkserver
-
-    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
-    if pid is None or not hasattr(os, "waitid"):
-        return None
-    try:
-        status = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return None
-    if status is None:
-        return None
-    if status.si_code in (os.CLD_KILLED, os.CLD_DUMPED):
-        return f"was killed by {_signal_words(status.si_status)}"
-    return "ended"
-
-
-def _settled_server_death(settle_s: float = 2.0) -> str | None:
-    """:func:`_server_death`, waiting up to ``settle_s`` seconds for a server whose pipes are
-    closed to become a zombie (it closes them a moment before it is one)."""
-    deadline = time.monotonic() + settle_s
-    while (server := _server_death()) is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return server
-
-
-def _death_of(pool: ProcessPoolExecutor, settle_s: float = 2.0) -> str:
-    """What ended a broken pool, in words: a worker (and the signal that killed it) or the fork
-    server. Waits up to ``settle_s`` seconds for the pool's manager thread to collect the
-    workers' ends (it alone reads them: a second reader would lose them), and for a killed
-    server to be a zombie (it closes its pipes, which breaks the pool, a moment before)."""
-    deadline = time.monotonic() + settle_s
-    manager = getattr(pool, "_executor_manager_thread", None)
-    if manager is not None:
-        manager.join(settle_s)
-    codes = [getattr(getattr(process, "_popen", None), "returncode", None)
-             for process in list((getattr(pool, "_processes", None) or {}).values())]
-    killer = next((-code for code in codes
-                   if code is not None and code < 0 and -code != signal.SIGTERM), None)
-    if killer is not None:
-        return f"a worker process was killed by {_signal_words(killer)}"
-    server = _settled_server_death(max(0.0, deadline - time.monotonic()))
-    if server is not None:
-        return f"the fork server of the worker processes {server}"
-    return "a worker process ended abruptly"
 
 
 def _call(fn: Callable[[Any, Any], Any], unit: Any) -> Any:
@@ -334,7 +279,7 @@ class UnitExecutor:
 
 
 def _broken(pool: ProcessPoolExecutor) -> CommganError:
-    return CommganError(f"{_death_of(pool)}; rerun with fewer --jobs or a smaller problem")
+    return CommganError(f"{death_of(pool)}; rerun with fewer --jobs or a smaller problem")
 
 
 def _submit(pool: ProcessPoolExecutor, fn: Callable[[Any, Any], Any], unit: Any) -> Future:
@@ -344,7 +289,7 @@ def _submit(pool: ProcessPoolExecutor, fn: Callable[[Any, Any], Any], unit: Any)
     except BrokenProcessPool:
         raise _broken(pool) from None
     except (ConnectionError, EOFError, FileNotFoundError):
-        what = _settled_server_death() or "cannot be reached"
+        what = settled_server_death() or "cannot be reached"
         raise CommganError(f"the fork server of the worker processes {what}; rerun the "
                            "command") from None
 

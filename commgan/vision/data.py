@@ -8,25 +8,29 @@ The split is by image: `TEST_IMAGES` (astronaut, coffee, chelsea) are never samp
 training; `TRAIN_IMAGES` are the other shipped colour photographs. A folder of the user's own
 photographs (``--train-dir``) is split by image into training and validation sets
 (`folder_split`); an entry of a training config's image list is a shipped name or a file path.
+`read_image` reads a user's image file with the bounds of `commgan.vision.imagefile`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import stat
-import warnings
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from commgan.errors import CommganError
+from commgan.vision.imagefile import (
+    MAX_IMAGE_BYTES,
+    MAX_IMAGE_PIXELS,
+    decode_image,
+    read_bounded,
+)
 
 __all__ = [
     "IMAGE_NAMES",
@@ -175,11 +179,11 @@ def folder_split(directory: str | Path, min_size: int = 0,
     by_digest: dict[str, Path] = {}
     total = 0
     for path in files:
-        data = _read_bounded(path, repr(str(path))[:80])
+        data = read_bounded(path, repr(str(path))[:80])
         digest = hashlib.sha256(data).hexdigest()
         if digest in by_digest:
             continue
-        width, height = _decode(data, repr(str(path))[:80]).shape[1::-1]
+        width, height = decode_image(data, repr(str(path))[:80]).shape[1::-1]
         total += width * height
         if total > MAX_FOLDER_PIXELS:
             raise CommganError(f"--train-dir {shown}: its images hold more than "
@@ -241,7 +245,7 @@ def folder_digest(names: Sequence[str]) -> str | None:
         return None
     digest = hashlib.sha256()
     for path in paths:
-        data = _read_bounded(Path(path), repr(str(path))[:80])
+        data = read_bounded(Path(path), repr(str(path))[:80])
         digest.update(hashlib.sha256(data).hexdigest().encode())
     return digest.hexdigest()
 
@@ -251,14 +255,6 @@ def lfw_faces() -> Tensor:
     import skimage.data
 
     return torch.from_numpy(skimage.data.lfw_subset().astype(np.float32)).unsqueeze(1)
-
-
-MAX_IMAGE_PIXELS = 4_000_000
-"""The largest image `read_image` decodes (checked from the header, before decoding)."""
-MAX_IMAGE_BYTES = 64 << 20
-"""The largest image file `read_image` reads, in bytes (64 MiB; a 4-megapixel 8-bit image
-needs at most about 16 MiB)."""
-_MODES = ("1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "YCbCr", "PA")
 
 
 def read_image(path: str | Path) -> Tensor:
@@ -273,84 +269,7 @@ def read_image(path: str | Path) -> Tensor:
     if not str(path).strip():
         raise CommganError("image file name is empty")
     name = repr(str(path))[:80]
-    return from_numpy(_decode(_read_bounded(Path(path), name), name))
-
-
-def _read_bounded(path: Path, name: str) -> bytes:
-    """The bytes of the regular file ``path``, read once; at most `MAX_IMAGE_BYTES`."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise CommganError(f"image {name} does not exist") from None
-    except IsADirectoryError:
-        raise CommganError(f"image {name} is not a file (a regular file is needed)") from None
-    except PermissionError:
-        raise CommganError(f"image {name} cannot be read: permission denied") from None
-    except OSError as err:
-        raise CommganError(f"image {name} cannot be read: "
-                           f"{(err.strerror or type(err).__name__).lower()}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise CommganError(f"image {name} is not a file (a regular file is needed)")
-        if info.st_size > MAX_IMAGE_BYTES:
-            raise CommganError(f"image {name} is {info.st_size / 2**20:,.0f} MiB; at most "
-                               f"{MAX_IMAGE_BYTES >> 20} MiB are read")
-        chunks, size = [], 0
-        while size <= MAX_IMAGE_BYTES:
-            chunk = os.read(fd, min(1 << 20, MAX_IMAGE_BYTES + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as err:
-        raise CommganError(f"image {name} cannot be read: "
-                           f"{(err.strerror or type(err).__name__).lower()}") from None
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
-    if len(data) > MAX_IMAGE_BYTES:
-        raise CommganError(f"image {name} is over {MAX_IMAGE_BYTES >> 20} MiB; at most "
-                           f"{MAX_IMAGE_BYTES >> 20} MiB are read")
-    if not data:
-        raise CommganError(f"image {name} is empty (0 bytes)")
-    return data
-
-
-def _decode(data: bytes, name: str) -> np.ndarray:
-    """The pixels of an image file's bytes: uint8 [H, W, 3]; one CommganError line if the
-    header is refused (`_check_header`) or the data is corrupt."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as image:
-                _check_header(image, name)
-                image.load()
-                return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except CommganError:
-        raise
-    except UnidentifiedImageError:
-        raise CommganError(f"image {name} is not an image file or its format is "
-                           "unsupported") from None
-    except Image.DecompressionBombError:
-        raise CommganError(f"image {name} is over {MAX_IMAGE_PIXELS:,} pixels (at most that "
-                           "many are read): crop or shrink it") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as err:
-        raise CommganError(f"image {name} is corrupt or truncated: "
-                           f"{str(err)[:80] or type(err).__name__}") from None
-
-
-def _check_header(image: Image.Image, name: str) -> None:
-    """Refuse, from the header alone, unsupported pixel modes, 16-bit data and huge images."""
-    width, height = image.size
-    if width * height > MAX_IMAGE_PIXELS:
-        raise CommganError(f"image {name} is {width}x{height} pixels; at most "
-                           f"{MAX_IMAGE_PIXELS:,} pixels are read: crop or shrink it")
-    sixteen = any(";16" in str(tile[3]) for tile in getattr(image, "tile", []) or [])
-    if image.mode not in _MODES or sixteen:
-        mode = f"{image.mode} (16-bit)" if sixteen else image.mode
-        raise CommganError(f"image {name} has unsupported pixel mode {mode} "
-                           "(use 8-bit grey or RGB)")
+    return from_numpy(decode_image(read_bounded(Path(path), name), name))
 
 
 class PatchSampler:
