@@ -28,6 +28,9 @@ class ModulationSpec:
     name: str
     constellation_type: str
     num_bits_per_symbol: int
+    ssd_rotation_deg: float = 0.0
+    """Rotation (degrees) of signal-space diversity (``qam-ssd``, the learned links' start on
+    fast fading): DVB-T2's angles for QPSK, 16QAM and 64QAM (Boutros & Viterbo 1998)."""
 
     def constellation(self, device: str | None = None) -> Constellation:
         """Sionna's unit-energy Gray constellation for this modulation."""
@@ -36,10 +39,10 @@ class ModulationSpec:
 
 
 MODULATIONS: dict[str, ModulationSpec] = {
-    "bpsk": ModulationSpec("bpsk", "pam", 1),
-    "qpsk": ModulationSpec("qpsk", "qam", 2),
-    "16qam": ModulationSpec("16qam", "qam", 4),
-    "64qam": ModulationSpec("64qam", "qam", 6),
+    "bpsk": ModulationSpec("bpsk", "pam", 1, ssd_rotation_deg=45.0),
+    "qpsk": ModulationSpec("qpsk", "qam", 2, ssd_rotation_deg=29.0),
+    "16qam": ModulationSpec("16qam", "qam", 4, ssd_rotation_deg=16.8),
+    "64qam": ModulationSpec("64qam", "qam", 6, ssd_rotation_deg=8.6),
 }
 
 

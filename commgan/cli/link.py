@@ -27,6 +27,7 @@ from commgan.cli.options import (
     precision_names,
     seed_option,
     system_names,
+    train_ebno_defaults,
 )
 from commgan.cli.workers import (
     check_precision,
@@ -160,9 +161,8 @@ def default_frame_bits(multiples: list[int], at_least: int = 512) -> int:
 @mod_option
 @click.option("--steps", type=int, default=None, callback=positive,
               help="Training steps [default: 3000 for ae, 2000 for gan-enc].")
-@click.option("--train-ebno", default=None,
-              help="Training Eb/N0 in dB: one value or LOW:HIGH (uniform per frame) "
-                   "[default: 4:14 on awgn, 0:20 on rayleigh, 10:30 on rayleigh-fast].")
+@click.option("--train-ebno", default=None, cls=RegistryHelpOption, tail=train_ebno_defaults,
+              help="Training Eb/N0 in dB: one value or LOW:HIGH (uniform per frame).")
 @click.option("--lambda-covert", type=float, default=None, callback=finite(0.0, 1e6),
               help="gan-enc: weight of the covertness critic (BER for a noise-like waveform).")
 @click.option("--precision", type=RegistryChoice(precision_names), default="auto",

@@ -32,16 +32,28 @@ class RegistryChoice(click.Choice):
 
 
 class RegistryHelpOption(click.Option):
-    """An option whose help text ends with the registry's names, formatted when shown."""
+    """An option whose help text ends with the registry's names (``names``), or with a text
+    made from the registries (``tail``), formatted when shown."""
 
-    def __init__(self, *args, names: Callable[[], Sequence[str]], **kwargs) -> None:
+    def __init__(self, *args, names: Callable[[], Sequence[str]] | None = None,
+                 tail: Callable[[], str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._names = names
+        self._tail = tail or (lambda: f"Valid: {', '.join(names())}.")
         self._base_help = self.help or ""
 
     def get_help_record(self, ctx: click.Context):
-        self.help = f"{self._base_help} Valid: {', '.join(self._names())}."
+        self.help = f"{self._base_help} {self._tail()}"
         return super().get_help_record(ctx)
+
+
+def train_ebno_defaults() -> str:
+    """``[default: 4:14 on awgn, ...]`` from the channel records' training ranges."""
+    from channels import CHANNELS
+
+    ranges = ", ".join(f"{low:g}:{high:g} on {name}"
+                       for name, (low, high) in ((name, spec.train_ebno_db)
+                                                 for name, spec in CHANNELS.items()))
+    return f"[default: {ranges}]."
 
 
 def channel_names() -> list[str]:

@@ -23,11 +23,7 @@ from channels import ChannelOutput, ModulationSpec
 from commgan.comm.classical import QAMSystem
 from commgan.comm.system import LabelledConstellation, SystemSpec
 
-__all__ = ["QAM_SSD", "ROTATION_DEG", "QAMSSDSystem", "labels_to_bits"]
-
-ROTATION_DEG: dict[str, float] = {"bpsk": 45.0, "qpsk": 29.0, "16qam": 16.8, "64qam": 8.6}
-"""Default rotation per modulation, degrees (DVB-T2's; BPSK: 45)."""
-
+__all__ = ["QAM_SSD", "QAMSSDSystem", "labels_to_bits"]
 
 def labels_to_bits(labels: torch.Tensor, r: int) -> torch.Tensor:
     """R-bit labels [B, n] int64 -> bits [B, n * r] float32, MSB first (Sionna's order)."""
@@ -37,14 +33,14 @@ def labels_to_bits(labels: torch.Tensor, r: int) -> torch.Tensor:
 
 class QAMSSDSystem(QAMSystem):
     """Rotated Gray QAM with cyclic Q-component interleaving and per-symbol ML detection
-    (module docstring). ``rotation_deg``: None = :data:`ROTATION_DEG` of the modulation."""
+    (module docstring). ``rotation_deg``: None = the modulation record's ``ssd_rotation_deg``."""
 
     name = "qam-ssd"
 
     def __init__(self, modulation: ModulationSpec, key: bytes | None = None, device=None,
                  rotation_deg: float | None = None) -> None:
         super().__init__(modulation, key=key, device=device)
-        self.rotation_deg = float(ROTATION_DEG.get(modulation.name, 0.0)
+        self.rotation_deg = float(modulation.ssd_rotation_deg
                                   if rotation_deg is None else rotation_deg)
         angle = math.radians(self.rotation_deg)
         rotation = torch.tensor(complex(math.cos(angle), math.sin(angle)), dtype=torch.complex64,

@@ -23,7 +23,6 @@ from commgan.comm.spreading import (
     interleave,
     ssd_skip,
 )
-from commgan.comm.ssd import ROTATION_DEG as SSD_ROTATION_DEG
 from commgan.gan.blocks import broadcast_condition, conv_block
 
 __all__ = ["Decoder", "Encoder", "PowerNorm", "TransceiverConfig", "bits_to_channels",
@@ -277,7 +276,7 @@ class Encoder(nn.Module):
         self.skip = _modulation_for(self.r) if config.qam_skip else None
         self._mappers: dict[str, Mapper] = {}
         if self.skip is not None:
-            self.rotation_deg = SSD_ROTATION_DEG.get(self.skip.name, 0.0)
+            self.rotation_deg = self.skip.ssd_rotation_deg
             self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -10,6 +10,13 @@ from typing import Any
 __all__ = ["SimulationConfig"]
 
 
+def _default_sweep() -> tuple[str, ...]:
+    """The registry's default sweep (records marked ``default_sweep``)."""
+    from commgan.comm.registry import default_sweep_systems
+
+    return default_sweep_systems()
+
+
 @dataclass
 class SimulationConfig:
     """Everything that determines a BER sweep's numbers (the key is not part of it)."""
@@ -18,7 +25,7 @@ class SimulationConfig:
     """Channel model, a name of ``channels.CHANNELS`` (awgn, rayleigh, rayleigh-fast, ...)."""
     mod: str = "16qam"
     """Modulation of the classical baseline; sets R = bits per channel use."""
-    systems: tuple[str, ...] = ("qam", "qam+chacha", "ae", "gan-enc")
+    systems: tuple[str, ...] = field(default_factory=lambda: _default_sweep())
     """Systems to simulate, by label: name and non-default options (``qam-ldpc:k=256,n=768``)."""
     ebno_db: tuple[float, ...] = tuple(float(v) for v in range(0, 21, 2))
     """Eb/N0 grid in dB."""
