@@ -73,8 +73,8 @@ def test_every_command_has_a_section() -> None:
 
 
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
-    if importlib.util.find_spec("mkdocs") is None:
-        pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
+    assert importlib.util.find_spec("mkdocs") is not None, (
+        "mkdocs is missing: it is part of the test extra (pip install -e '.[test]')")
     site = tmp_path / "site"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run(

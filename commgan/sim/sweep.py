@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from channels import WiretapChannel
+from channels.options import value_text
 from commgan.comm.system import System
 from commgan.fileio import atomic_write_all, json_writer, write_json
 from commgan.sim.config import SimulationConfig
@@ -213,8 +214,7 @@ def _point_frame(rows: list[dict], config: SimulationConfig, system: System) -> 
 
 def options_text(options: dict) -> str:
     """Options as the CLI writes them: ``k=512,n=1024`` (empty without options)."""
-    return ",".join(f"{name}={str(value).lower() if isinstance(value, bool) else value}"
-                    for name, value in options.items())
+    return ",".join(f"{name}={value_text(value)}" for name, value in options.items())
 
 
 def systems_record(systems: dict[str, System]) -> dict[str, dict]:
