@@ -57,7 +57,11 @@ def measure(channels: list[str], engines: list[str], bits_per_point: int, repeat
     from channels import get_modulation
     from commgan.comm.classical import QAMSystem
     from commgan.rng import use_seed
-    from commgan.sim.executor import configure_process, keep_freed_memory
+
+    try:
+        from commgan.parallel import configure_process, keep_freed_memory
+    except ImportError:  # a tree from before commgan.parallel
+        from commgan.sim.executor import configure_process, keep_freed_memory
 
     if threads:
         configure_process(threads)

@@ -32,8 +32,8 @@ import torch
 
 from channels import WiretapChannel, get_modulation
 from commgan.comm.registry import system_spec
+from commgan.parallel import configure_process
 from commgan.sim.engine import simulate_point
-from commgan.sim.executor import configure_process
 from commgan.sim.stats import FrameErrorStats
 from commgan.systems import SystemContext, build_systems, load_or_train
 

@@ -33,9 +33,9 @@ from speed_work import (
 from channels import WiretapChannel
 from commgan.comm.registry import build_system
 from commgan.configfile import config_option
+from commgan.parallel import configure_process
 from commgan.rng import use_seed
 from commgan.sim.engine import simulate_point
-from commgan.sim.executor import configure_process
 
 
 @click.group()
@@ -203,8 +203,8 @@ def ray_backend(out: str) -> None:
     (Ray started and workers warm before timing; identical rows required)."""
     import ray
 
+    from commgan.parallel import Backend
     from commgan.sim.config import SimulationConfig
-    from commgan.sim.executor import Backend
     from commgan.sim.sweep import run_sweep
 
     systems = {"qam": build_system("qam", "16qam"), "ae": build_system("ae", "16qam")}

@@ -4,7 +4,14 @@ Built on Sionna PHY. Never imports :mod:`commgan`.
 """
 
 from channels.awgn import AWGNChannel
-from channels.base import Channel, ChannelOutput, ChannelSpec, device_name, noise_variance
+from channels.base import (
+    Channel,
+    ChannelOutput,
+    ChannelSpec,
+    PilotBlocks,
+    device_name,
+    noise_variance,
+)
 from channels.modulation import (
     MODULATIONS,
     ModulationSpec,
@@ -33,6 +40,7 @@ __all__ = [
     "ChannelSpec",
     "ModulationSpec",
     "NearestPointSlicer",
+    "PilotBlocks",
     "RayleighBlockChannel",
     "RayleighFastChannel",
     "WiretapChannel",

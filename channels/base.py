@@ -4,7 +4,7 @@ variance."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,8 @@ from sionna.phy.utils import ebnodb2no
 
 from channels.options import checked_options
 
-__all__ = ["Channel", "ChannelOutput", "ChannelSpec", "device_name", "noise_variance"]
+__all__ = ["Channel", "ChannelOutput", "ChannelSpec", "PilotBlocks", "device_name",
+           "noise_variance"]
 
 
 def device_name(device: str | torch.device | None) -> str | None:
@@ -36,13 +37,62 @@ class ChannelOutput:
     receiver knows them (the true ones with perfect CSI, else the pilot estimate; all ones on
     AWGN); ``no``: noise variance per complex symbol (scalar tensor or [B, 1]);
     ``csi_error_var``: variance of h's estimation error per symbol (zero with perfect CSI; else
-    [B, n]): a coherent receiver of ``y / h`` sees noise ``(no + csi_error_var) / |h|^2``.
+    [B, n]): a coherent receiver of ``y / h`` sees noise ``(no + csi_error_var) / |h|^2``;
+    ``pilots``: the received pilots and the block layout behind an estimated h (None with
+    perfect CSI or without pilots), for receivers that re-estimate h from a whole block.
     """
 
     y: torch.Tensor
     h: torch.Tensor
     no: torch.Tensor
     csi_error_var: torch.Tensor = field(default_factory=lambda: torch.zeros(()))
+    pilots: PilotBlocks | None = None
+
+    def take(self, index: torch.Tensor | slice) -> ChannelOutput:
+        """The output of a subset of frames (rows)."""
+        return ChannelOutput(self.y[index], self.h[index], _rows(self.no, index),
+                             _rows(self.csi_error_var, index),
+                             None if self.pilots is None else self.pilots.take(index))
+
+    @staticmethod
+    def concat(outputs: Sequence[ChannelOutput]) -> ChannelOutput:
+        """Frames of several outputs, stacked (scalar noise variances must agree)."""
+        first = outputs[0]
+        no = first.no if first.no.dim() == 0 else torch.cat([o.no for o in outputs])
+        error = first.csi_error_var
+        if error.dim():
+            error = torch.cat([o.csi_error_var for o in outputs])
+        pilots = (None if first.pilots is None
+                  else PilotBlocks.concat([o.pilots for o in outputs]))
+        return ChannelOutput(torch.cat([o.y for o in outputs]), torch.cat([o.h for o in outputs]),
+                             no, error, pilots)
+
+
+@dataclass
+class PilotBlocks:
+    """Received pilots of a frame's coherence blocks.
+
+    ``y``: [B, K, Np] complex, the K blocks' Np received pilots (each sent as
+    :data:`channels.estimation.PILOT`); ``data_per_block``: data symbols per block (the frame's
+    n symbols fill K blocks, the last one possibly partial); ``estimator``: ``ls`` or ``lmmse``.
+    """
+
+    y: torch.Tensor
+    data_per_block: int
+    estimator: str
+
+    def take(self, index: torch.Tensor | slice) -> PilotBlocks:
+        return PilotBlocks(self.y[index], self.data_per_block, self.estimator)
+
+    @staticmethod
+    def concat(blocks: Sequence[PilotBlocks]) -> PilotBlocks:
+        return PilotBlocks(torch.cat([b.y for b in blocks]), blocks[0].data_per_block,
+                           blocks[0].estimator)
+
+
+def _rows(value: torch.Tensor, index: torch.Tensor | slice) -> torch.Tensor:
+    """Rows of a per-frame value; a scalar (shared by all frames) stays as it is."""
+    return value if value.dim() == 0 else value[index]
 
 
 def noise_variance(

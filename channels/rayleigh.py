@@ -12,8 +12,8 @@ from typing import ClassVar
 import torch
 from sionna.phy.channel import GenerateFlatFadingChannel
 
-from channels.base import Channel, ChannelOutput, ChannelSpec
-from channels.estimation import ESTIMATORS, PILOT, pilot_estimate
+from channels.base import Channel, ChannelOutput, ChannelSpec, PilotBlocks
+from channels.estimation import ESTIMATORS, PILOT, per_symbol, pilot_estimate
 from channels.theory import ber_rayleigh
 
 __all__ = ["RAYLEIGH", "RAYLEIGH_FAST", "RayleighBlockChannel", "RayleighBlockOptions",
@@ -86,7 +86,7 @@ class RayleighBlockChannel(Channel):
         return num_symbols / (num_symbols + blocks * self.pilots)
 
     def coefficients(self, batch_size: int, num_symbols: int) -> torch.Tensor:
-        return _per_symbol(self._fades(batch_size, num_symbols),
+        return per_symbol(self._fades(batch_size, num_symbols),
                            self._data_per_block(num_symbols), num_symbols)
 
     def _fades(self, batch_size: int, num_symbols: int) -> torch.Tensor:
@@ -102,7 +102,7 @@ class RayleighBlockChannel(Channel):
         batch_noise = no if no.dim() == 0 else no.reshape(-1, 1)
         data, num_symbols = self._data_per_block(x.shape[1]), x.shape[1]
         fades = self._fades(x.shape[0], num_symbols)
-        h = _per_symbol(fades, data, num_symbols)
+        h = per_symbol(fades, data, num_symbols)
         y = self._awgn(h * x, batch_noise)
         sent = torch.full((*fades.shape, self.pilots), PILOT, dtype=x.dtype, device=x.device)
         received = self._awgn(fades.unsqueeze(-1) * sent,
@@ -110,15 +110,9 @@ class RayleighBlockChannel(Channel):
         if self.estimator == "perfect":
             return ChannelOutput(y=y, h=h, no=no)
         estimate, error_var = pilot_estimate(received, batch_noise, self.estimator)
-        return ChannelOutput(y=y, h=_per_symbol(estimate, data, num_symbols), no=no,
-                             csi_error_var=_per_symbol(error_var, data, num_symbols))
-
-
-def _per_symbol(per_block: torch.Tensor, data: int, num_symbols: int) -> torch.Tensor:
-    """[B, K] values per block -> [B, n], each repeated over its block's ``data`` symbols."""
-    if per_block.shape[1] == 1:
-        return per_block.expand(per_block.shape[0], num_symbols)
-    return per_block.repeat_interleave(data, dim=1)[:, :num_symbols]
+        return ChannelOutput(y=y, h=per_symbol(estimate, data, num_symbols), no=no,
+                             csi_error_var=per_symbol(error_var, data, num_symbols),
+                             pilots=PilotBlocks(received, data, self.estimator))
 
 
 class RayleighFastChannel(RayleighBlockChannel):

@@ -22,9 +22,9 @@ import pandas as pd
 
 from commgan.cli.options import parse_ebno
 from commgan.configfile import config_option
+from commgan.parallel import usable_cores
 from commgan.sim.analysis import ebno_at_ber
 from commgan.sim.config import SimulationConfig
-from commgan.sim.executor import usable_cores
 from commgan.sim.sweep import run_sweep
 from commgan.systems import SystemContext, build_systems
 

@@ -1,7 +1,7 @@
 """How far a per-hole choice between the two smooth classical fills can go: reference-oracle
 upper bounds for inpainting on the held-out images.
 
-For each image, mask kind and occluded ratio (masks as in `commgan.vision.evaluate`, seed 0)
+For each image, mask kind and occluded ratio (masks as in `commgan.vision.restore.evaluate`, seed 0)
 this measures, on the whole image (RGB PSNR, 8-bit outputs):
 
 - biharmonic, harmonic and the self-calibrated blend (`commgan.vision.baselines`; no reference);
@@ -37,8 +37,9 @@ from commgan.configfile import config_option
 from commgan.fileio import atomic_write, write_json
 from commgan.vision.baselines import biharmonic_inpaint, calibrated_inpaint, harmonic_inpaint
 from commgan.vision.data import TEST_IMAGES, load_image, quantize
-from commgan.vision.evaluate import TaskSettings, degrade
+from commgan.vision.degradations import TaskSettings
 from commgan.vision.metrics import image_metrics
+from commgan.vision.restore.evaluate import degrade
 
 
 @dataclass

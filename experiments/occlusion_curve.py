@@ -30,13 +30,14 @@ from commgan.checkpoint import models_dir as resolve_models_dir  # noqa: E402
 from commgan.cli.options import comma_list, listed
 from commgan.configfile import config_option  # noqa: E402
 from commgan.fileio import atomic_write, write_json  # noqa: E402
-from commgan.sim.executor import configure_process  # noqa: E402
-from commgan.vision.cache import load_or_train  # noqa: E402
+from commgan.parallel import configure_process  # noqa: E402
 from commgan.vision.data import TEST_IMAGES, load_image  # noqa: E402
-from commgan.vision.evaluate import TaskSettings, evaluate_images  # noqa: E402
-from commgan.vision.report import method_label  # noqa: E402
-from commgan.vision.tasks import VISION_TASKS  # noqa: E402
-from commgan.vision.training import VISION_MODELS  # noqa: E402
+from commgan.vision.degradations import TaskSettings  # noqa: E402
+from commgan.vision.models.cache import load_or_train  # noqa: E402
+from commgan.vision.models.registry import VISION_MODELS  # noqa: E402
+from commgan.vision.restore.evaluate import evaluate_images  # noqa: E402
+from commgan.vision.restore.report import method_label  # noqa: E402
+from commgan.vision.restore.tasks import VISION_TASKS  # noqa: E402
 
 MODEL = VISION_TASKS["inpaint"].model
 """The model measured: the one serving the inpaint task."""

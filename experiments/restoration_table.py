@@ -34,16 +34,16 @@ from commgan.checkpoint import models_dir as resolve_models_dir
 from commgan.cli.options import comma_list, listed
 from commgan.configfile import config_option
 from commgan.fileio import atomic_write, write_json
-from commgan.sim.executor import configure_process
-from commgan.vision.cache import load_or_train
-from commgan.vision.configs import VisionTraining
+from commgan.parallel import configure_process
 from commgan.vision.data import TEST_IMAGES, load_image
-from commgan.vision.degradations import Fade
-from commgan.vision.evaluate import TaskSettings, degrade, evaluate_images, restore_degraded
+from commgan.vision.degradations import Fade, TaskSettings
+from commgan.vision.models.cache import load_or_train
+from commgan.vision.models.record import VisionTraining
+from commgan.vision.models.registry import VISION_MODELS
 from commgan.vision.perceptual import LPIPS, load_backbone_state
-from commgan.vision.report import method_label, side_by_side
-from commgan.vision.tasks import VISION_TASKS
-from commgan.vision.training import VISION_MODELS
+from commgan.vision.restore.evaluate import degrade, evaluate_images, restore_degraded
+from commgan.vision.restore.report import method_label, side_by_side
+from commgan.vision.restore.tasks import VISION_TASKS
 
 FADES = {"default": Fade(),
          "faded-sepia": Fade(desaturation=0.6, sepia=0.7, gamma=1.3, brightness=0.8, lift=0.15),

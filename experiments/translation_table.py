@@ -40,19 +40,15 @@ from commgan.checkpoint import checkpoint_paths  # noqa: E402
 from commgan.checkpoint import models_dir as resolve_models_dir  # noqa: E402
 from commgan.configfile import config_option  # noqa: E402
 from commgan.fileio import atomic_write, write_json  # noqa: E402
-from commgan.sim.executor import configure_process  # noqa: E402
-from commgan.vision.cache import cache_stem, load_or_train  # noqa: E402
-from commgan.vision.configs import VisionTraining  # noqa: E402
+from commgan.parallel import configure_process  # noqa: E402
 from commgan.vision.data import TEST_IMAGES, load_image, read_image  # noqa: E402
-from commgan.vision.degradations import Fade  # noqa: E402
-from commgan.vision.tasks import TaskSettings  # noqa: E402
-from commgan.vision.training import VISION_MODELS  # noqa: E402
-from commgan.vision.translation import (  # noqa: E402
-    TRANSLATION_TASKS,
-    evaluate_translation,
-    side_by_side,
-    translate_image,
-)
+from commgan.vision.degradations import Fade, TaskSettings  # noqa: E402
+from commgan.vision.models.cache import cache_stem, load_or_train  # noqa: E402
+from commgan.vision.models.record import VisionTraining  # noqa: E402
+from commgan.vision.models.registry import VISION_MODELS  # noqa: E402
+from commgan.vision.translate.report import side_by_side  # noqa: E402
+from commgan.vision.translate.run import evaluate_translation, translate_image  # noqa: E402
+from commgan.vision.translate.tasks import TRANSLATION_TASKS  # noqa: E402
 
 FADES = {"default": Fade(),
          "faded-sepia": Fade(desaturation=0.6, sepia=0.7, gamma=1.3, brightness=0.8, lift=0.15),

@@ -49,8 +49,8 @@ from commgan.gan.toys import (  # noqa: E402
     measure,
     toy_gan,
 )
+from commgan.parallel import configure_process  # noqa: E402
 from commgan.rng import derive_seed, generator  # noqa: E402
-from commgan.sim.executor import configure_process  # noqa: E402
 
 LOOSE_STDS = 10.0
 """The looser quality level: within 10 std (0.14 data units) of a centre; neighbouring centres

@@ -11,29 +11,33 @@ from scipy import stats
 
 import commgan.cli.augment  # noqa: F401  (registers the command until commgan.cli imports it)
 from commgan.cli import cli
+from commgan.errors import CommganError
 from commgan.rng import generator
-from commgan.vision.augment import (
-    COLUMNS,
-    QUALITY_COLUMNS,
-    AugmentConfig,
-    AugmentUnit,
-    ClassifierTraining,
-    accuracy,
-    run_augment,
-    train_classifier,
-)
-from commgan.vision.augment_report import summarize, verdicts
-from commgan.vision.digits import (
-    DIGITS_GANS,
+from commgan.vision.augment.classifier import ClassifierTraining, accuracy, train_classifier
+from commgan.vision.augment.digits import (
     NUM_CLASSES,
     TEST_SIZE,
     classical_augment,
     digits_split,
     draw_per_class,
+    max_per_class,
+)
+from commgan.vision.augment.gans import (
+    DIGITS_GANS,
     gan_training,
     generate_digits,
-    max_per_class,
     train_digits_gan,
+)
+from commgan.vision.augment.report import summarize, verdicts
+from commgan.vision.augment.study import (
+    COLUMNS,
+    QUALITY_COLUMNS,
+    AugmentConfig,
+    AugmentShared,
+    AugmentUnit,
+    reference_classifier,
+    run_augment,
+    run_unit,
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -108,6 +112,11 @@ def test_gan_record_trains_and_generates_each_class(name):
     assert torch.equal(samples, generate_digits(again, 4, seed=7)[0])
 
 
+def test_unknown_gan_is_the_registry_line():
+    with pytest.raises(CommganError, match="unknown digits GAN 'vae'; valid: cgan, wgan-gp"):
+        gan_training("vae")
+
+
 def test_wgan_gp_record_is_the_wgan_gp_game():
     training = DIGITS_GANS["wgan-gp"].training
     assert (training.loss, training.gp_weight, training.n_critic, training.d_norm) == (
@@ -142,8 +151,6 @@ def test_study_on_a_tiny_budget_returns_the_documented_tables():
 
 
 def test_units_are_independent_of_order():
-    from commgan.vision.augment import AugmentShared, reference_classifier, run_unit
-
     shared = AugmentShared(TINY, reference_classifier(TINY).state_dict())
     first = run_unit(shared, AugmentUnit(3, 1)).rows
     run_unit(shared, AugmentUnit(2, 0))

@@ -40,7 +40,7 @@ COLUMNS = ["system", "receiver", "ebno_db", "frames", "bits", "errors", "ber", "
            "ci_high"]
 DRIVER = """
 import json, sys
-from commgan.sim.executor import _worker_context
+from commgan.parallel.executor import _worker_context
 _worker_context()  # the fork server loads while this process imports the rest
 from commgan.comm.registry import build_system
 from commgan.sim.config import SimulationConfig

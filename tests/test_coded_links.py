@@ -42,7 +42,9 @@ def test_system_options_parse_to_canonical_labels(text, labels):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("qam:k=1", "system qam takes no options, got k"),
+    ("qam-ssd:k=1", "system qam-ssd takes no options, got k"),
+    ("qam:k=1", "system qam has no option k; valid: csi"),
+    ("qam:csi=foo", "unknown csi receiver 'foo'; valid: pilots, em"),
     ("qam-ldpc:x=1", "has no option x; valid: k, n, decoder, iterations, cn_update"),
     ("qam-ldpc:k=abc", "option k must be an integer"),
     ("qam-ldpc:k=1.5", "option k must be an integer"),
@@ -163,7 +165,7 @@ def test_simulate_writes_ber_and_bler_of_coded_and_uncoded_links(tmp_path):
     assert (coded["rate"] == 2.0).all() and (uncoded["rate"] == 4.0).all()
     assert (coded["options"] == "k=256,n=512,decoder=fast,iterations=20,"
                                 "cn_update=boxplus").all()
-    assert uncoded["options"].isna().all()
+    assert (uncoded["options"] == "csi=pilots").all()
     assert (coded["block_bits"] == 256).all() and (uncoded["block_bits"] == 512).all()
     assert (uncoded["block_errors"] == uncoded["frame_errors"]).all(), "uncoded: block = frame"
     stopped = table["block_errors"].ge(20) | table["bits"].ge(200_000)

@@ -223,10 +223,14 @@ def test_experiment_smoke(tmp_path, smoke):
         f"rayleigh:coherence=32,pilots=2,estimator={e}" for e in ("perfect", "ls", "lmmse")}
 
 
-def test_learned_links_train_on_estimated_csi():
-    """A channel without theory (estimated CSI) trains ae with plain BCE (no relative loss), and
-    the training noise charges the pilots as the simulation does."""
-    from channels import get_modulation
+def test_learned_links_train_on_estimated_csi_and_on_channels_without_theory(monkeypatch):
+    """Estimated CSI keeps its family's perfect-CSI theory as the relative loss's scale; a
+    channel whose record has no theory trains with plain BCE; both charge the pilots."""
+    from dataclasses import replace
+
+    from channels import RayleighBlockChannel, get_modulation
+    from channels.rayleigh import RAYLEIGH
+    from channels.registry import CHANNELS
     from commgan.comm.autoencoder import (
         AutoencoderTraining,
         reference_ber,
@@ -234,11 +238,22 @@ def test_learned_links_train_on_estimated_csi():
     )
     from commgan.comm.registry import SYSTEMS
 
-    channel = "rayleigh:coherence=32,pilots=2,estimator=ls"
-    assert reference_ber("16qam", channel, "cpu") is None
-    assert reference_ber("16qam", "rayleigh", "cpu") is not None
-    modulation = get_modulation("16qam")
-    training = AutoencoderTraining(steps=5, batch_frames=16, frame_bits=128)
-    system = SYSTEMS["ae"].build(modulation, training=training)
-    history = train_autoencoder(system, channel, training)
-    assert len(history) == 5 and history["loss"].map(math.isfinite).all()
+    class NoTheoryChannel(RayleighBlockChannel):
+        name = "rayleigh-no-theory"
+
+    monkeypatch.setitem(CHANNELS, "rayleigh-no-theory",
+                        replace(RAYLEIGH, channel=NoTheoryChannel, theory=None))
+    grid = torch.tensor([5.0, 15.0, 27.0])
+    torch.testing.assert_close(reference_ber("16qam", LABEL, "cpu")(grid),
+                               reference_ber("16qam", "rayleigh", "cpu")(grid))
+    first_losses = []
+    for channel in (LABEL, "rayleigh-no-theory:coherence=32,pilots=2,estimator=ls"):
+        modulation = get_modulation("16qam")
+        training = AutoencoderTraining(steps=5, batch_frames=16, frame_bits=128)
+        system = SYSTEMS["ae"].build(modulation, training=training)
+        history = train_autoencoder(system, channel, training)
+        assert len(history) == 5 and history["loss"].map(math.isfinite).all()
+        first_losses.append(history["loss"].iloc[0])
+    # relative loss: BCE (~0.7 untrained) over BERs <= 0.2 of the 0..20 dB range; plain: BCE
+    assert first_losses[0] > 3.0 and first_losses[1] < 1.0, first_losses
+    assert reference_ber("16qam", "rayleigh-no-theory", "cpu") is None

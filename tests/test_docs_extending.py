@@ -12,8 +12,8 @@ import pytest
 
 from channels import CHANNELS
 from commgan.comm.registry import SYSTEMS
-from commgan.vision.tasks import VISION_TASKS
-from commgan.vision.training import VISION_MODELS
+from commgan.vision.models.registry import VISION_MODELS
+from commgan.vision.restore.tasks import VISION_TASKS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
 BLOCK = re.compile(r"(?:<!--\s*(?P<mark>[^>]*?)\s*-->\s*\n)?^```(?P<lang>\w*)\n(?P<body>.*?)^```$",

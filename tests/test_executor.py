@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from channels import device_name
 from commgan.cli import cli
-from commgan.sim.executor import Backend, UnitExecutor, runs_inline
+from commgan.parallel import Backend, UnitExecutor, runs_inline
 
 
 def _square(shared, unit):

@@ -192,7 +192,7 @@ def test_e23_thread_start_failure_is_one_line(tmp_path, monkeypatch):
     def refuse(self):
         raise RuntimeError("can't start new thread")
 
-    monkeypatch.setattr("commgan.sim.executor.usable_cores", lambda: 4)
+    monkeypatch.setattr("commgan.parallel.process.usable_cores", lambda: 4)
     monkeypatch.setattr(threading.Thread, "start", refuse)
     line = run([*QAM, "--threads", 3, "--out", "o"], tmp_path, code=2)
     assert "cannot start 3 threads" in line
@@ -230,8 +230,8 @@ STOP = "stopped by the test before any work"
 HEAVY = ["commgan.systems.build_systems", "commgan.systems.load_or_train",
          "commgan.sim.sweep.run_sweep", "commgan.security.attack.run_attack",
          "commgan.security.export.export_wiretap", "commgan.channelgan_study.run_convergence",
-         "commgan.vision.restore.run_restore", "commgan.vision.cache.load_or_train",
-         "commgan.sim.executor.UnitExecutor"]
+         "commgan.vision.restore.run.run_restore", "commgan.vision.models.cache.load_or_train",
+         "commgan.parallel.UnitExecutor"]
 BASE = {  # no --quiet: log lines before the work starts are checked too
     "simulate": [*without(QAM, "--quiet"), "--models", "m"],
     "train": ["train", "--system", "ae", "--channel", "awgn", "--steps", "1", "--models", "m"],

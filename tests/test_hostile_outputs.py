@@ -222,10 +222,10 @@ def _interrupt(*args, **kwargs):
      "interrupted; results are written only when the attack finishes, a rerun starts over"),
     ("commgan.channelgan_study.run_convergence", CONVERGE,
      "interrupted; results are written only when the study finishes; a rerun starts over"),
-    ("commgan.vision.cache.train_model", RESTORE,
+    ("commgan.vision.models.cache.train_model", RESTORE,
      "interrupted; results are written only when the restoration finishes, and a model in "
      "training is not cached"),
-    ("commgan.vision.cache.train_model", TRANSLATE,
+    ("commgan.vision.models.cache.train_model", TRANSLATE,
      "interrupted; results are written only when the translation finishes, and a model in "
      "training is not cached"),
 ], ids=["attack", "converge", "restore", "translate"])

@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from test_hostile import CLI, ENV, SIM, bounded, check_failure, nothing_left, run
 
 from commgan.cli import cli
+from commgan.parallel import WINDOW, UnitExecutor
 from commgan.sim.engine import MAX_BITS
-from commgan.sim.executor import WINDOW, UnitExecutor
 
 LONG = ["--ebno", "0:10:0.5", "--max-bits", "100000000", "--target-errors", "10000000"]
 """A sweep that runs far longer than any test waits."""
@@ -237,7 +237,7 @@ def test_new_stuck_worker_does_not_hang_the_end_of_a_run(monkeypatch):
     lock that a killed worker held) is killed after a grace period instead of waiting forever."""
     from multiprocessing import forkserver
 
-    import commgan.sim.executor as executor
+    import commgan.parallel.executor as executor
 
     monkeypatch.setattr(executor, "SHUTDOWN_GRACE_S", 1.0)
     stopped = []

@@ -21,7 +21,7 @@ from test_hostile import CLI, bounded, check_failure, nothing_left, png, run
 
 from commgan.errors import CommganError
 from commgan.vision.data import folder_split, load_image, read_image, to_uint8
-from commgan.vision.training import VISION_MODELS
+from commgan.vision.models.registry import VISION_MODELS
 
 RESTORE = ["restore", "--task", "denoise", "--demo", "--quiet", "--models", "m", "--out", "o"]
 TRAIN = [*RESTORE, "--steps", "2", "--train-dir", "photos"]

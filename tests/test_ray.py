@@ -7,8 +7,8 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from commgan.comm.registry import build_system  # noqa: E402
+from commgan.parallel import Backend  # noqa: E402
 from commgan.sim.config import SimulationConfig  # noqa: E402
-from commgan.sim.executor import Backend  # noqa: E402
 from commgan.sim.sweep import run_sweep  # noqa: E402
 
 KEY = bytes(range(32))

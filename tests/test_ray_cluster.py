@@ -12,8 +12,8 @@ ray = pytest.importorskip("ray")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
 
 from commgan.comm.registry import build_system  # noqa: E402
+from commgan.parallel import Backend  # noqa: E402
 from commgan.sim.config import SimulationConfig  # noqa: E402
-from commgan.sim.executor import Backend  # noqa: E402
 from commgan.sim.sweep import run_sweep  # noqa: E402
 
 

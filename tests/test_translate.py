@@ -1,4 +1,5 @@
-"""pix2pix and CycleGAN on the shared GAN core (commgan.vision.unet, .cyclegan, .translation) and
+"""pix2pix and CycleGAN on the shared GAN core (commgan.vision.nets.unet, .models.pix2pix,
+.models.cyclegan, .translate) and
 ``commgan translate``: shapes, the U-Net's skips, the PatchGAN, a few iterations of each game
 through GANTrainer, the unpaired source, and the CLI (tiny budgets, ``--steps 2``) with bad
 input that ends in one error line, a non-zero exit and no output files."""
@@ -14,21 +15,23 @@ import commgan.cli.translate  # noqa: F401  (registers the command)
 from commgan.cli import cli
 from commgan.errors import CommganError
 from commgan.gan import AdversarialGAN
-from commgan.vision.baselines import stretch_colours
-from commgan.vision.configs import CycleGANTraining, Pix2PixColourTraining, Pix2PixEdgesTraining
-from commgan.vision.cyclegan import CycleGAN, CycleGenerators, UnpairedSource
+from commgan.vision.baselines import edge_colours, stretch_colours
 from commgan.vision.data import TRAIN_IMAGES, folder_split, load_image, read_image, to_uint8
-from commgan.vision.degradations import Fade, fade
+from commgan.vision.degradations import Fade, TaskSettings, fade
 from commgan.vision.metrics import image_metrics
-from commgan.vision.tasks import TaskSettings
-from commgan.vision.training import VISION_MODELS, build_problem, train_model
-from commgan.vision.translation import (
-    TRANSLATION_TASKS,
-    edge_colours,
-    translate_image,
-    translation_task,
+from commgan.vision.models.cyclegan import (
+    CycleGAN,
+    CycleGANTraining,
+    CycleGenerators,
+    UnpairedSource,
 )
-from commgan.vision.unet import PatchDiscriminator, UNetConfig, UNetGenerator, patch_receptive_field
+from commgan.vision.models.pix2pix import Pix2PixColourTraining, Pix2PixTraining
+from commgan.vision.models.registry import VISION_MODELS
+from commgan.vision.models.training import build_problem, train_model
+from commgan.vision.nets.discriminators import PatchDiscriminator, patch_receptive_field
+from commgan.vision.nets.unet import UNetConfig, UNetGenerator
+from commgan.vision.translate.run import translate_image
+from commgan.vision.translate.tasks import TRANSLATION_TASKS, method_name
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -134,14 +137,14 @@ class TestNetworks:
 
 class TestTasks:
     def test_colour_is_the_fading_and_the_stretch_baseline(self):
-        spec = translation_task("colour")
+        spec = TRANSLATION_TASKS["colour"]
         image = load_image("coffee")[:, :64, :96]
         degraded = spec.degrade(image, TaskSettings())
         assert torch.equal(degraded, fade(image, Fade()))
         assert torch.equal(spec.baseline(degraded), stretch_colours(degraded))
 
     def test_edges_and_their_baseline(self):
-        spec = translation_task("edges2photo")
+        spec = TRANSLATION_TASKS["edges2photo"]
         image = load_image("astronaut")[:, :128, :128]
         edges = spec.degrade(image, TaskSettings())
         assert edges.shape == image.shape and set(edges.unique().tolist()) == {0.0, 1.0}
@@ -153,18 +156,21 @@ class TestTasks:
         assert len(edge_rgb) == len(flat_rgb) == 3
 
     def test_unknown_task_and_unsupported_model(self):
-        with pytest.raises(CommganError, match="unknown task"):
-            translation_task("deblur")
+        with pytest.raises(CommganError, match="unknown translation task 'deblur'; valid: "
+                                               "colour, edges2photo"):
+            TRANSLATION_TASKS["deblur"]
         with pytest.raises(CommganError, match="--model cyclegan does not support"):
-            translation_task("edges2photo").model_key("cyclegan")
+            TRANSLATION_TASKS["edges2photo"].model_key("cyclegan")
+        with pytest.raises(CommganError, match="unknown translation model 'vae'"):
+            method_name("vae")
         for spec in TRANSLATION_TASKS.values():
-            for key in spec.models.values():
-                assert VISION_MODELS[key].training.model_name == key
+            for method, key in spec.models.items():
+                assert VISION_MODELS[key].display_name == method_name(method)
 
 
 class TestTraining:
     def test_pix2pix_is_a_conditional_gan_with_l1_100(self):
-        problem = build_problem(Pix2PixColourTraining(**TINY))
+        problem = build_problem(VISION_MODELS["pix2pix-colour"], Pix2PixColourTraining(**TINY))
         assert isinstance(problem, AdversarialGAN) and problem.condition_discriminator
         assert problem.noise_shape is None and problem.loss.mode == "nonsaturating"
         assert problem.extra_losses["l1"][0] == 100.0
@@ -174,21 +180,22 @@ class TestTraining:
         assert float(faded.mean()) < float(clean.mean())  # darkened on average
         assert not torch.equal(context, faded) and 0 <= float(context.min()) <= 1
 
-    @pytest.mark.parametrize("make", [Pix2PixColourTraining, Pix2PixEdgesTraining])
-    def test_pix2pix_trains_through_the_shared_trainer(self, make):
-        generator, history = train_model(make(**TINY, iterations=3))
+    @pytest.mark.parametrize("name, make", [("pix2pix-colour", Pix2PixColourTraining),
+                                            ("pix2pix-edges2photo", Pix2PixTraining)])
+    def test_pix2pix_trains_through_the_shared_trainer(self, name, make):
+        generator, history = train_model(VISION_MODELS[name], make(**TINY, iterations=3))
         assert len(history) == 3 and not generator.training
         assert np.isfinite(history[["loss_d", "loss_g", "g_l1", "g_adv"]].to_numpy()).all()
 
     def test_edges_batches_are_aligned_edge_maps(self):
-        problem = build_problem(Pix2PixEdgesTraining(**TINY))
+        problem = build_problem(VISION_MODELS["pix2pix-edges2photo"], Pix2PixTraining(**TINY))
         photo, edges = problem.next_batch()
         assert photo.shape == edges.shape == (4, 3, 32, 32)
         assert set(edges.unique().tolist()) <= {0.0, 1.0}
         assert torch.equal(edges[:, 0], edges[:, 2])
 
     def test_cyclegan_losses_and_training(self):
-        problem = build_problem(CycleGANTraining(**TINY))
+        problem = build_problem(VISION_MODELS["cyclegan-colour"], CycleGANTraining(**TINY))
         assert isinstance(problem, CycleGAN)
         assert isinstance(problem.generator, CycleGenerators)
         assert set(problem.discriminator) == {"D_A", "D_B"}
@@ -196,7 +203,8 @@ class TestTraining:
         loss, metrics = problem.generator_loss(batch)
         expected = metrics["g_adv"] + 10 * metrics["g_cycle"] + 5 * metrics["g_identity"]
         assert float(loss.detach()) == pytest.approx(expected, rel=1e-5)
-        generator, history = train_model(CycleGANTraining(**TINY, iterations=3))
+        generator, history = train_model(VISION_MODELS["cyclegan-colour"],
+                                         CycleGANTraining(**TINY, iterations=3))
         assert len(history) == 3 and isinstance(generator, CycleGenerators)
         columns = ["loss_d", "loss_g", "g_adv", "g_cycle", "g_identity", "d_b_fake"]
         assert np.isfinite(history[columns].to_numpy()).all()
@@ -315,7 +323,7 @@ def test_cli_train_dir(tmp_path, photo):
     assert "images_sha256" in meta and "photo" in meta
     table = pd.read_csv(out / "metrics.csv").set_index("method")
     reference = read_image(photo)
-    spec = translation_task("edges2photo")
+    spec = TRANSLATION_TASKS["edges2photo"]
     training_images = folder_split(folder)[0]
     assert edge_colours(training_images) != edge_colours(TRAIN_IMAGES)
     baseline = spec.baseline(spec.degrade(reference, TaskSettings()), training_images)

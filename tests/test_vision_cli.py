@@ -9,7 +9,7 @@ from PIL import Image
 
 from commgan.cli import cli
 from commgan.vision.data import load_image, to_uint8
-from commgan.vision.report import MODEL_NAMES
+from commgan.vision.restore.report import method_label
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -41,6 +41,7 @@ def test_sr_demo_reproduces_bicubic_reference(tmp_path):
 
 @pytest.mark.parametrize("task, extra, size", [
     ("inpaint", ["--ratio", "0.3", "--mask-kind", "free-form"], (96, 64)),
+    ("inpaint", ["--mask-kind", "block-removal"], (96, 64)),  # every kind of make_mask
     ("denoise", ["--sigma", "15"], (96, 64)),
     ("colour", [], (96, 64)),
 ])
@@ -52,7 +53,7 @@ def test_tasks_on_an_image_file(tmp_path, photo, task, extra, size):
     table = pd.read_csv(out / "metrics.csv")
     classical = {"inpaint": ["biharmonic", "harmonic", "calibrated blend"],
                  "denoise": ["non-local means"], "colour": ["white balance + stretch"]}[task]
-    assert list(table["method"]) == ["degraded", *classical, MODEL_NAMES[task]]
+    assert list(table["method"]) == ["degraded", *classical, method_label(task, "model")]
     assert np.isfinite(table["psnr"]).all()
 
 

@@ -1,6 +1,6 @@
-"""commgan.vision.models, .training and .cache: shapes, the bicubic/identity start, training
-through the shared GANTrainer (warm-up, then the D/G game), learning, the records and the model
-cache."""
+"""commgan.vision.nets and .models (records, training, cache): shapes, the bicubic/identity
+start, training through the shared GANTrainer (warm-up, then the D/G game), learning, the records
+and the model cache."""
 
 import json
 
@@ -11,25 +11,21 @@ import torch.nn.functional as F
 from commgan.checkpoint import checkpoint_paths
 from commgan.errors import CommganError
 from commgan.vision.baselines import biharmonic_inpaint
-from commgan.vision.cache import cache_stem, load_or_train
-from commgan.vision.configs import ColourTraining, RestorationTraining, SRTraining
 from commgan.vision.data import load_image
-from commgan.vision.degradations import Fade, degrade_colour, fade
-from commgan.vision.evaluate import TaskSettings, evaluate_images, run_model
-from commgan.vision.models import (
-    ColourConfig,
-    ColourSRGenerator,
-    ConvDiscriminator,
-    RestorationConfig,
-    RestorationGenerator,
-    SRConfig,
-    SRGenerator,
-    colour_statistics,
-)
-from commgan.vision.sources import ColourSource, RestorationSource
-from commgan.vision.tasks import VISION_TASKS
-from commgan.vision.training import VISION_MODELS, build_problem, train_model
-from commgan.vision.translation import TRANSLATION_TASKS
+from commgan.vision.degradations import Fade, TaskSettings, degrade_colour, fade
+from commgan.vision.models.cache import cache_stem, load_or_train
+from commgan.vision.models.crsrgan import ColourSource, ColourTraining
+from commgan.vision.models.multiloss import RestorationSource, RestorationTraining
+from commgan.vision.models.registry import VISION_MODELS
+from commgan.vision.models.srgan import SRTraining
+from commgan.vision.models.training import build_problem, train_model
+from commgan.vision.nets.colour import colour_statistics
+from commgan.vision.nets.discriminators import ConvDiscriminator
+from commgan.vision.nets.restoration import RestorationConfig, RestorationGenerator
+from commgan.vision.nets.sr import ColourConfig, ColourSRGenerator, SRConfig, SRGenerator
+from commgan.vision.restore.evaluate import degrade, evaluate_images, run_model
+from commgan.vision.restore.tasks import VISION_TASKS
+from commgan.vision.translate.tasks import TRANSLATION_TASKS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -102,7 +98,7 @@ class TestModels:
 
 class TestTraining:
     def test_sr_problem_losses(self):
-        problem = build_problem(tiny_sr())
+        problem = build_problem(VISION_MODELS["sr"], tiny_sr())
         target, low = problem.next_batch()
         assert target.shape == (4, 3, 32, 32) and low.shape == (4, 3, 8, 8)
         assert problem.adv_weight == 1e-3 and not problem.condition_discriminator
@@ -110,8 +106,9 @@ class TestTraining:
         assert set(metrics) == {"g_content"}
 
     def test_colour_batches_are_faded_and_downsampled(self):
-        problem = build_problem(ColourTraining(generator=ColourConfig(channels=8, blocks=1),
-                                               patch=32, batch_size=4, images=("rocket",)))
+        problem = build_problem(VISION_MODELS["colour"], ColourTraining(
+            generator=ColourConfig(channels=8, blocks=1), patch=32, batch_size=4,
+            images=("rocket",)))
         target, low = problem.next_batch()
         assert low.shape == (4, 6, 16, 16)  # the faded patch and its region's context pixels
         assert float(low[:, :3].mean()) < float(target.mean())  # darkened on average
@@ -129,7 +126,7 @@ class TestTraining:
         target, condition = ColourSource(training, [load_image("rocket")])()
         assert torch.equal(condition[0, :3], degrade_colour(target[0], Fade(), 2))
         assert torch.equal(condition[0, 3:], fade(condition[0, 3:], Fade(0, 0, 1, 1, 0)))
-        problem = build_problem(training)
+        problem = build_problem(VISION_MODELS["colour"], training)
         assert isinstance(problem.generator, ColourSRGenerator)
         assert problem.next_batch()[1].shape == (4, 6, 16, 16)
 
@@ -147,9 +144,10 @@ class TestTraining:
         target, condition = noisy()
         assert condition[:, 3:].abs().sum() == 0 and (condition[:, :3] != target).any()
 
-    @pytest.mark.parametrize("make", [tiny_sr, tiny_restoration, tiny_colour])
-    def test_trains_through_the_shared_trainer(self, make):
-        generator, history = train_model(make(iterations=4, warmup=2))
+    @pytest.mark.parametrize("name, make", [("sr", tiny_sr), ("restore", tiny_restoration),
+                                            ("colour", tiny_colour)])
+    def test_trains_through_the_shared_trainer(self, name, make):
+        generator, history = train_model(VISION_MODELS[name], make(iterations=4, warmup=2))
         assert len(history) == 4
         assert history["loss_d"].iloc[:2].isna().all() and history["loss_d"].iloc[2:].notna().all()
         assert "g_adv" in history.columns and history["loss_g"].notna().all()
@@ -159,7 +157,7 @@ class TestTraining:
         """Learning can fail: 60 warm-up iterations must lift PSNR(Y) above bicubic's."""
         training = SRTraining(generator=SRConfig(channels=16, blocks=2), d_channels=8,
                               patch=48, batch_size=8, iterations=60, warmup=60, lr_g=1e-3)
-        generator, _ = train_model(training)
+        generator, _ = train_model(VISION_MODELS["sr"], training)
         images = {"astronaut": load_image("astronaut")[:, 128:384, 128:384]}
         table = evaluate_images("sr", generator, images).set_index("method")
         gain = table.loc["model", "psnr_y"] - table.loc["baseline", "psnr_y"]
@@ -167,13 +165,19 @@ class TestTraining:
 
 
 class TestRecords:
-    def test_every_task_names_a_model_and_every_model_its_config(self):
+    def test_every_model_serves_a_task_and_records_own_their_names(self):
         served = {task.model for task in VISION_TASKS.values()} | {
             key for task in TRANSLATION_TASKS.values() for key in task.models.values()}
         assert served == set(VISION_MODELS)
-        assert all(task.name == name for name, task in VISION_TASKS.items())
-        for name, model in VISION_MODELS.items():
-            assert model.training.model_name == name
+        for registry in (VISION_MODELS, VISION_TASKS, TRANSLATION_TASKS):
+            assert all(record.name == name for name, record in registry.items())
+        stems = [model.stem for model in VISION_MODELS.values()]
+        assert len(set(stems)) == len(stems)  # one cache name per model
+
+    def test_a_model_refuses_the_config_of_another(self):
+        with pytest.raises(TypeError, match="RestorationTraining"):
+            VISION_MODELS["restore"].config(SRTraining())
+        assert isinstance(VISION_MODELS["restore"].config(), RestorationTraining)
 
     def test_shorter_budgets(self):
         short = RestorationTraining().with_steps(2)
@@ -204,7 +208,7 @@ class TestCache:
         weights.write_bytes(weights.read_bytes()[:-10])
         with pytest.raises(CommganError, match="corrupt or truncated"):
             load_or_train("sr", tmp_path, training)
-        with pytest.raises(CommganError, match="unknown model"):
+        with pytest.raises(CommganError, match="unknown vision model 'gan'; valid: sr, "):
             cache_stem("gan", tmp_path)
 
     def test_default_stems_are_the_names_of_existing_caches(self, tmp_path):
@@ -215,11 +219,10 @@ class TestCache:
             "multiloss-restore-3bbe4f457629"
 
     def test_inpaint_model_run_keeps_known_pixels(self):
-        generator, _ = train_model(tiny_restoration(iterations=2, warmup=1))
+        generator, _ = train_model(VISION_MODELS["restore"],
+                                   tiny_restoration(iterations=2, warmup=1))
         image = load_image("coffee")[:, :64, :64]
         settings = TaskSettings(ratio=0.2)
-        from commgan.vision.evaluate import degrade
-
         reference, degraded, mask = degrade("inpaint", image, settings)
         out = run_model("inpaint", generator, degraded, mask)
         assert torch.allclose(out * (1 - mask), reference * (1 - mask), atol=0.5 / 255)

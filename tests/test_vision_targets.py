@@ -5,11 +5,11 @@ run trains the models (minutes each on a CPU); later runs reuse the model cache
 import pytest
 
 from commgan.checkpoint import default_models_dir
-from commgan.vision.cache import load_or_train
 from commgan.vision.data import TEST_IMAGES, load_image
-from commgan.vision.degradations import Fade
-from commgan.vision.evaluate import TaskSettings, evaluate_images
-from commgan.vision.translation import evaluate_translation
+from commgan.vision.degradations import Fade, TaskSettings
+from commgan.vision.models.cache import load_or_train
+from commgan.vision.restore.evaluate import evaluate_images
+from commgan.vision.translate.run import evaluate_translation
 
 pytestmark = pytest.mark.slow
 

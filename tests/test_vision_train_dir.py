@@ -10,10 +10,13 @@ from PIL import Image
 
 from commgan.cli import cli
 from commgan.errors import CommganError
-from commgan.vision.cache import cache_stem
-from commgan.vision.configs import RestorationTraining, SRTraining
 from commgan.vision.data import folder_digest, folder_split, load_image, to_uint8
-from commgan.vision.training import train_model, validation_psnr
+from commgan.vision.models.cache import cache_stem
+from commgan.vision.models.multiloss import RestorationTraining
+from commgan.vision.models.record import VALIDATION_BATCHES
+from commgan.vision.models.registry import VISION_MODELS
+from commgan.vision.models.srgan import SRTraining
+from commgan.vision.models.training import train_model, validation_psnr
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -71,14 +74,12 @@ def test_generator_chosen_on_validation(tmp_path):
     folder = write_photos(tmp_path / "photos")
     training = SRTraining(iterations=12, warmup=4, batch_size=2).with_images(
         *folder_split(folder, min_size=64))
-    generator, history = train_model(training)
+    generator, history = train_model(VISION_MODELS["sr"], training)
     checked = history.dropna(subset=["validation_psnr"])
     assert len(checked) >= 10
     scores = dict(zip(checked["iteration"], checked["validation_psnr"], strict=True))
     chosen = history.attrs["chosen_iteration"]
     assert history.attrs["chosen_psnr"] >= max(scores.values())
-    from commgan.vision.configs import VALIDATION_BATCHES
-    from commgan.vision.training import VISION_MODELS
     source = VISION_MODELS["sr"].batch_source(training.validation_source(),
                                               [load_image(name) for name in training.validation])
     batches = [source() for _ in range(VALIDATION_BATCHES)]

@@ -23,7 +23,7 @@ from commgan.comm.channelgan import (
 )
 from commgan.errors import TrainingDiverged
 from commgan.gan import GANDivergenceError
-from commgan.sim.executor import Backend, UnitExecutor
+from commgan.parallel import Backend, UnitExecutor
 
 __all__ = ["ChannelModelDiverged", "run_convergence"]
 

@@ -1,4 +1,6 @@
-"""The ``commgan`` click group: every error is one ``Error: ...`` line on stderr.
+"""The ``commgan`` click group: every error is one ``Error: ...`` line on stderr, and
+``commgan --help`` lists the commands by topic (:data:`TOPICS`, declared per command with
+``@cli.command(topic=...)``).
 
 A Ctrl-C or SIGTERM ends a run with ``Error: interrupted; ...``, where ``...`` is what the
 interrupted command declared with :func:`on_interrupt` (what it keeps and what a rerun does).
@@ -18,7 +20,12 @@ import click
 from commgan.errors import CommganError, redact
 from commgan.fileio import release_outputs
 
-__all__ = ["cli", "main", "on_interrupt"]
+__all__ = ["TOPICS", "cli", "main", "on_interrupt"]
+
+TOPICS = {"link": "Link", "security": "Security", "vision": "Vision"}
+"""Topic of a command -> its section title in ``commgan --help``, in this order; commands
+without a topic (e.g. from a plug-in) are listed after them, under "Other"."""
+OTHER = "Other"
 
 MAX_MESSAGE = 300
 MAX_PATH = 100
@@ -51,6 +58,40 @@ class _OneLineErrors(click.Group):
             release_outputs()
             if on_main:
                 signal.signal(signal.SIGTERM, previous)
+
+    def command(self, *args, topic: str | None = None, **kwargs):
+        """Click's ``command`` decorator, plus the command's ``topic`` (a key of
+        :data:`TOPICS`) for the help page."""
+        if topic is not None and topic not in TOPICS:
+            raise ValueError(f"topic must be one of {', '.join(TOPICS)}, got {topic!r}")
+        if args and callable(args[0]):  # @cli.command without parentheses
+            return super().command(*args, **kwargs)
+        make = super().command(*args, **kwargs)
+
+        def register(function: Callable) -> click.Command:
+            command = make(function)
+            command.topic = topic
+            return command
+
+        return register
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands in one section per topic (:data:`TOPICS`), then the others."""
+        commands = [(name, command) for name in self.list_commands(ctx)
+                    if (command := self.get_command(ctx, name)) is not None
+                    and not command.hidden]
+        if not commands:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+        sections: dict[str, list[tuple[str, str]]] = {title: [] for title in
+                                                      [*TOPICS.values(), OTHER]}
+        for name, command in commands:
+            title = TOPICS.get(getattr(command, "topic", None), OTHER)
+            sections[title].append((name, command.get_short_help_str(limit)))
+        for title, rows in sections.items():
+            if rows:
+                with formatter.section(f"{title} commands"):
+                    formatter.write_dl(rows)
 
     def resolve_command(self, ctx, args):
         name, command, rest = super().resolve_command(ctx, args)

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 import click
 
 from commgan.cli.app import cli, on_interrupt
-from commgan.cli.options import check_out_dir, comma_list, seed_option
-from commgan.cli.workers import (
-    device_option,
-    make_backend,
-    resolve_device,
-    resolve_jobs,
-    worker_options,
-)
+from commgan.cli.context import TABLE_QUIET_HELP, RunContext, run_command
+from commgan.cli.options import RegistryHelpOption, check_out_dir, comma_list
 from commgan.configfile import config_option
 from commgan.errors import CommganError
 from commgan.fileio import claim_output, output_set
-
-DEFAULT_PER_CLASS = "5,10,20,50"
 
 
 def _positive_ints(ctx: click.Context, param: click.Parameter, value: str | None
                    ) -> tuple[int, ...] | None:
     """A comma list of positive integers, each given once, at most as many as the smallest
     class of the pool holds images (counted before the list is read)."""
-    from commgan.vision.digits import max_per_class
+    from commgan.vision.augment.digits import max_per_class
 
     limit = max_per_class()
     if value is not None and value.count(",") >= limit:
@@ -45,10 +36,11 @@ def _positive_ints(ctx: click.Context, param: click.Parameter, value: str | None
 
 def _bounded(bound: str) -> Callable[[click.Context, click.Parameter, int | None],
                                      int | None]:
-    """A click callback: an integer in [1, ``commgan.vision.augment.<bound>``] (None stays)."""
+    """A click callback: an integer in [1, ``commgan.vision.augment.study.<bound>``] (None
+    stays)."""
 
     def check(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-        from commgan.vision import augment as study
+        from commgan.vision.augment import study
 
         limit = getattr(study, bound)
         if value is not None and not 0 < value <= limit:
@@ -60,41 +52,65 @@ def _bounded(bound: str) -> Callable[[click.Context, click.Parameter, int | None
     return check
 
 
-def _gan_names() -> list[str]:
-    from commgan.vision.digits import DIGITS_GANS
+def _defaults(text: str) -> Callable[[], str]:
+    """A help tail made when shown, from the study's defaults and bounds and the GAN records:
+    ``text`` formatted with the values of `_help_values`."""
+    return lambda: text.format(**_help_values())
 
-    return list(DIGITS_GANS)
+
+def _help_values() -> dict[str, str]:
+    from commgan.vision.augment import study
+    from commgan.vision.augment.classifier import ClassifierTraining
+    from commgan.vision.augment.digits import max_per_class
+    from commgan.vision.augment.gans import DIGITS_GANS
+
+    config = study.AugmentConfig()
+    return {
+        "per_class": ",".join(map(str, config.per_class)), "per_class_limit": max_per_class(),
+        "seeds": config.seeds, "max_seeds": f"{study.MAX_SEEDS:,}",
+        "gans": ", ".join(DIGITS_GANS),
+        "gan_iterations": ", ".join(f"{name} {gan.training.iterations}"
+                                    for name, gan in DIGITS_GANS.items()),
+        "max_gan_iterations": f"{study.MAX_GAN_ITERATIONS:,}",
+        "classifier_steps": ClassifierTraining().steps,
+        "max_classifier_steps": f"{study.MAX_CLASSIFIER_STEPS:,}",
+        "synthetic": config.synthetic_per_class,
+        "max_synthetic": f"{study.MAX_SYNTHETIC_PER_CLASS:,}",
+    }
 
 
 @on_interrupt("results are written only when the study finishes; a rerun starts over")
-@cli.command()
+@cli.command(topic="vision")
 @config_option
-@click.option("--per-class", "per_class", default=DEFAULT_PER_CLASS, show_default=True,
-              callback=_positive_ints,
-              help="Training images per class: a comma list of positive integers (at most the "
-                   "smallest class of the pool, 87).")
-@click.option("--seeds", type=int, default=5, show_default=True, callback=_bounded("MAX_SEEDS"),
-              help="Seeds per size (seed, seed + 1, ...; at most 1000).")
-@click.option("--gans", default=None,
-              help="Comma list of GAN variants [default: all: cgan, wgan-gp].")
+@click.option("--per-class", "per_class", default=None, callback=_positive_ints,
+              cls=RegistryHelpOption, tail=_defaults(
+                  "(at most the smallest class of the pool, {per_class_limit}) "
+                  "[default: {per_class}]."),
+              help="Training images per class: a comma list of positive integers")
+@click.option("--seeds", type=int, default=None, callback=_bounded("MAX_SEEDS"),
+              cls=RegistryHelpOption,
+              tail=_defaults("(seed, seed + 1, ...; at most {max_seeds}) [default: {seeds}]."),
+              help="Seeds per size")
+@click.option("--gans", default=None, cls=RegistryHelpOption,
+              tail=_defaults("[default: all: {gans}]."), help="Comma list of GAN variants")
 @click.option("--gan-iters", type=int, default=None, callback=_bounded("MAX_GAN_ITERATIONS"),
-              help="Iterations of every GAN, at most 1,000,000 [default: per GAN: cgan 2000, "
-                   "wgan-gp 1000].")
+              cls=RegistryHelpOption, tail=_defaults(
+                  "at most {max_gan_iterations} [default: per GAN: {gan_iterations}]."),
+              help="Iterations of every GAN,")
 @click.option("--classifier-steps", type=int, default=None,
-              callback=_bounded("MAX_CLASSIFIER_STEPS"),
-              help="Training steps of every classifier, at most 1,000,000 [default: 300].")
-@click.option("--synthetic", type=int, default=200, show_default=True,
-              callback=_bounded("MAX_SYNTHETIC_PER_CLASS"),
-              help="Synthetic images per class added by classical augmentation and each GAN "
-                   "(half of each classifier batch; at most 10,000).")
-@worker_options
+              callback=_bounded("MAX_CLASSIFIER_STEPS"), cls=RegistryHelpOption,
+              tail=_defaults("at most {max_classifier_steps} [default: {classifier_steps}]."),
+              help="Training steps of every classifier,")
+@click.option("--synthetic", type=int, default=None,
+              callback=_bounded("MAX_SYNTHETIC_PER_CLASS"), cls=RegistryHelpOption,
+              tail=_defaults("(half of each classifier batch; at most {max_synthetic}) "
+                             "[default: {synthetic}]."),
+              help="Synthetic images per class added by classical augmentation and each GAN")
 @click.option("--out", "out_dir", default="results/augment", show_default=True,
               help="Output folder.")
-@seed_option
-@device_option
-@click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
-def augment(per_class, seeds, gans, gan_iters, classifier_steps, synthetic, jobs, backend,
-            ray_address, threads, out_dir, seed, device, quiet) -> None:
+@run_command(seed=True, workers=True, quiet_help=TABLE_QUIET_HELP)
+def augment(run: RunContext, per_class, seeds, gans, gan_iters, classifier_steps, synthetic,
+            out_dir) -> None:
     """GAN data augmentation of a small CNN on scikit-learn's 8x8 digits.
 
     For each images-per-class size and seed, trains the classifier with no augmentation,
@@ -107,15 +123,17 @@ def augment(per_class, seeds, gans, gan_iters, classifier_steps, synthetic, jobs
     """
     from dataclasses import replace
 
-    from commgan.sim.executor import UnitExecutor, configure_process
-    from commgan.vision.augment import AugmentConfig, ClassifierTraining
-    from commgan.vision.digits import DIGITS_GANS, max_per_class
+    from commgan.vision.augment.classifier import ClassifierTraining
+    from commgan.vision.augment.digits import max_per_class
+    from commgan.vision.augment.gans import DIGITS_GANS
+    from commgan.vision.augment.report import format_summary, summarize, write_augment
+    from commgan.vision.augment.study import AugmentConfig, run_augment
 
     limit = max_per_class()
-    if max(per_class) > limit:
+    if per_class is not None and max(per_class) > limit:
         raise CommganError(f"--per-class {','.join(map(str, per_class))}: at most {limit} "
                            "images per class (the smallest class of the pool)")
-    names = list(DIGITS_GANS) if gans is None else [
+    names = DIGITS_GANS.names() if gans is None else [
         name.strip().lower() for name in gans.split(",") if name.strip()]
     unknown = [name for name in names if name not in DIGITS_GANS]
     if unknown or not names or len(set(names)) != len(names):
@@ -124,30 +142,24 @@ def augment(per_class, seeds, gans, gan_iters, classifier_steps, synthetic, jobs
     classifier = ClassifierTraining()
     if classifier_steps is not None:
         classifier = replace(classifier, steps=classifier_steps)
-    device = resolve_device(device)
-    config = AugmentConfig(per_class=per_class, seeds=seeds, seed=seed, gans=tuple(names),
-                           gan_iterations=gan_iters, synthetic_per_class=synthetic,
+    device = run.device
+    given = {"per_class": per_class, "seeds": seeds, "synthetic_per_class": synthetic}
+    config = AugmentConfig(**{key: value for key, value in given.items() if value is not None},
+                           seed=run.seed, gans=tuple(names), gan_iterations=gan_iters,
                            classifier=classifier, device=device)
     out = check_out_dir(out_dir)
-    executor_backend = make_backend(backend, ray_address)
+    run.check_backend()
     claim_output(out)
-    jobs = min(resolve_jobs(jobs, device), len(per_class) * seeds)
-    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
-    say(f"augment: N={','.join(map(str, per_class))} per class x {seeds} seeds, methods "
-        f"{', '.join(config.methods)}, on {device} ({jobs} process(es))")
-    configure_process(threads)
+    jobs = min(run.jobs, len(config.per_class) * config.seeds)
+    run.log(f"augment: N={','.join(map(str, config.per_class))} per class x {config.seeds} "
+            f"seeds, methods {', '.join(config.methods)}, on {device} ({jobs} process(es))")
 
     def runner(fn, shared, units):
-        executor = UnitExecutor(jobs, threads, shared=shared, backend=executor_backend,
-                                device=device)
-        return executor.ordered(fn, units)
+        return run.executor(shared, jobs).ordered(fn, units)
 
-    from commgan.vision.augment import run_augment
-    from commgan.vision.augment_report import format_summary, summarize, write_augment
-
-    result = run_augment(config, runner, progress=not quiet and sys.stderr.isatty(), log=say)
+    result = run_augment(config, runner, progress=run.progress, log=run.log)
     summary = summarize(result.table)
     with output_set(out, replaces=list(out.glob("samples-*.png"))):
         written = write_augment(result, summary, config, out)
     click.echo(format_summary(summary, result.reference_accuracy))
-    say(f"wrote {', '.join(path.name for path in written)} in {out}")
+    run.log(f"wrote {', '.join(path.name for path in written)} in {out}")

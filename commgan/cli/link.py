@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import math
-import sys
 
 import click
 
 from commgan.cli.app import cli, on_interrupt
+from commgan.cli.context import TABLE_QUIET_HELP, RunContext, run_command
 from commgan.cli.options import (
     OFFSET_LIMIT_DB,
     RegistryChoice,
     RegistryHelpOption,
     channel_option,
+    check_frame_bits,
     check_out_dir,
     default_sweep,
     finite,
@@ -20,31 +21,21 @@ from commgan.cli.options import (
     key_option,
     learned_system_names,
     mod_option,
-    models_option,
     parse_ebno,
     parse_train_ebno,
     positive,
     precision_names,
-    seed_option,
     system_names,
     train_ebno_defaults,
 )
-from commgan.cli.workers import (
-    check_precision,
-    device_option,
-    make_backend,
-    resolve_device,
-    resolve_jobs,
-    threads_option,
-    worker_options,
-)
+from commgan.cli.workers import check_precision
 from commgan.configfile import config_option
 from commgan.errors import CommganError
 from commgan.fileio import claim_output
 
 
 @on_interrupt("finished points are kept, rerun the same command to resume")
-@cli.command()
+@cli.command(topic="link")
 @config_option
 @channel_option
 @mod_option
@@ -78,49 +69,36 @@ from commgan.fileio import claim_output
 @click.option("--out", "out_dir", default=None,
               help="Output folder [default: results/simulate-CHANNEL-MOD, the channel's options "
                    "in CHANNEL as in model names].")
-@models_option
-@seed_option
-@device_option
-@worker_options
-@click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
-def simulate(channel, mod, systems, ebno, target_errors, target_block_errors, max_bits,
-             frame_bits, metric, intervals, eve_ebno_offset, key_file, out_dir, models_dir, seed,
-             device, jobs, backend, ray_address, threads, quiet) -> None:
+@run_command(models=True, seed=True, workers=True, quiet_help=TABLE_QUIET_HELP)
+def simulate(run: RunContext, channel, mod, systems, ebno, target_errors, target_block_errors,
+             max_bits, frame_bits, metric, intervals, eve_ebno_offset, key_file, out_dir
+             ) -> None:
     """Monte Carlo BER, FER and BLER of each system (Bob, and Eve for keyed systems), next to
     theory where the system has one.
 
     Writes results.csv, ber.png, bler.png and config.json to the output folder. An interrupted
     run resumes from its finished points when rerun with the same options.
     """
-    from channels import channel_choice, get_modulation
+    from channels import channel_choice
     from commgan.comm.keys import load_key
     from commgan.comm.registry import file_label, parse_system_names, system_spec
     from commgan.sim.config import SimulationConfig
-    from commgan.sim.executor import configure_process
     from commgan.sim.results import format_table
     from commgan.sim.sweep import run_sweep
-    from commgan.systems import SystemContext, build_systems
+    from commgan.systems import build_systems
 
     names = parse_system_names(systems)
-    runner = make_backend(backend, ray_address)
+    run.check_backend()
     grid = parse_ebno(ebno)
-    device = resolve_device(device)
+    device = run.device
     channel, mod = channel.lower(), mod.lower()
     needs_key = any(system_spec(name).keyed for name in names)
     key, key_source = load_key(key_file) if (needs_key or key_file) else (None, "none")
-    bits_per_symbol = get_modulation(mod).num_bits_per_symbol
-    if frame_bits is not None and frame_bits % bits_per_symbol:
-        raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
-                           f"{bits_per_symbol} (R for {mod})")
+    bits_per_symbol = check_frame_bits(frame_bits, mod)
     if target_errors is None and target_block_errors is None:
         target_errors = 1000
     out = claim_output(check_out_dir(out_dir or f"results/simulate-{file_label(channel)}-{mod}"))
-    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
-    progress = not quiet and sys.stderr.isatty()
-    configure_process(threads)
-    context = SystemContext(mod=mod, channel=channel, device=device, key=key,
-                            models_dir=models_dir, progress=progress, log=say)
-    built = build_systems(names, context)
+    built = build_systems(names, run.system_context(mod, channel, key))
     if frame_bits is None:
         frame_bits = default_frame_bits([bits_per_symbol, *(
             multiple for system in built.values()
@@ -130,20 +108,19 @@ def simulate(channel, mod, systems, ebno, target_errors, target_block_errors, ma
         target_errors=target_errors, target_block_errors=target_block_errors,
         max_bits=max_bits, frame_bits=frame_bits,
         channel_options=channel_choice(channel).changed_options,
-        eve_ebno_offset_db=eve_ebno_offset, seed=seed, device=device,
+        eve_ebno_offset_db=eve_ebno_offset, seed=run.seed, device=device,
         models=built.fingerprints(),
     )
-    say(f"simulating {', '.join(names)} over {channel} with {mod} on {device}"
-        f" (key: {key_source})")
-    results = run_sweep(config, built, out, progress=progress, log=say,
-                        extra_metadata={"key_source": key_source}, jobs=resolve_jobs(jobs, device),
-                        threads=threads, backend=runner)
+    run.log(f"simulating {', '.join(names)} over {channel} with {mod} on {device}"
+            f" (key: {key_source})")
+    results = run_sweep(config, built, out, progress=run.progress, log=run.log,
+                        extra_metadata={"key_source": key_source}, **run.workers)
     metric = metric.lower()
     coded = any(system.block_bits for system in built.values())
     metrics = [metric] if metric != "auto" else ["ber", "bler"] if coded else ["ber"]
     click.echo("\n\n".join(format_table(results, name, intervals) for name in metrics))
-    say(f"wrote {out / 'results.csv'}, {out / 'ber.png'}, {out / 'bler.png'}, "
-        f"{out / 'config.json'}")
+    run.log(f"wrote {out / 'results.csv'}, {out / 'ber.png'}, {out / 'bler.png'}, "
+            f"{out / 'config.json'}")
 
 
 def default_frame_bits(multiples: list[int], at_least: int = 512) -> int:
@@ -153,7 +130,7 @@ def default_frame_bits(multiples: list[int], at_least: int = 512) -> int:
 
 
 @on_interrupt("the model is saved only when training finishes; the cached one is unchanged")
-@cli.command()
+@cli.command(topic="link")
 @config_option
 @click.option("--system", "system_name", type=RegistryChoice(learned_system_names),
               default="ae", show_default=True, help="Learned system to train.")
@@ -169,24 +146,18 @@ def default_frame_bits(multiples: list[int], at_least: int = 512) -> int:
               show_default=True,
               help="Training arithmetic: auto = bf16 mixed precision where the CPU/GPU runs it "
                    "natively, else fp32 (the trained model always runs in fp32).")
-@models_option
-@seed_option
-@device_option
-@threads_option
-@click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
-def train(system_name, channel, mod, steps, train_ebno, lambda_covert, precision, models_dir,
-          seed, device, threads, quiet) -> None:
+@run_command(models=True, seed=True)
+def train(run: RunContext, system_name, channel, mod, steps, train_ebno, lambda_covert,
+          precision) -> None:
     """Train a learned system and store it in the model cache (replacing the cached one)."""
     from channels import get_modulation
     from commgan.comm.registry import system_spec
-    from commgan.sim.executor import configure_process
-    from commgan.systems import SystemContext, load_or_train
+    from commgan.systems import load_or_train
 
-    configure_process(threads)
     name, channel, mod = system_name.lower(), channel.lower(), mod.lower()
     training = system_spec(name).learned.default_training(get_modulation(mod), channel)
-    training.seed = seed
-    training.precision = check_precision(precision, device)
+    training.seed = run.seed
+    training.precision = check_precision(precision, run.device)
     training.train_ebno_db = parse_train_ebno(train_ebno)
     if steps:
         training.steps = steps
@@ -194,10 +165,6 @@ def train(system_name, channel, mod, steps, train_ebno, lambda_covert, precision
         if not hasattr(training, "lambda_covert"):
             raise CommganError(f"--lambda-covert applies to gan-enc systems, not {name}")
         training.lambda_covert = lambda_covert
-    device = resolve_device(device)
-    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
-    context = SystemContext(mod=mod, channel=channel, device=device, models_dir=models_dir,
-                            progress=not quiet and sys.stderr.isatty(), log=say)
-    check_out_dir(str(context.models), "--models")
-    loaded = load_or_train(name, context, training, retrain=True)
+    run.writable_models()
+    loaded = load_or_train(name, run.system_context(mod, channel), training, retrain=True)
     click.echo(f"saved {loaded.model.weights}")

@@ -126,16 +126,6 @@ def channel_model_names() -> list[str]:
     return list(CHANNEL_MODELS)
 
 
-def vision_task_names() -> list[str]:
-    from commgan.vision.tasks import VISION_TASKS
-
-    return list(VISION_TASKS)
-
-
-def vision_task_summaries() -> list[str]:
-    from commgan.vision.tasks import VISION_TASKS
-
-    return [f"{name} ({task.summary})" for name, task in VISION_TASKS.items()]
 
 
 MAX_EBNO_POINTS = 1000
@@ -205,6 +195,18 @@ def frame_bits_check(ctx: click.Context, param: click.Parameter,
     if value is not None and not 0 < value <= MAX_FRAME_BITS:
         raise click.BadParameter(f"must be in [1, {MAX_FRAME_BITS}], got {value}")
     return value
+
+
+def check_frame_bits(frame_bits: int | None, mod: str) -> int:
+    """R, the bits per symbol of modulation ``mod``, after checking that ``--frame-bits`` (when
+    given) is a multiple of it: one error line otherwise."""
+    from channels import get_modulation
+
+    bits_per_symbol = get_modulation(mod).num_bits_per_symbol
+    if frame_bits is not None and frame_bits % bits_per_symbol:
+        raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
+                           f"{bits_per_symbol} (R for {mod})")
+    return bits_per_symbol
 
 
 def check_out_dir(path: str, option: str = "--out") -> Path:

@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from commgan.cli.app import cli, on_interrupt
+from commgan.cli.context import TABLE_QUIET_HELP, RunContext, run_command
 from commgan.cli.options import (
     EBNO_LIMIT_DB,
     OFFSET_LIMIT_DB,
     RegistryHelpOption,
     channel_option,
+    check_frame_bits,
     check_out_dir,
     finite,
     frame_bits_check,
     key_option,
     mod_option,
-    models_option,
     parse_ebno,
     positive,
     scenario_names,
-    seed_option,
     system_names,
-)
-from commgan.cli.workers import (
-    device_option,
-    make_backend,
-    resolve_device,
-    resolve_jobs,
-    worker_options,
 )
 from commgan.configfile import config_option
 from commgan.errors import CommganError
@@ -39,7 +31,7 @@ from commgan.fileio import claim_output
 
 @on_interrupt("results are written only when the attack finishes, a rerun starts over; "
               "models trained before the interrupt stay cached")
-@cli.command()
+@cli.command(topic="security")
 @config_option
 @click.option("--system", "systems", default="gan-enc", show_default=True,
               cls=RegistryHelpOption, names=system_names,
@@ -60,59 +52,44 @@ from commgan.fileio import claim_output
 @key_option("Alice and Bob's key file (Eve never gets it)")
 @click.option("--out", "out_dir", default=None,
               help="Output folder [default: results/attack-SYSTEM-CHANNEL-MOD].")
-@models_option
-@seed_option
-@device_option
-@worker_options
-@click.option("--quiet", is_flag=True, help="No progress bar or log lines; the table only.")
-def attack(systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file, out_dir,
-           models_dir, seed, device, jobs, backend, ray_address, threads, quiet) -> None:
+@run_command(models=True, seed=True, workers=True, quiet_help=TABLE_QUIET_HELP)
+def attack(run: RunContext, systems, channel, mod, scenarios, ebno, budget, frame_bits, key_file,
+           out_dir) -> None:
     """Train fresh eavesdroppers against frozen links and give a verdict per scenario.
 
     A BER row holds when Eve's 95% interval lies inside [0.49, 0.51]. Writes attack.csv,
     attack.png and config.json to the output folder.
     """
-    from commgan.sim.executor import configure_process
-
-    configure_process(threads)
-    from channels import get_modulation
     from commgan.comm.keys import load_key
     from commgan.comm.registry import file_label, parse_system_names
     from commgan.security.attack import AttackConfig, run_attack
     from commgan.security.report import format_attack_table, write_attack_results
     from commgan.security.scenarios import parse_scenarios
-    from commgan.systems import SystemContext, build_systems
+    from commgan.systems import build_systems
 
     names = parse_system_names(systems)
     chosen = parse_scenarios(scenarios)
     grid = parse_ebno(ebno)
-    channel, mod, device = channel.lower(), mod.lower(), resolve_device(device)
-    bits_per_symbol = get_modulation(mod).num_bits_per_symbol
-    if frame_bits % bits_per_symbol:
-        raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
-                           f"{bits_per_symbol} (R for {mod})")
+    channel, mod, device = channel.lower(), mod.lower(), run.device
+    check_frame_bits(frame_bits, mod)
     key, key_source = load_key(key_file)
     out = check_out_dir(out_dir or f"results/attack-{'_'.join(map(file_label, names))}-"
                                    f"{file_label(channel)}-{mod}")
-    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     config = AttackConfig(systems=tuple(names), channel=channel, mod=mod, scenarios=chosen,
-                          ebno_db=grid, budget=budget.lower(), frame_bits=frame_bits, seed=seed,
-                          device=device)
+                          ebno_db=grid, budget=budget.lower(), frame_bits=frame_bits,
+                          seed=run.seed, device=device)
     _check_applicable(config)
-    runner = make_backend(backend, ray_address)
+    run.check_backend()
     claim_output(out)
-    context = SystemContext(mod=mod, channel=channel, device=device, key=key,
-                            models_dir=models_dir, progress=not quiet and sys.stderr.isatty(),
-                            log=say)
-    built = build_systems([name for name, _ in config.attacked_systems()], context)
+    built = build_systems([name for name, _ in config.attacked_systems()],
+                          run.system_context(mod, channel, key))
     config.models = built.fingerprints()
-    say(f"attacking {', '.join(names)} over {channel} with {mod} on {device}, budget "
-        f"{config.budget} (key: {key_source}; Eve never gets it)")
-    results = run_attack(config, built, key, progress=not quiet and sys.stderr.isatty(), log=say,
-                         jobs=resolve_jobs(jobs, device), threads=threads, backend=runner)
+    run.log(f"attacking {', '.join(names)} over {channel} with {mod} on {device}, budget "
+            f"{config.budget} (key: {key_source}; Eve never gets it)")
+    results = run_attack(config, built, key, progress=run.progress, log=run.log, **run.workers)
     write_attack_results(results, out, config, {"key_source": key_source})
     click.echo(format_attack_table(results))
-    say(f"wrote {out / 'attack.csv'}, {out / 'attack.png'}, {out / 'config.json'}")
+    run.log(f"wrote {out / 'attack.csv'}, {out / 'attack.png'}, {out / 'config.json'}")
 
 
 
@@ -130,7 +107,7 @@ def _check_applicable(config) -> None:
 
 @on_interrupt("the archive appears only when the export finishes, its scratch files were "
               "removed and an existing archive is unchanged; a rerun starts over")
-@cli.command("export")
+@cli.command("export", topic="security")
 @config_option
 @click.option("--system", "system_name", required=True, cls=RegistryHelpOption,
               names=system_names, help="The link to record.")
@@ -152,37 +129,25 @@ def _check_applicable(config) -> None:
 @key_option("Key file of keyed systems, never written to the archive")
 @click.option("--out", "out_file", default=None,
               help="Archive (.npz) [default: results/wiretap-SYSTEM-CHANNEL-MOD-EBNOdB.npz].")
-@models_option
-@seed_option
-@device_option
-@worker_options
-@click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
-def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset, split_spec,
-           key_file, out_file, models_dir, seed, device, jobs, backend, ray_address, threads,
-           quiet) -> None:
+@run_command(models=True, seed=True, workers=True)
+def export(run: RunContext, system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
+           split_spec, key_file, out_file) -> None:
     """Write a wiretap dataset: per frame the true bits, the public nonce, the transmitted
     symbols and what Bob and Eve received (y, h), plus metadata; never the key.
 
     Read it with numpy.load or commgan.security.archive.load_wiretap. Large N is generated in
     chunks, so memory stays bounded.
     """
-    from commgan.sim.executor import configure_process
-
-    configure_process(threads)
-    from channels import get_modulation
     from commgan.comm.keys import load_key
     from commgan.comm.registry import file_label, parse_system_names, system_spec
     from commgan.security.export import check_disk, export_wiretap, parse_splits
-    from commgan.systems import SystemContext, build_systems
+    from commgan.systems import build_systems
 
     names = parse_system_names(system_name)
     if len(names) != 1:
         raise CommganError(f"--system {system_name!r}: export takes one system")
     name, channel, mod = names[0], channel.lower(), mod.lower()
-    bits_per_symbol = get_modulation(mod).num_bits_per_symbol
-    if frame_bits % bits_per_symbol:
-        raise CommganError(f"--frame-bits {frame_bits} must be a multiple of "
-                           f"{bits_per_symbol} (R for {mod})")
+    bits_per_symbol = check_frame_bits(frame_bits, mod)
     splits = parse_splits(split_spec, frames)
     out = Path(out_file or f"results/wiretap-{file_label(name)}-{file_label(channel)}-{mod}-"
                            f"{ebno:g}dB.npz")
@@ -194,22 +159,18 @@ def export(system_name, channel, mod, frames, frame_bits, ebno, eve_ebno_offset,
     check_disk(out, sum(splits.values()), frame_bits, frame_bits // bits_per_symbol)
     keyed = system_spec(name).keyed
     key, key_source = load_key(key_file) if (keyed or key_file) else (None, "none")
-    device = resolve_device(device)
-    runner = make_backend(backend, ray_address)
+    run.check_device()
+    run.check_backend()
     claim_output(out, file=True)
-    say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
-    progress = not quiet and sys.stderr.isatty()
-    context = SystemContext(mod=mod, channel=channel, device=device, key=key,
-                            models_dir=models_dir, progress=progress, log=say)
-    built = build_systems([name], context)
+    built = build_systems([name], run.system_context(mod, channel, key))
     system = built[name]
-    say(f"exporting {name} over {channel} with {mod} at {ebno:g} dB (Eve "
+    run.log(f"exporting {name} over {channel} with {mod} at {ebno:g} dB (Eve "
         f"{ebno + eve_ebno_offset:g} dB): " + ", ".join(f"{k} {v}" for k, v in splits.items())
         + f" frames of {frame_bits} bits" + (f" (key: {key_source})" if keyed else ""))
     if keyed and key_source == "random":
-        say("note: a random key; pass --key to decode this archive as Bob later")
-    export_wiretap(out, system, channel, ebno, frames, frame_bits, splits=splits, seed=seed,
-                   eve_ebno_offset_db=eve_ebno_offset, key_source=key_source, progress=progress,
-                   model_fingerprint=built.fingerprints().get(name),
-                   jobs=resolve_jobs(jobs, device), threads=threads, backend=runner)
+        run.log("note: a random key; pass --key to decode this archive as Bob later")
+    export_wiretap(out, system, channel, ebno, frames, frame_bits, splits=splits, seed=run.seed,
+                   eve_ebno_offset_db=eve_ebno_offset, key_source=key_source,
+                   progress=run.progress, model_fingerprint=built.fingerprints().get(name),
+                   **run.workers)
     click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")

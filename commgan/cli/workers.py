@@ -42,8 +42,8 @@ JOBS_PER_CORE = 2
 
 
 def usable_cores() -> int:
-    """CPU cores this process may run on (:func:`commgan.sim.executor.usable_cores`)."""
-    from commgan.sim.executor import usable_cores as cores
+    """CPU cores this process may run on (:func:`commgan.parallel.process.usable_cores`)."""
+    from commgan.parallel.process import usable_cores as cores
 
     return cores()
 
@@ -144,14 +144,14 @@ def worker_options(command: Callable) -> Callable:
 def make_backend(backend: str, ray_address: str | None):
     """The executor backend of the CLI options: one error line when Ray is missing, or when
     ``--ray-address`` is malformed or no Ray answers there (checked before any work)."""
-    from commgan.sim.executor import Backend
+    from commgan.parallel import Backend
 
     if backend.lower() == "ray":
         try:
             import ray  # noqa: F401
         except ImportError:
             raise CommganError("--backend ray needs Ray: pip install 'commgan[ray]'") from None
-        from commgan.sim.ray_backend import check_address
+        from commgan.parallel.ray_backend import check_address
 
         ray_address = check_address(ray_address)
     elif ray_address:
@@ -164,6 +164,11 @@ threads_option = click.option(
     callback=threads_check,
     help="torch intra-op threads per process, at most the usable CPU cores (more threads "
          "collapse on a shared machine).")
+image_threads_option = click.option(
+    "--threads", type=click.IntRange(1, MAX_OPTION_WORKERS), default=None,
+    callback=threads_check,
+    help="torch intra-op threads [default: the usable cores: image models have large "
+         "tensors, where threads pay off on an idle machine].")
 device_option = click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"], case_sensitive=False),
     default="auto", show_default=True, help="Torch device.")

@@ -15,11 +15,13 @@ from tqdm.auto import tqdm
 from channels import (
     ChannelOutput,
     ModulationSpec,
+    channel_choice,
     channel_spec,
     get_channel,
     noise_variance,
     theory,
 )
+from channels.estimation import em_estimate
 from commgan.comm.spreading import BlockDemapper
 from commgan.comm.system import LearnedSpec, System, SystemSpec
 from commgan.comm.transceiver import (
@@ -109,7 +111,11 @@ class AutoencoderSystem(System):
         return self.encoder(bits)
 
     def logits(self, out) -> torch.Tensor:
-        """Bob's bit logits [B, L] (a spreading link's: exact, over the encoder's codebook)."""
+        """Bob's bit logits [B, L] (a spreading link's: exact, over the encoder's codebook).
+        With pilot-based CSI, h comes from the whole coherence block: EM over the learned
+        alphabet (:func:`channels.estimation.em_estimate`)."""
+        if out.pilots is not None:
+            out = em_estimate(out, self.encoder.alphabet())
         if self.config.spread > 1:
             return self.decoder(out, self.encoder.codebook())
         return self.decoder(out)
@@ -128,15 +134,18 @@ training freezes). Every default training range stays above it (the lowest, QPSK
 
 def reference_ber(mod: str, channel: str, device
                   ) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """Theory BER of the Gray baseline as a function of Eb/N0 [dB] tensors (interpolated), the
-    divisor of the relative loss; None for a channel without theory (a channel from outside,
-    estimated CSI), where the loss is plain BCE.
+    """The divisor of the relative loss as a function of Eb/N0 [dB] tensors (interpolated):
+    the Gray baseline's theory BER on the channel's family with perfect CSI. A channel with
+    pilots or estimated CSI has no closed form, but its family's curve (within a few dB of its
+    BER) still weighs every SNR of the training range alike; a channel whose record has no
+    theory (a channel from outside) gets None: the loss is plain BCE.
     Values are floored at :data:`REFERENCE_FLOOR` (and held constant outside -10..40 dB).
     """
-    if not theory.has_theory(channel):
+    if channel_spec(channel).theory is None:
         return None
+    family = channel_choice(channel).name
     grid = torch.linspace(-10.0, 40.0, 501)
-    values = torch.from_numpy(theory.ber(mod, channel, grid.numpy())).float()
+    values = torch.from_numpy(theory.ber(mod, family, grid.numpy())).float()
     log_values = values.clamp_min(REFERENCE_FLOOR).log().to(device)
     grid = grid.to(device)
 

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 import torch
 from sionna.phy.mapping import Demapper, Mapper
 
 from channels import ChannelOutput, NearestPointSlicer
+from channels.estimation import em_estimate
 from commgan.comm.system import LabelledConstellation, System, SystemSpec
+from commgan.errors import CommganError
 
-__all__ = ["QAM", "QAM_CHACHA", "QAMChaChaSystem", "QAMSystem"]
+__all__ = ["CSI_RECEIVERS", "QAM", "QAM_CHACHA", "QAMChaChaSystem", "QAMOptions", "QAMSystem"]
+
+CSI_RECEIVERS = ("pilots", "em")
+"""How Bob gets h on a channel with pilots: ``pilots``, each symbol uses its block's pilot
+estimate (the classical receiver the anchors describe); ``em``, semi-blind EM over the whole
+coherence block with the constellation known (:func:`channels.estimation.em_estimate`)."""
+
+
+@dataclass(frozen=True)
+class QAMOptions:
+    """Options of ``qam`` and ``qam+chacha``: ``csi``, the receiver's channel estimate on a
+    channel with pilots (``pilots`` | ``em``; no effect with perfect CSI)."""
+
+    csi: str = "pilots"
+
+    def __post_init__(self) -> None:
+        if self.csi not in CSI_RECEIVERS:
+            raise CommganError(f"unknown csi receiver {self.csi!r}; valid: "
+                               f"{', '.join(CSI_RECEIVERS)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 class QAMSystem(System):
@@ -22,8 +47,9 @@ class QAMSystem(System):
 
     name = "qam"
 
-    def __init__(self, modulation, key=None, device=None) -> None:
+    def __init__(self, modulation, key=None, device=None, csi: str = "pilots") -> None:
         super().__init__(modulation, key=key, device=device)
+        self.options = QAMOptions(csi)
         device_name = str(self.device)
         constellation = modulation.constellation(device=device_name)
         self.mapper = Mapper(constellation=constellation, device=device_name)
@@ -34,6 +60,9 @@ class QAMSystem(System):
         self.slicer = NearestPointSlicer(constellation()).to(self.device)
         self.register_buffer("points", constellation().to(torch.complex64), persistent=False)
 
+    def init_args(self) -> dict:
+        return self.options.to_dict()
+
     def transmit(self, bits, nonces=None):
         return self.mapper(bits)
 
@@ -42,15 +71,25 @@ class QAMSystem(System):
 
     def llr(self, out: ChannelOutput) -> torch.Tensor:
         """Exact APP LLRs [B, L] for equalised symbols, noise variance no / |h|^2 per symbol."""
+        out = self.channel_estimate(out)
         return self.app_demapper(out.y / out.h, _effective_noise(out))
+
+    def channel_estimate(self, out: ChannelOutput) -> ChannelOutput:
+        """``out`` with the CSI the receiver uses: the pilots' estimate, or EM over each
+        coherence block with ``csi=em``."""
+        if self.options.csi == "em" and out.pilots is not None:
+            return em_estimate(out, self.points)
+        return out
 
     def _modulate_labels(self, labels: torch.Tensor) -> torch.Tensor:
         return self.points[labels]
 
     def _detect_labels(self, out: ChannelOutput) -> torch.Tensor:
+        out = self.channel_estimate(out)
         return self.slicer(out.y / out.h)
 
     def _demap_hard(self, out: ChannelOutput) -> torch.Tensor:
+        out = self.channel_estimate(out)
         return self.hard_demapper(out.y / out.h, _effective_noise(out))
 
     def labelled_constellation(self) -> LabelledConstellation:
@@ -117,6 +156,6 @@ def _effective_noise(out: ChannelOutput) -> torch.Tensor:
 
 
 QAM = SystemSpec(QAMSystem, "Gray QAM/PSK, coherent nearest-point receiver",
-                 default_sweep=True, attack_reference=True)
+                 default_sweep=True, attack_reference=True, options=QAMOptions)
 QAM_CHACHA = SystemSpec(QAMChaChaSystem, "encrypt-then-modulate: ChaCha20 XOR, then Gray QAM",
-                        default_sweep=True, attack_reference=True)
+                        default_sweep=True, attack_reference=True, options=QAMOptions)

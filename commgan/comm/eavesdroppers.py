@@ -65,9 +65,7 @@ class Observations:
 
     def take(self, index: torch.Tensor | slice) -> Observations:
         """A subset of frames."""
-        no = self.out.no if self.out.no.dim() == 0 else self.out.no[index]
-        return Observations(self.bits[index], ChannelOutput(self.out.y[index],
-                                                            self.out.h[index], no))
+        return Observations(self.bits[index], self.out.take(index))
 
     def batches(self, size: int) -> Iterator[Observations]:
         """Consecutive batches of at most ``size`` frames."""

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from channels import ChannelOutput, ModulationSpec
+from channels.estimation import em_estimate
 from commgan.comm.spreading import BlockDemapper
 from commgan.comm.system import System
 from commgan.comm.transceiver import (
@@ -176,7 +177,11 @@ class GanEncSystem(_EncryptedSystem):
         return self.generator(v)
 
     def bob_logits(self, out: ChannelOutput, z: torch.Tensor) -> torch.Tensor:
-        """Bob's message-bit logits [B, L] given the key-stream bits z [B, L]."""
+        """Bob's message-bit logits [B, L] given the key-stream bits z [B, L]. With pilot-based
+        CSI, h comes from the whole coherence block: EM over G's alphabet (v is uniform
+        whatever the message), :func:`channels.estimation.em_estimate`."""
+        if out.pilots is not None:
+            out = em_estimate(out, self.generator.alphabet())
         if self.config.transceiver.spread > 1:
             return flip_logits(self.bob(out, self.generator.codebook()), z)
         return flip_logits(self.bob(out), z)
@@ -211,6 +216,8 @@ class GanEncNaiveSystem(_EncryptedSystem):
         return self.generator(*self.generator_inputs(bits, z))
 
     def bob_logits(self, out: ChannelOutput, z: torch.Tensor) -> torch.Tensor:
+        """Bob's message-bit logits [B, L] (per-symbol CSI: the constellation changes with
+        the key bits of each symbol)."""
         return self.bob(out, self.key_features(z))
 
     def receive(self, out, nonces=None, key=None):

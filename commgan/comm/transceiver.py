@@ -293,6 +293,15 @@ class Encoder(nn.Module):
         raw = self._block_symbols(self.blocks)[:, 0]
         return raw / torch.sqrt(raw.abs().square().mean() + 1e-12)
 
+    def alphabet(self) -> torch.Tensor:
+        """The values one symbol takes, [M] complex, at unit average energy over equally
+        likely bits: the 2^R points of a per-symbol encoder; a spreading encoder's codebook
+        entries (2^(K R) K values). Not for an encoder with a conditioning input."""
+        if self.spread > 1:
+            return self.codebook().reshape(-1)
+        raw = self._block_symbols(block_bits(self.r)).reshape(-1)
+        return raw / torch.sqrt(raw.abs().square().mean() + 1e-12)
+
     def raw(self, bits: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Un-normalised symbols [B, L/R] complex, in frame (interleaved) order (a spreading
         encoder's are already normalised: its codebook's energy is exact)."""

@@ -23,6 +23,7 @@ from commgan.comm.eavesdroppers import EVE_SIZES, EveTraining
 from commgan.comm.keys import KeyStream
 from commgan.comm.system import System
 from commgan.errors import CommganError
+from commgan.parallel import Backend, UnitExecutor, runs_inline
 from commgan.rng import NonceCounter, derive_seed
 from commgan.security.scenarios import (
     SCENARIOS,
@@ -30,7 +31,6 @@ from commgan.security.scenarios import (
     reference_systems,
 )
 from commgan.security.wiretap import WiretapFrames, wiretap_frames
-from commgan.sim.executor import Backend, UnitExecutor, runs_inline
 from commgan.sim.stats import FrameErrorStats, security_verdict
 
 __all__ = ["ATTACK_COLUMNS", "BUDGETS", "AttackBudget", "AttackConfig", "AttackRun",

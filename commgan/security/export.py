@@ -31,6 +31,7 @@ from channels import channel_spec, noise_variance
 from commgan.comm.system import System
 from commgan.errors import CommganError
 from commgan.fileio import atomic_write, make_folders, remove_empty, scratch_prefix, sweep_stale
+from commgan.parallel import Backend, UnitExecutor
 from commgan.rng import NonceCounter, derive_seed
 from commgan.security.archive import (
     ARCHIVE_FORMAT,
@@ -43,7 +44,6 @@ from commgan.security.archive import (
     member_name,
 )
 from commgan.security.wiretap import chunk_frames, wiretap_frames
-from commgan.sim.executor import Backend, UnitExecutor
 from commgan.sim.sweep import package_versions
 
 __all__ = ["SCORING_NONCE_OFFSET", "check_disk", "check_settings", "export_nonces",

@@ -75,12 +75,4 @@ def wiretap_frames(system: System, channel: str, ebno_db: float, nonces: np.ndar
         parts.append((bits, x, out.bob, noiseless_tap(x) if tap else out.eve))
     bits, x, bob, eve = zip(*parts, strict=True)
     return WiretapFrames(torch.cat(bits), np.asarray(nonces, dtype=np.int64), torch.cat(x),
-                         _concat(bob), _concat(eve))
-
-
-def _concat(outputs: tuple[ChannelOutput, ...]) -> ChannelOutput:
-    """Join chunked channel outputs (scalar noise variances must agree)."""
-    no = outputs[0].no
-    if no.dim():
-        no = torch.cat([o.no for o in outputs])
-    return ChannelOutput(torch.cat([o.y for o in outputs]), torch.cat([o.h for o in outputs]), no)
+                         ChannelOutput.concat(bob), ChannelOutput.concat(eve))

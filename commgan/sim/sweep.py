@@ -19,6 +19,7 @@ from channels import WiretapChannel
 from channels.options import value_text
 from commgan.comm.system import System
 from commgan.fileio import atomic_write_all, json_writer, write_json
+from commgan.parallel import Backend, UnitExecutor, runs_inline
 from commgan.sim.config import SimulationConfig
 from commgan.sim.engine import (
     PointResult,
@@ -28,7 +29,6 @@ from commgan.sim.engine import (
     point_finished,
     simulate_block,
 )
-from commgan.sim.executor import Backend, UnitExecutor, runs_inline
 from commgan.sim.results import RESULT_COLUMNS, plot_ber, write_csv
 from commgan.sim.stats import FrameErrorStats
 

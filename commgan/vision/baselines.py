@@ -6,23 +6,27 @@
   baseline, and their self-calibrated blend (`calibrated_inpaint`);
 - noise: non-local means (``skimage.restoration.denoise_nl_means``, h = 0.8 sigma, 5x5 patches,
   13x13 search window, the noise level known or estimated);
-- fading: grey-world white balance followed by a per-channel 1-99 percentile contrast stretch.
+- fading: grey-world white balance followed by a per-channel 1-99 percentile contrast stretch;
+- edges to photo: every pixel painted with the mean colour of the training images' edge pixels
+  or of their other pixels (`edge_colours`: the per-pixel conditional mean given the edge bit).
 
 All take and return float tensors [3, H, W] in [0, 1] (outputs rounded to 8 bits).
 """
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import torch
 from scipy import ndimage
 from torch import Tensor
 
-from commgan.vision.data import from_numpy, quantize, to_numpy
-from commgan.vision.degradations import pil_resize
+from commgan.vision.data import from_numpy, load_image, quantize, to_numpy
+from commgan.vision.degradations import EDGE_SIGMA, edge_map, pil_resize
 
-__all__ = ["bicubic_upsample", "biharmonic_inpaint", "blend_weight",
-           "calibrated_inpaint", "harmonic_inpaint", "nlm_denoise", "stretch_colours"]
+__all__ = ["bicubic_upsample", "biharmonic_inpaint", "blend_weight", "calibrated_inpaint",
+           "edge_colours", "harmonic_inpaint", "nlm_denoise", "paint_edges", "stretch_colours"]
 
 
 def bicubic_upsample(image: Tensor, scale: int) -> Tensor:
@@ -158,3 +162,28 @@ def stretch_colours(image: Tensor, low: float = 1.0, high: float = 99.0) -> Tens
     hi = torch.from_numpy(np.percentile(flat, high, axis=1)).view(3, 1, 1).to(x)
     x = (x - lo) / (hi - lo).clamp_min(1e-6)
     return quantize(x.float())
+
+
+@cache
+def edge_colours(images: tuple[str, ...], sigma: float = EDGE_SIGMA
+                 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean RGB of the edge pixels, mean RGB of the other pixels) of ``images`` (shipped names
+    or file paths): each image's means, averaged over the images with equal weights."""
+    edge, flat = [], []
+    for name in images:
+        image = load_image(name)
+        is_edge = edge_map(image, sigma)[0] < 0.5
+        pixels = image.flatten(1)
+        mask = is_edge.flatten()
+        edge.append(pixels[:, mask].mean(1) if mask.any() else pixels.mean(1))
+        flat.append(pixels[:, ~mask].mean(1))
+    return (tuple(torch.stack(edge).mean(0).tolist()), tuple(torch.stack(flat).mean(0).tolist()))
+
+
+def paint_edges(edges: Tensor, images: tuple[str, ...]) -> Tensor:
+    """An edge map [3, H, W] (black on white, `edge_map`) painted with the `edge_colours` of
+    ``images``: [3, H, W], 8-bit rounded."""
+    edge, flat = (torch.tensor(c, dtype=torch.float32).view(3, 1, 1)
+                  for c in edge_colours(tuple(images)))
+    is_edge = edges.mean(dim=0, keepdim=True) < 0.5
+    return quantize(torch.where(is_edge, edge, flat))

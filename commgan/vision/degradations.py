@@ -1,4 +1,5 @@
-"""Degradations: down-sampling, occlusion (block / free-form masks), noise, block removal, fading.
+"""Degradations: down-sampling, occlusion (block / free-form masks), noise, block removal, fading,
+edge maps, and the settings a task degrades an image with (`TaskSettings`).
 
 Images are float tensors [3, H, W] (or batches [B, 3, H, W]) in [0, 1]. Masks are float tensors
 [1, H, W] (or [B, 1, H, W]) with 1 = missing pixel. Random degradations take a
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -20,17 +21,20 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from commgan.vision.data import from_numpy, quantize, to_uint8
+from commgan.vision.data import from_numpy, quantize, to_numpy, to_uint8
 
 __all__ = [
+    "EDGE_SIGMA",
     "FADE_RANGES",
     "MASK_KINDS",
     "MASK_MAKERS",
     "Fade",
+    "TaskSettings",
     "block_mask",
     "block_removal_mask",
     "crop_to_multiple",
     "degrade_colour",
+    "edge_map",
     "fade",
     "free_form_mask",
     "gaussian_noise",
@@ -236,3 +240,34 @@ def degrade_colour(image: Tensor, params: Fade, scale: int) -> Tensor:
     if scale == 1:
         return faded
     return pil_resize(faded, (image.shape[-2] // scale, image.shape[-1] // scale))
+
+
+EDGE_SIGMA = 2.0
+"""Gaussian sigma (pixels) of the Canny edge detector of edges2photo."""
+
+
+def edge_map(image: Tensor, sigma: float = EDGE_SIGMA) -> Tensor:
+    """Canny edges of the luma of [3, H, W] (scikit-image, Gaussian ``sigma`` pixels, default
+    hysteresis thresholds) as RGB [3, H, W]: 0 (black) on edges, 1 (white) elsewhere."""
+    from skimage.color import rgb2gray
+    from skimage.feature import canny
+
+    edges = canny(rgb2gray(to_numpy(image)), sigma=sigma)
+    return torch.from_numpy(~edges).float().expand(3, -1, -1).contiguous()
+
+
+@dataclass
+class TaskSettings:
+    """Degradation settings of a task's evaluation (and of ``commgan restore`` and
+    ``commgan translate``)."""
+
+    ratio: float = 0.2
+    """inpaint: occluded area ratio."""
+    mask: str = "block"
+    """inpaint: mask kind (one of `MASK_KINDS`)."""
+    sigma: float = 25 / 255
+    """denoise: noise standard deviation ([0, 1] units)."""
+    fade: Fade = field(default_factory=Fade)
+    """colour: the fading applied."""
+    seed: int = 0
+    """Seed of masks and noise."""
