@@ -80,33 +80,31 @@ def run_case(tree: Path, case: str, scratch: Path) -> dict:
             "load_after": os.getloadavg()[0]}
 
 
+def spread(values: pd.Series) -> str:
+    """``median [min, max]`` of ``values``."""
+    return f"{values.median():.2f} [{values.min():.2f}, {values.max():.2f}]"
+
+
 def summarize(table: pd.DataFrame, trees: list[str], labels: dict[str, str]) -> str:
-    """The markdown summary: median seconds per case and tree, and the within-round ratios."""
+    """The markdown summary: median seconds per case and tree, the within-round ratios, and
+    the import floors."""
     wide = table.pivot_table(index=["round", "case"], columns="tree", values="wall_s")
     head = ["case", *[f"{labels[t]} s" for t in trees],
             *[f"{labels[t]} / {labels[trees[0]]}" for t in trees[1:]], "load (median)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-
-    def spread(values: pd.Series) -> str:
-        return f"{values.median():.2f} [{values.min():.2f}, {values.max():.2f}]"
-
-    for case in [*IMPORTS, *CASES]:
-        if case not in wide.index.get_level_values("case"):
-            continue
+    for case in CASES:
         rows = wide.xs(case, level="case")
         load = table.loc[table["case"] == case, "load_before"].median()
-        if case in IMPORTS:
-            cells = [case, spread(rows[WORKTREE].dropna()), *["same" for _ in trees[1:]],
-                     *["" for _ in trees[1:]], f"{load:.2f}"]
-        else:
-            cells = [case, *[spread(rows[t]) for t in trees],
-                     *[spread(rows[t] / rows[trees[0]]) for t in trees[1:]], f"{load:.2f}"]
+        cells = [case, *[spread(rows[t]) for t in trees],
+                 *[spread(rows[t] / rows[trees[0]]) for t in trees[1:]], f"{load:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     speedup = wide.xs("sweep-j1", level="case") / wide.xs("sweep-j2", level="case")
-    cells = ["speed-up sweep-j1 / sweep-j2", *[spread(speedup[t]) for t in trees],
+    cells = ["speed-up: sweep-j1 / sweep-j2", *[spread(speedup[t]) for t in trees],
              *["" for _ in trees[1:]], ""]
     lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    floors = "; ".join(f"`{IMPORTS[case]}` {spread(wide.xs(case, level='case')[WORKTREE])} s"
+                       for case in IMPORTS)
+    return "\n".join(lines) + f"\n\nImport floors (any tree, this environment): {floors}."
 
 
 @click.command(help=__doc__.splitlines()[0])

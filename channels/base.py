@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sionna.phy.utils import ebnodb2no
 
 from channels.options import checked_options
 
@@ -104,6 +103,8 @@ def noise_variance(
     k/n times log2 M, pilots or other overhead included): R is passed as
     ``num_bits_per_symbol = ceil(R)`` with ``coderate = R / ceil(R)``.
     """
+    from sionna.phy.utils import ebnodb2no  # lazy: `import channels` skips Sionna
+
     rate = float(bits_per_channel_use)
     if not math.isfinite(rate) or rate <= 0:
         raise ValueError(f"bits per channel use must be positive and finite, got {rate}")

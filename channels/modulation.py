@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
-from sionna.phy.mapping import Constellation
 
 from channels.base import device_name
+
+if TYPE_CHECKING:
+    from sionna.phy.mapping import Constellation
 
 __all__ = [
     "MODULATIONS",
@@ -34,6 +37,8 @@ class ModulationSpec:
 
     def constellation(self, device: str | None = None) -> Constellation:
         """Sionna's unit-energy Gray constellation for this modulation."""
+        from sionna.phy.mapping import Constellation  # lazy: `import channels` skips Sionna
+
         return Constellation(self.constellation_type, self.num_bits_per_symbol,
                              device=device_name(device))
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-from sionna.phy.channel import GenerateFlatFadingChannel
 
 from channels.base import Channel, ChannelOutput, ChannelSpec, PilotBlocks
 from channels.estimation import ESTIMATORS, PILOT, per_symbol, pilot_estimate
@@ -65,6 +64,8 @@ class RayleighBlockChannel(Channel):
         super().__init__(device=device)
         check_block_options(coherence, pilots, estimator)
         self.coherence, self.pilots, self.estimator = coherence, pilots, estimator
+        from sionna.phy.channel import GenerateFlatFadingChannel  # lazy: see channels/base.py
+
         self._generate = GenerateFlatFadingChannel(num_tx_ant=1, num_rx_ant=1,
                                                     device=self.device)
 
@@ -73,7 +74,8 @@ class RayleighBlockChannel(Channel):
         """Former name of :attr:`coherence`."""
         return self.coherence
 
-    def _data_per_block(self, num_symbols: int) -> int:
+    def data_per_block(self, num_symbols: int) -> int:
+        """Data symbols per coherence block of a frame of ``num_symbols`` data symbols."""
         if self.coherence is None:
             return num_symbols
         return self.coherence - self.pilots
@@ -82,16 +84,16 @@ class RayleighBlockChannel(Channel):
         """n / (n + K Np) for n data symbols in K blocks: (N - Np) / N when N - Np divides n."""
         if not self.pilots:
             return 1.0
-        blocks = -(-num_symbols // self._data_per_block(num_symbols))
+        blocks = -(-num_symbols // self.data_per_block(num_symbols))
         return num_symbols / (num_symbols + blocks * self.pilots)
 
     def coefficients(self, batch_size: int, num_symbols: int) -> torch.Tensor:
         return per_symbol(self._fades(batch_size, num_symbols),
-                           self._data_per_block(num_symbols), num_symbols)
+                           self.data_per_block(num_symbols), num_symbols)
 
     def _fades(self, batch_size: int, num_symbols: int) -> torch.Tensor:
         """One coefficient per block, [B, K]."""
-        blocks = -(-num_symbols // self._data_per_block(num_symbols))
+        blocks = -(-num_symbols // self.data_per_block(num_symbols))
         return self._generate(batch_size * blocks).reshape(batch_size, blocks)
 
     def forward(self, x: torch.Tensor, no: float | torch.Tensor) -> ChannelOutput:
@@ -100,7 +102,7 @@ class RayleighBlockChannel(Channel):
         self._check_input(x)
         no = torch.as_tensor(no, dtype=torch.float32, device=x.device)
         batch_noise = no if no.dim() == 0 else no.reshape(-1, 1)
-        data, num_symbols = self._data_per_block(x.shape[1]), x.shape[1]
+        data, num_symbols = self.data_per_block(x.shape[1]), x.shape[1]
         fades = self._fades(x.shape[0], num_symbols)
         h = per_symbol(fades, data, num_symbols)
         y = self._awgn(h * x, batch_noise)

@@ -182,8 +182,8 @@ def load_or_train(name: str, ctx: SystemContext, training: Any = None,
     if spec.learned is None:
         raise CommganError(f"system {name!r} is not learned; nothing to train")
     modulation = get_modulation(ctx.mod)
-    use_shipped = (training is None and not choice.options
-                   and not channel_choice(ctx.channel).changed_options)
+    use_shipped = training is None  # the stem names the options: a shipped model of the same
+    # stem was trained with them (its sidecar's identity is checked on load)
     training = training or spec.learned.default_training(modulation, ctx.channel)
     key = ctx.key if ctx.key is not None else os.urandom(32)
     system = spec.build(modulation, key=key, device=ctx.device, training=training,

@@ -6,9 +6,9 @@ import os
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from helpers import run_cli
 
-from commgan.cli import cli, parse_ebno
+from commgan.cli import parse_ebno
 from commgan.errors import CommganError
 from commgan.sim.sweep import PROGRESS_FILE, RESULT_FILES
 
@@ -16,14 +16,10 @@ KEY_HEX = bytes(range(32)).hex()
 FAST = ["--ebno", "0,10", "--max-bits", "200000", "--target-errors", "200", "--quiet"]
 
 
-def _run(args, **env):
-    return CliRunner().invoke(cli, args, env={"COMMGAN_KEY": "", **env})
-
-
 def test_simulate_writes_results_plot_and_config(tmp_path):
     out = tmp_path / "run"
-    result = _run(["simulate", "--channel", "rayleigh", "--mod", "16qam", "--out", str(out),
-                   "--system", "qam,qam+chacha", *FAST])
+    result = run_cli(["simulate", "--channel", "rayleigh", "--mod", "16qam", "--out", str(out),
+                      "--system", "qam,qam+chacha", *FAST])
     assert result.exit_code == 0, result.output
     for name in RESULT_FILES:
         assert (out / name).stat().st_size > 0
@@ -43,7 +39,7 @@ def test_simulate_writes_results_plot_and_config(tmp_path):
 def test_resume_skips_finished_points(tmp_path):
     out = tmp_path / "run"
     args = ["simulate", "--channel", "awgn", "--system", "qam", "--out", str(out), *FAST]
-    assert _run(args).exit_code == 0
+    assert run_cli(args).exit_code == 0
     full = pd.read_csv(out / "results.csv")
     # pretend the run died after its first point: keep only that row in a progress file
     from commgan.sim.config import SimulationConfig
@@ -52,10 +48,10 @@ def test_resume_skips_finished_points(tmp_path):
     config = json.loads((out / "config.json").read_text())["config"]
     _save_progress(out, SimulationConfig.from_dict(config), full.iloc[:1])
     (out / "results.csv").unlink()
-    result = _run(args[:-1])  # without --quiet, to see the log line
+    result = run_cli(args[:-1])  # without --quiet, to see the log line
     assert result.exit_code == 0, result.output
     assert "resuming: 1 points done" in result.output
-    again = _run(args[:-1])  # a finished sweep with the same config is reused, not redone
+    again = run_cli(args[:-1])  # a finished sweep with the same config is reused, not redone
     assert "resuming: 2 points done" in again.output
     resumed = pd.read_csv(out / "results.csv")
     timing = ["seconds", "bits_per_s"]
@@ -66,8 +62,8 @@ def test_key_never_written(tmp_path):
     key_file = tmp_path / "k.key"
     key_file.write_text(KEY_HEX)
     out = tmp_path / "run"
-    result = _run(["simulate", "--key", str(key_file), "--out", str(out), "--system",
-                   "qam,qam+chacha", *FAST[:-1]])
+    result = run_cli(["simulate", "--key", str(key_file), "--out", str(out), "--system",
+                      "qam,qam+chacha", *FAST[:-1]])
     assert result.exit_code == 0, result.output
     raw = bytes(range(32))
     for text in [result.output.encode(), *((out / n).read_bytes() for n in os.listdir(out))]:
@@ -92,7 +88,7 @@ def test_key_never_written(tmp_path):
 )
 def test_bad_input_one_line_no_files(tmp_path, args, message):
     out = tmp_path / "run"
-    result = _run(["simulate", "--out", str(out), *args])
+    result = run_cli(["simulate", "--out", str(out), *args])
     assert result.exit_code != 0
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
@@ -108,7 +104,7 @@ def test_bad_key_file(tmp_path, content, message):
     key_file = tmp_path / "bad.key"
     key_file.write_bytes(content)
     out = tmp_path / "run"
-    result = _run(["simulate", "--key", str(key_file), "--out", str(out)])
+    result = run_cli(["simulate", "--key", str(key_file), "--out", str(out)])
     assert result.exit_code != 0 and message in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not out.exists()
@@ -116,18 +112,18 @@ def test_bad_key_file(tmp_path, content, message):
 
 def test_missing_key_file_and_bad_env(tmp_path):
     out = tmp_path / "run"
-    result = _run(["simulate", "--key", str(tmp_path / "none.key"), "--out", str(out)])
+    result = run_cli(["simulate", "--key", str(tmp_path / "none.key"), "--out", str(out)])
     assert result.exit_code != 0 and "does not exist" in result.output and not out.exists()
-    result = _run(["simulate", "--out", str(out)], COMMGAN_KEY="1234")
+    result = run_cli(["simulate", "--out", str(out)], {"COMMGAN_KEY": "1234"})
     assert result.exit_code != 0 and "COMMGAN_KEY" in result.output and not out.exists()
 
 
 def test_unwritable_out(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = _run(["simulate", "--out", str(blocker / "sub"), *FAST])
+    result = run_cli(["simulate", "--out", str(blocker / "sub"), *FAST])
     assert result.exit_code != 0 and "is a file" in result.output
-    result = _run(["simulate", "--out", str(blocker), *FAST])
+    result = run_cli(["simulate", "--out", str(blocker), *FAST])
     assert result.exit_code != 0 and "not a folder" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
@@ -141,9 +137,9 @@ def test_parse_ebno():
 
 
 def test_help_and_version():
-    assert _run(["--help"]).exit_code == 0
-    assert "simulate" in _run([]).output
-    assert _run(["--version"]).exit_code == 0
+    assert run_cli(["--help"]).exit_code == 0
+    assert "simulate" in run_cli([]).output
+    assert run_cli(["--version"]).exit_code == 0
 
 
 def test_key_never_written_with_gan_enc(tmp_path):
@@ -153,13 +149,13 @@ def test_key_never_written_with_gan_enc(tmp_path):
     key_file.write_bytes(bytes(range(32)))
     models = tmp_path / "models"
     env = {"COMMGAN_KEY": KEY_HEX}
-    trained = _run(["train", "--system", "gan-enc", "--channel", "awgn", "--steps", "10",
-                    "--models", str(models)], **env)
+    trained = run_cli(["train", "--system", "gan-enc", "--channel", "awgn", "--steps", "10",
+                       "--models", str(models)], env)
     assert trained.exit_code == 0, trained.output
     out = tmp_path / "run"
-    result = _run(["simulate", "--channel", "awgn", "--system", "gan-enc,qam+chacha", "--key",
-                   str(key_file), "--models", str(models), "--out", str(out), "--ebno", "5",
-                   "--max-bits", "50000"], **env)
+    result = run_cli(["simulate", "--channel", "awgn", "--system", "gan-enc,qam+chacha", "--key",
+                      str(key_file), "--models", str(models), "--out", str(out), "--ebno", "5",
+                      "--max-bits", "50000"], env)
     assert result.exit_code == 0, result.output
     assert set(pd.read_csv(out / "results.csv")["receiver"]) == {"bob", "eve"}
     files = [p for folder in (out, models) for p in folder.rglob("*") if p.is_file()]
@@ -175,8 +171,8 @@ def test_config_file_applies_first_and_options_win(tmp_path):
     config.write_text('system = "qam"\nebno = "0,10"\nmax-bits = 200000\n'
                       'target-errors = 200\nquiet = true\n')
     out = tmp_path / "run"
-    result = _run(["simulate", "--channel", "awgn", "--config", str(config), "--ebno", "4",
-                   "--out", str(out)])
+    result = run_cli(["simulate", "--channel", "awgn", "--config", str(config), "--ebno", "4",
+                      "--out", str(out)])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "results.csv")
     assert list(table["system"]) == ["qam"] and list(table["ebno_db"]) == [4.0]
@@ -191,6 +187,6 @@ def test_bad_config_file_is_one_error_line(tmp_path, text, message):
     config = tmp_path / "bad.toml"
     config.write_text(text)
     out = tmp_path / "run"
-    result = _run(["simulate", "--config", str(config), "--out", str(out)])
+    result = run_cli(["simulate", "--config", str(config), "--out", str(out)])
     assert result.exit_code == 2 and message in result.output
     assert len(result.output.strip().splitlines()) == 1 and not out.exists()

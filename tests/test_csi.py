@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from click.testing import CliRunner
+from helpers import run_cli
 
 from channels import (
     ChannelOutput,
@@ -20,7 +20,6 @@ from channels import (
     noise_variance,
     theory,
 )
-from commgan.cli import cli
 from commgan.comm.classical import QAMSystem, _effective_noise
 from commgan.rng import random_bits, use_seed
 from commgan.sim.engine import simulate_point
@@ -29,10 +28,6 @@ from commgan.systems import SystemContext, cache_entry
 LABEL = "rayleigh:coherence=32,pilots=2,estimator=ls"
 FAST = ["--ebno", "10,20", "--max-bits", "100000", "--target-errors", "100", "--quiet",
         "--system", "qam"]
-
-
-def _run(args):
-    return CliRunner().invoke(cli, args, env={"COMMGAN_KEY": ""})
 
 
 def test_label_is_canonical():
@@ -52,7 +47,7 @@ def test_cli_round_trip(tmp_path, how):
     else:
         (tmp_path / "run.toml").write_text(f'channel = "{LABEL}"\n')
         args = ["--config", str(tmp_path / "run.toml")]
-    result = _run(["simulate", *args, "--out", str(out), *FAST])
+    result = run_cli(["simulate", *args, "--out", str(out), *FAST])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "results.csv")
     assert set(table["channel"]) == {LABEL}
@@ -60,7 +55,7 @@ def test_cli_round_trip(tmp_path, how):
     config = json.loads((out / "config.json").read_text())["config"]
     assert config["channel"] == LABEL
     assert config["channel_options"] == {"coherence": 32, "pilots": 2, "estimator": "ls"}
-    again = _run(["simulate", *args, "--out", str(out), *FAST])
+    again = run_cli(["simulate", *args, "--out", str(out), *FAST])
     assert again.exit_code == 0, again.output
     resumed = pd.read_csv(out / "results.csv")
     pd.testing.assert_frame_equal(resumed.drop(columns=["seconds", "bits_per_s"]),
@@ -78,7 +73,7 @@ def test_cli_round_trip(tmp_path, how):
     ("awgn:pilots=1", "channel awgn takes no options, got pilots"),
 ])
 def test_bad_options_are_one_error_line(tmp_path, text, message):
-    result = _run(["simulate", "--channel", text, "--out", str(tmp_path / "x"), *FAST])
+    result = run_cli(["simulate", "--channel", text, "--out", str(tmp_path / "x"), *FAST])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.output
@@ -86,7 +81,7 @@ def test_bad_options_are_one_error_line(tmp_path, text, message):
 
 
 def test_unknown_channel_is_a_usage_error():
-    result = _run(["simulate", "--channel", "raleigh:pilots=2", *FAST])
+    result = run_cli(["simulate", "--channel", "raleigh:pilots=2", *FAST])
     assert result.exit_code == 2 and "valid: awgn, rayleigh, rayleigh-fast" in result.output
 
 

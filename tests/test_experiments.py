@@ -70,3 +70,17 @@ def test_eve_criterion_is_joint():
     assert module.joint_covers_half(near)
     far = pd.concat([near, pd.DataFrame({"ber": [0.45], "ci_low": [0.445], "ci_high": [0.455]})])
     assert not module.joint_covers_half(far)
+
+
+def test_csi_learned_smoke(tmp_path, smoke):
+    """qam (perfect / LS / LMMSE / block EM) and the shipped learned links under estimated CSI
+    on one plot, with crossings and Eve's joint verdict."""
+    out = smoke("csi_learned.py", tmp_path)
+    crossings = pd.read_csv(out / "crossings.csv")
+    assert {("qam", "perfect"), ("qam", "ls"), ("qam", "lmmse"), ("qam:csi=em", "ls"),
+            ("ae", "ls"), ("gan-enc", "ls")} <= set(zip(crossings["system"],
+                                                       crossings["estimator"], strict=True))
+    eve = pd.read_csv(out / "eve.csv")
+    assert set(eve["system"]) == {"gan-enc"} and len(eve) == 4
+    assert (out / "ber.png").stat().st_size > 0
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())

@@ -12,10 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from click.testing import CliRunner
+from helpers import one_error_line, run_cli
 
 from channels import ChannelOutput, WiretapChannel, theory
-from commgan.cli import cli
 from commgan.comm.keys import NonceReuseError
 from commgan.comm.registry import build_system
 from commgan.errors import CommganError
@@ -29,10 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 KEY = hashlib.sha256(b"commgan test key, issue 8").digest()
 
 
-def _run(args):
-    return CliRunner().invoke(cli, args, env={"COMMGAN_KEY": ""})
-
-
 @pytest.fixture
 def key_file(tmp_path):
     path = tmp_path / "link.key"
@@ -42,9 +37,9 @@ def key_file(tmp_path):
 
 def _export(tmp_path, key_file, *extra, name="a.npz"):
     out = tmp_path / name
-    result = _run(["export", "--system", "qam+chacha", "--channel", "rayleigh", "--mod", "16qam",
-                   "--frames", "60", "--frame-bits", "256", "--ebno", "10", "--key", str(key_file),
-                   "--out", str(out), "--quiet", *extra])
+    result = run_cli(["export", "--system", "qam+chacha", "--channel", "rayleigh", "--mod", "16qam",
+                      "--frames", "60", "--frame-bits", "256", "--ebno", "10",
+                      "--key", str(key_file), "--out", str(out), "--quiet", *extra])
     assert result.exit_code == 0, result.output
     return out
 
@@ -179,9 +174,9 @@ def _bob_ber_from_archive(path, system):
                                                       ("qam", "awgn")])
 def test_bob_on_the_archive_matches_simulate(tmp_path, key_file, system_name, channel):
     out = tmp_path / "bob.npz"
-    result = _run(["export", "--system", system_name, "--channel", channel, "--frames", "1500",
-                   "--frame-bits", "512", "--ebno", "10", "--key", str(key_file),
-                   "--out", str(out), "--quiet"])
+    result = run_cli(["export", "--system", system_name, "--channel", channel, "--frames", "1500",
+                      "--frame-bits", "512", "--ebno", "10", "--key", str(key_file),
+                      "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     bob = _bob_ber_from_archive(out, build_system(system_name, "16qam", key=KEY))
     # what `commgan simulate` computes at this point, with 20x the bits
@@ -272,11 +267,7 @@ def test_parse_splits():
 
 
 def _assert_clean_failure(result, folder: Path, before: set, match: str):
-    assert result.exit_code != 0
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
-    assert match in lines[0], lines[0]
-    assert "Traceback" not in result.output
+    one_error_line(result, match, code=None)
     assert {p.name for p in folder.iterdir()} == before  # no archive, no scratch files
 
 
@@ -300,7 +291,7 @@ def test_bad_input_one_line_no_file(tmp_path, change, match):
                "--ebno": "10", "--out": str(tmp_path / "a.npz")}
     options.update({k: v.format(tmp=tmp_path) for k, v in change.items()})
     before = {p.name for p in tmp_path.iterdir()}
-    result = _run(["export", *[part for item in options.items() for part in item], "--quiet"])
+    result = run_cli(["export", *[part for item in options.items() for part in item], "--quiet"])
     _assert_clean_failure(result, tmp_path, before, match)
 
 
@@ -308,8 +299,8 @@ def test_bad_input_one_line_no_file(tmp_path, change, match):
 def test_unwritable_folder(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    result = _run(["export", "--system", "qam", "--frames", "10", "--frame-bits", "64",
-                   "--ebno", "10", "--out", str(locked / "a.npz"), "--quiet"])
+    result = run_cli(["export", "--system", "qam", "--frames", "10", "--frame-bits", "64",
+                      "--ebno", "10", "--out", str(locked / "a.npz"), "--quiet"])
     _assert_clean_failure(result, locked, set(), "not writable")
 
 
@@ -343,13 +334,13 @@ def test_reader_refuses_other_files(tmp_path):
 def test_learned_bob_on_the_archive_matches_simulate(tmp_path, key_file):
     """A (briefly) trained ae through the CLI: export, then Bob's decoder on y_bob vs simulate."""
     models = tmp_path / "models"
-    trained = _run(["train", "--system", "ae", "--channel", "awgn", "--steps", "300",
-                    "--models", str(models), "--quiet"])
+    trained = run_cli(["train", "--system", "ae", "--channel", "awgn", "--steps", "300",
+                       "--models", str(models), "--quiet"])
     assert trained.exit_code == 0, trained.output
     out = tmp_path / "ae.npz"
-    result = _run(["export", "--system", "ae", "--channel", "awgn", "--frames", "2000",
-                   "--frame-bits", "256", "--ebno", "6", "--models", str(models),
-                   "--out", str(out), "--quiet"])
+    result = run_cli(["export", "--system", "ae", "--channel", "awgn", "--frames", "2000",
+                      "--frame-bits", "256", "--ebno", "6", "--models", str(models),
+                      "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     from commgan.systems import SystemContext, build_systems
 

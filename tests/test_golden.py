@@ -1,13 +1,14 @@
-"""Golden outputs of simulate, attack, converge, export and restore with fixed seeds
-(``tests/golden_runs.py``): counts and digests must be identical, losses, metrics and float
-arrays equal to a relative 1e-5 (a change of random streams moves them by far more; the last
-bits of float kernels differ between CPUs). Re-record only for a deliberate change of random
-streams, and say so."""
+"""Golden outputs of simulate (awgn, rayleigh, rayleigh-fast with qam-ssd), attack, converge,
+export, restore, translate and augment with fixed seeds (``tests/golden_runs.py``): counts and
+digests must be identical, losses, metrics and float arrays equal to a relative 1e-5 (a change
+of random streams moves them by far more; the last bits of float kernels differ between CPUs).
+Re-record only for a deliberate change of random streams, and say so."""
 
 import json
 import math
 
-from golden_runs import GOLDEN_FILE, collect
+import pytest
+from golden_runs import CASES, GOLDEN_FILE, collect
 
 
 def _assert_same(expected, actual, where="golden"):
@@ -26,7 +27,13 @@ def _assert_same(expected, actual, where="golden"):
         assert expected == actual, (where, expected, actual)
 
 
-def test_golden_outputs_unchanged(tmp_path, monkeypatch):
+def test_every_recorded_output_has_its_case():
+    assert set(json.loads(GOLDEN_FILE.read_text())) == set(CASES)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_golden_outputs_unchanged(case, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     expected = json.loads(GOLDEN_FILE.read_text())
-    _assert_same(expected, collect(tmp_path))
+    assert case in expected, f"not recorded: python tests/golden_runs.py {case}"
+    _assert_same(expected[case], collect(tmp_path, [case])[case], case)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
+from helpers import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_hostile import CLI, ENV, FAST, SIM, bounded, check_failure, nothing_left, run
@@ -134,14 +134,9 @@ def test_e13_json_config_edge_cases(tmp_path, text):
 
 def test_e17_whole_numbers_in_float_notation_are_exact(tmp_path):
     (tmp_path / "c.toml").write_text("max-bits = 2e4\ntarget-errors = 2.0e1\nebno = [0, 2]\n")
-    old = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        with bounded(60):
-            result = CliRunner().invoke(cli, [*SIM, "--system", "qam", "--config", "c.toml",
-                                              "--out", "o"], env=ENV)
-    finally:
-        os.chdir(old)
+    with bounded(60):
+        result = run_cli([*SIM, "--system", "qam", "--config", "c.toml", "--out", "o"], ENV,
+                         cwd=tmp_path)
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "o" / "config.json").read_text())["config"]
     assert config["max_bits"] == 20000 and config["target_errors"] == 20, config
@@ -269,13 +264,8 @@ def no_heavy_work(monkeypatch):
 
 
 def invoke(args: list[str], cwd: Path) -> tuple[int, str]:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        with bounded(60):
-            result = CliRunner().invoke(cli, [str(a) for a in args], env=ENV)
-    finally:
-        os.chdir(old)
+    with bounded(60):
+        result = run_cli(args, ENV, cwd=cwd)
     assert not isinstance(result.exception, TimeoutError | MemoryError), result.exception
     return result.exit_code, result.stdout + result.stderr
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
+from helpers import run_cli
 from test_hostile import CLI, ENV, bounded, check_failure, nothing_left, run
 
 from channels import get_modulation
@@ -34,7 +34,6 @@ from commgan.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from commgan.cli import cli
 from commgan.comm.autoencoder import (
     REFERENCE_FLOOR,
     AutoencoderSystem,
@@ -66,7 +65,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def invoke(args: list, seconds: int = 60):
     with bounded(seconds):
-        return CliRunner().invoke(cli, [str(a) for a in args], env=ENV)
+        return run_cli(args, ENV)
 
 
 # E3: a training at a high Eb/N0 froze (the relative loss divided by a BER of 1e-30) and the

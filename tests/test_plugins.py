@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import one_error_line
 
 from channels import CHANNELS, WiretapChannel, theory
 from channels.awgn import AWGN
@@ -238,7 +239,7 @@ def test_plugin_channel_simulates_and_exports(site, tmp_path):
     with np.load(archive) as data:
         assert json.loads(str(data["metadata"]))["channel"] == "plugin-phase"
         np.testing.assert_allclose(data["h_bob"], cmath.exp(0.3j), rtol=1e-6)
-    _one_error_line(_finish(broken), "cannot import 'commgan_reppkg.broken'")
+    one_error_line(_finish(broken), "cannot import 'commgan_reppkg.broken'")
     assert not (tmp_path / "broken").exists()
 
 
@@ -320,14 +321,6 @@ def test_bad_plugin_input_is_one_error_line(site, tmp_path):
                          str(cwd / f"out{index}"), "--quiet")
             for index, (case, (option, value, _)) in enumerate(BAD.items())}
     for case, process in runs.items():
-        _one_error_line(_finish(process), BAD[case][2])
+        one_error_line(_finish(process), BAD[case][2])
     assert not any(cwd.iterdir()), sorted(cwd.iterdir())
-
-
-def _one_error_line(result: subprocess.CompletedProcess, expected: str) -> None:
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 1, result.stderr[-3000:]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr[-3000:]
-    assert expected in lines[0], lines[0]
-    assert not result.stdout.strip(), result.stdout
 

@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from click.testing import CliRunner
+from helpers import run_cli
 
 from channels import CHANNELS, Channel, ChannelSpec, theory
-from commgan.cli import cli
 from commgan.comm.classical import QAMSystem
 from commgan.comm.registry import SYSTEMS
 from commgan.comm.system import SystemSpec
@@ -54,15 +53,11 @@ def toys(monkeypatch):
     monkeypatch.setitem(SYSTEMS, "toy-mirrored", SystemSpec(ToyMirroredQAM, "mirrored Gray QAM"))
 
 
-def _run(*args):
-    return CliRunner().invoke(cli, list(args), env={"COMMGAN_KEY": ""})
-
-
 def test_toy_system_and_channel_simulate(toys, tmp_path):
     out = tmp_path / "sim"
-    result = _run("simulate", "--channel", "toy-phase", "--mod", "qpsk", "--system",
-                  "toy-mirrored,qam", "--ebno", "0,6", "--max-bits", "200000", "--out", str(out),
-                  "--quiet")
+    result = run_cli(["simulate", "--channel", "toy-phase", "--mod", "qpsk", "--system",
+                      "toy-mirrored,qam", "--ebno", "0,6", "--max-bits", "200000",
+                      "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "results.csv")
     assert set(table["system"]) == {"toy-mirrored", "qam"}
@@ -77,16 +72,16 @@ def test_toy_system_and_channel_simulate(toys, tmp_path):
 
 def test_toy_system_attack_and_export(toys, tmp_path):
     out = tmp_path / "attack"
-    result = _run("attack", "--system", "toy-mirrored", "--channel", "toy-phase", "--mod",
-                  "qpsk", "--scenarios", "ciphertext-only", "--ebno", "6", "--out", str(out),
-                  "--quiet")
+    result = run_cli(["attack", "--system", "toy-mirrored", "--channel", "toy-phase", "--mod",
+                      "qpsk", "--scenarios", "ciphertext-only", "--ebno", "6", "--out", str(out),
+                      "--quiet"])
     assert result.exit_code == 0, result.output
     rows = pd.read_csv(out / "attack.csv")
     assert list(rows["system"]) == ["toy-mirrored"] and (rows["verdict"] == "broken").all()
     archive = tmp_path / "toy.npz"
-    result = _run("export", "--system", "toy-mirrored", "--channel", "toy-phase", "--mod", "qpsk",
-                  "--frames", "16", "--frame-bits", "64", "--ebno", "10", "--out", str(archive),
-                  "--quiet")
+    result = run_cli(["export", "--system", "toy-mirrored", "--channel", "toy-phase",
+                      "--mod", "qpsk", "--frames", "16", "--frame-bits", "64", "--ebno", "10",
+                      "--out", str(archive), "--quiet"])
     assert result.exit_code == 0, result.output
     with np.load(archive) as data:
         metadata = json.loads(str(data["metadata"]))
@@ -97,7 +92,7 @@ def test_toy_system_attack_and_export(toys, tmp_path):
 
 def _help(command):
     """``commgan COMMAND --help`` with click's line wrapping undone."""
-    return re.sub(r"-\s+", "-", " ".join(_run(command, "--help").output.split()))
+    return re.sub(r"-\s+", "-", " ".join(run_cli([command, "--help"]).output.split()))
 
 
 def test_help_choices_come_from_the_registries(toys):
@@ -106,5 +101,5 @@ def test_help_choices_come_from_the_registries(toys):
     for name in list(CHANNELS) + list(SYSTEMS):
         assert name in simulate
     assert "toy-mirrored" not in _help("train"), "train lists learned systems only"
-    bad = _run("simulate", "--channel", "nope")
+    bad = run_cli(["simulate", "--channel", "nope"])
     assert bad.exit_code == 2 and "toy-phase" in bad.output

@@ -28,6 +28,21 @@ def test_every_default_model_ships_intact(system, channel, tmp_path):
     assert not list(tmp_path.iterdir()), "the shipped model is read in place, not copied"
 
 
+CSI_CHANNELS = ("rayleigh:coherence=32,pilots=2,estimator=ls",
+                "rayleigh:coherence=32,pilots=2")
+
+
+@pytest.mark.parametrize("channel", CSI_CHANNELS)
+@pytest.mark.parametrize("system", ["ae", "gan-enc"])
+def test_the_estimated_csi_models_ship(system, channel, tmp_path):
+    """The README's estimated-CSI commands (N = 32, Np = 2, LS and perfect CSI) need no
+    training on a fresh install."""
+    loaded = load_or_train(system, SystemContext(mod="16qam", channel=channel,
+                                                 models_dir=tmp_path, train_if_missing=False))
+    assert loaded.model.shipped and not loaded.model.trained
+    assert loaded.model.sidecar["training"]["seed"] == 0
+
+
 def test_a_corrupt_shipped_copy_is_refused(tmp_path):
     weights, sidecar = checkpoint_paths(SHIPPED_MODELS / "ae-awgn-16qam")
     (tmp_path / weights.name).write_bytes(weights.read_bytes()[:-8])

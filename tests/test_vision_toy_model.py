@@ -11,10 +11,9 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from click.testing import CliRunner
+from helpers import run_cli
 from torch import Tensor, nn
 
-from commgan.cli import cli
 from commgan.vision.data import PatchSampler, quantize
 from commgan.vision.degradations import TaskSettings
 from commgan.vision.models.record import VisionModel, VisionTraining
@@ -98,16 +97,12 @@ def toy():
     del VISION_MODELS["toy-brighten"], VISION_TASKS["darken"], TRANSLATION_TASKS["darken"]
 
 
-def _run(*args):
-    return CliRunner().invoke(cli, [*args, "--threads", "1"])
-
-
 def test_toy_model_restores_through_the_command(toy, tmp_path):
     assert "darken (darkened photo brightened by a toy GAN)" in " ".join(
-        CliRunner().invoke(cli, ["restore", "--help"]).output.split())
+        run_cli(["restore", "--help"]).output.split())
     args = ["restore", "--task", "darken", "--demo", "--steps", "2", "--models",
-            str(tmp_path / "m"), "--out", str(tmp_path / "o")]
-    result = _run(*args)
+            str(tmp_path / "m"), "--out", str(tmp_path / "o"), "--threads", "1"]
+    result = run_cli(args)
     assert result.exit_code == 0, result.output
     assert "toy-brighten: training 2 iterations" in result.output
     assert {p.name for p in (tmp_path / "o").iterdir()} == {"restored.png", "side_by_side.png",
@@ -116,17 +111,18 @@ def test_toy_model_restores_through_the_command(toy, tmp_path):
     assert list(table.index) == ["degraded", "gain x2", "toy brightener"]
     assert table.loc["gain x2", "psnr"] > table.loc["degraded", "psnr"] + 3
     (weights,) = (tmp_path / "m").glob("toy-brighten-*.safetensors")
-    again = _run(*args)
+    again = run_cli(args)
     assert again.exit_code == 0 and "toy-brighten: using cached model" in again.output
     assert list((tmp_path / "m").glob("*.safetensors")) == [weights]
 
 
 def test_toy_model_translates_through_the_command(toy, tmp_path):
-    result = _run("translate", "--model", "toy", "--task", "darken", "--demo", "--steps", "2",
-                  "--models", str(tmp_path / "m"), "--out", str(tmp_path / "o"), "--quiet")
+    result = run_cli(["translate", "--model", "toy", "--task", "darken", "--demo", "--steps", "2",
+                      "--models", str(tmp_path / "m"), "--out", str(tmp_path / "o"), "--quiet",
+                      "--threads", "1"])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "o" / "metrics.csv").set_index("method")
     assert list(table.index) == ["input", "gain x2", "toy brightener"]
-    result = _run("translate", "--model", "toy", "--task", "colour", "--demo", "--models",
-                  str(tmp_path / "m"), "--out", str(tmp_path / "other"))
+    result = run_cli(["translate", "--model", "toy", "--task", "colour", "--demo", "--models",
+                      str(tmp_path / "m"), "--out", str(tmp_path / "other"), "--threads", "1"])
     assert result.exit_code == 1 and "--model toy does not support --task colour" in result.output

@@ -35,7 +35,7 @@ from commgan.comm.channelgan import (
     build_channel_model,
     estimate_fading,
 )
-from commgan.rng import use_seed
+from commgan.rng import seeded
 from commgan.sim.analysis import ebno_at_ber
 from commgan.sim.engine import simulate_point
 from commgan.sim.stats import FrameErrorStats
@@ -80,30 +80,30 @@ def ber_fidelity(model: ChannelGAN, config: ConvergenceConfig) -> list[dict]:
     directions = slice_directions().to(sampler.device)
     rows = []
     for ebno_db in config.fidelity_ebno_db:
-        use_seed(config.seed)
         stats = {"true": FrameErrorStats(frame_bits), "generated": FrameErrorStats(frame_bits)}
         by_point: dict[str, list[list[torch.Tensor]]] = {
             key: [[] for _ in range(len(sampler.points))] for key in ("true", "generated",
                                                                       "floor")}
         drawn = 0
-        while drawn < config.fidelity_blocks:
-            count = min(_CHUNK_BLOCKS, config.fidelity_blocks - drawn)
-            drawn += count
-            blocks = sampler.draw(count, ebno_db)
-            received = {"true": blocks["y"],
-                        "generated": model.sample(blocks["x"], blocks["ebno_db"],
-                                                  blocks["y"][:, :pilots])}
-            for key, y in received.items():
-                h = estimate_fading(y[:, :pilots], sampler.pilots)
-                decided = slicer(y[:, pilots:] / h)
-                stats[key].add(bit_errors_between_indices(blocks["index"], decided))
-            received["floor"] = sampler.transmit(blocks["x"], blocks["ebno_db"])
-            index = blocks["index"].reshape(-1)
-            for key, y in received.items():
-                data = torch.view_as_real(y[:, pilots:].reshape(-1))
-                for point, store in enumerate(by_point[key]):
-                    if sum(len(t) for t in store) < config.swd_samples:
-                        store.append(data[index == point])
+        with seeded(config.seed):
+            while drawn < config.fidelity_blocks:
+                count = min(_CHUNK_BLOCKS, config.fidelity_blocks - drawn)
+                drawn += count
+                blocks = sampler.draw(count, ebno_db)
+                received = {"true": blocks["y"],
+                            "generated": model.sample(blocks["x"], blocks["ebno_db"],
+                                                      blocks["y"][:, :pilots])}
+                for key, y in received.items():
+                    h = estimate_fading(y[:, :pilots], sampler.pilots)
+                    decided = slicer(y[:, pilots:] / h)
+                    stats[key].add(bit_errors_between_indices(blocks["index"], decided))
+                received["floor"] = sampler.transmit(blocks["x"], blocks["ebno_db"])
+                index = blocks["index"].reshape(-1)
+                for key, y in received.items():
+                    data = torch.view_as_real(y[:, pilots:].reshape(-1))
+                    for point, store in enumerate(by_point[key]):
+                        if sum(len(t) for t in store) < config.swd_samples:
+                            store.append(data[index == point])
         swd, floor = [], []
         for point in range(len(sampler.points)):
             true, generated, other = (torch.cat(by_point[key][point])[:config.swd_samples]

@@ -106,6 +106,20 @@ class RunContext:
         """``jobs``, ``threads`` and ``backend``, as the engine's entry points take them."""
         return {"jobs": self.jobs, "threads": self.threads, "backend": self.backend}
 
+    def start_workers(self, *modules: str) -> bool:
+        """Start the fork server of this run's worker processes now, importing ``modules``
+        (what the units need, :func:`commgan.parallel.executor.start_workers`), when the run
+        uses local workers: :attr:`jobs` above 1 on the CPU and the local backend. The server
+        then imports beside this process while it loads its systems. True when started."""
+        from commgan.parallel import runs_inline
+
+        if self.backend_option.lower() != "local" or runs_inline(self.jobs, None, self.device):
+            return False
+        from commgan.parallel.executor import start_workers
+
+        start_workers(modules)
+        return True
+
     def executor(self, shared: Any = None, jobs: int | None = None) -> UnitExecutor:
         """A :class:`~commgan.parallel.executor.UnitExecutor` of this run (``jobs`` processes,
         default :attr:`jobs`) for units that read ``shared``."""

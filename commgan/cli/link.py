@@ -79,6 +79,9 @@ def simulate(run: RunContext, channel, mod, systems, ebno, target_errors, target
     Writes results.csv, ber.png, bler.png and config.json to the output folder. An interrupted
     run resumes from its finished points when rerun with the same options.
     """
+    grid = parse_ebno(ebno)
+    if len(grid) > 1:  # several units: the workers import while this process does (below)
+        run.start_workers("commgan.sim.sweep", "commgan.comm.registry")
     from channels import channel_choice
     from commgan.comm.keys import load_key
     from commgan.comm.registry import file_label, parse_system_names, system_spec
@@ -89,7 +92,6 @@ def simulate(run: RunContext, channel, mod, systems, ebno, target_errors, target
 
     names = parse_system_names(systems)
     run.check_backend()
-    grid = parse_ebno(ebno)
     device = run.device
     channel, mod = channel.lower(), mod.lower()
     needs_key = any(system_spec(name).keyed for name in names)

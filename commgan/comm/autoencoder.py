@@ -32,7 +32,7 @@ from commgan.comm.transceiver import (
 )
 from commgan.errors import CommganError, TrainingDiverged
 from commgan.gan.precision import autocast, resolve_precision
-from commgan.rng import random_bits, seed_weights, use_seed
+from commgan.rng import random_bits, seeded
 
 __all__ = ["AE", "REFERENCE_FLOOR", "AutoencoderSystem", "AutoencoderTraining", "LinkTraining",
            "default_spread", "default_train_ebno",
@@ -185,58 +185,58 @@ def train_autoencoder(
     """
     device = system.device
     low, high = training.train_ebno_db or default_train_ebno(channel)
-    seed_weights(training.seed)
-    use_seed(training.seed, device)
-    reset_parameters(system.encoder, system.decoder)
-    if link is None:
-        link = get_channel(channel, device=str(device))
-    rate = system.bits_per_channel_use
-    pilots = _rate_factor(link, training.frame_bits / rate)
-    params = list(system.encoder.parameters()) + list(system.decoder.parameters())
-    optimizer = torch.optim.Adam(params, lr=training.lr, fused=True)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=training.steps, eta_min=training.lr * 0.01)
-    reference = reference_ber(system.modulation.name, channel, device)
-    precision = resolve_precision(training.precision, device)
-    if precision == "fp16":
-        raise CommganError("autoencoder training runs in fp32 or bf16, not fp16")
-    history = []
-    start = time.perf_counter()
-    system.train()
-    bar = tqdm(range(training.steps), disable=not progress, desc=f"train {system.name}",
-               leave=False, dynamic_ncols=True)
-    for step in bar:
-        bits = random_bits([training.batch_frames, training.frame_bits], device)
-        ebno = torch.empty(training.batch_frames, 1, device=device).uniform_(low, high)
-        with autocast(precision, device):
-            x = system.encoder(bits)
-        out = link(x, noise_variance(ebno, rate * pilots, device=str(device)))  # fp32
-        with autocast(precision, device):
-            logits = system.logits(out)
-        frame_bce = F.binary_cross_entropy_with_logits(logits, bits, reduction="none").mean(-1)
-        if training.relative_loss and reference is not None:
-            frame_bce = frame_bce / reference(ebno[:, 0])
-        loss = frame_bce.mean()
-        if not math.isfinite(loss.item()):
-            raise TrainingDiverged(f"autoencoder training diverged at step {step} (loss {loss})")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        ber = ((logits > 0).float() != bits).float().mean().item()
-        history.append({"step": step, "loss": loss.item(), "ber": ber,
-                        "seconds": time.perf_counter() - start})
-        if (step + 1) % log_every == 0 or step + 1 == training.steps:
-            recent = pd.DataFrame(history[-log_every:])
-            message = (f"step {step + 1}/{training.steps}: loss {recent['loss'].mean():.4f}, "
-                       f"batch BER {recent['ber'].mean():.4f}")
-            bar.set_postfix_str(message.split(": ", 1)[1], refresh=False)
-            log(message)
-    bar.close()
-    system.eval()
-    with torch.no_grad():
-        calibration_bits = random_bits([4096, training.frame_bits], device)
-        system.encoder.power.calibrate(system.encoder.raw(calibration_bits))
+    with seeded(training.seed, device):  # Sionna's and torch's generators
+        reset_parameters(system.encoder, system.decoder)
+        if link is None:
+            link = get_channel(channel, device=str(device))
+        rate = system.bits_per_channel_use
+        pilots = _rate_factor(link, training.frame_bits / rate)
+        params = list(system.encoder.parameters()) + list(system.decoder.parameters())
+        optimizer = torch.optim.Adam(params, lr=training.lr, fused=True)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=training.steps, eta_min=training.lr * 0.01)
+        reference = reference_ber(system.modulation.name, channel, device)
+        precision = resolve_precision(training.precision, device)
+        if precision == "fp16":
+            raise CommganError("autoencoder training runs in fp32 or bf16, not fp16")
+        history = []
+        start = time.perf_counter()
+        system.train()
+        bar = tqdm(range(training.steps), disable=not progress, desc=f"train {system.name}",
+                   leave=False, dynamic_ncols=True)
+        for step in bar:
+            bits = random_bits([training.batch_frames, training.frame_bits], device)
+            ebno = torch.empty(training.batch_frames, 1, device=device).uniform_(low, high)
+            with autocast(precision, device):
+                x = system.encoder(bits)
+            out = link(x, noise_variance(ebno, rate * pilots, device=str(device)))  # fp32
+            with autocast(precision, device):
+                logits = system.logits(out)
+            frame_bce = F.binary_cross_entropy_with_logits(logits, bits, reduction="none").mean(-1)
+            if training.relative_loss and reference is not None:
+                frame_bce = frame_bce / reference(ebno[:, 0])
+            loss = frame_bce.mean()
+            if not math.isfinite(loss.item()):
+                raise TrainingDiverged(f"autoencoder training diverged at step {step} "
+                                       f"(loss {loss})")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            ber = ((logits > 0).float() != bits).float().mean().item()
+            history.append({"step": step, "loss": loss.item(), "ber": ber,
+                            "seconds": time.perf_counter() - start})
+            if (step + 1) % log_every == 0 or step + 1 == training.steps:
+                recent = pd.DataFrame(history[-log_every:])
+                message = (f"step {step + 1}/{training.steps}: loss {recent['loss'].mean():.4f}, "
+                           f"batch BER {recent['ber'].mean():.4f}")
+                bar.set_postfix_str(message.split(": ", 1)[1], refresh=False)
+                log(message)
+        bar.close()
+        system.eval()
+        with torch.no_grad():
+            calibration_bits = random_bits([4096, training.frame_bits], device)
+            system.encoder.power.calibrate(system.encoder.raw(calibration_bits))
     return pd.DataFrame(history)
 
 

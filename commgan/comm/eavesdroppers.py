@@ -29,7 +29,7 @@ from channels import ChannelOutput
 from commgan.comm.system import System
 from commgan.comm.transceiver import Decoder, TransceiverConfig, bits_to_channels
 from commgan.gan import frozen
-from commgan.rng import seed_weights
+from commgan.rng import seeded_weights
 
 __all__ = [
     "EVE_SIZES",
@@ -126,26 +126,27 @@ def train_eve(make_model: Callable[[], nn.Module], train: Observations, val: Obs
     best_model, best = None, {"best_restart": -1, "val_ber": math.inf}
     val_bits = val.bits.numel()
     for restart in range(restarts):
-        seed_weights(seed + 7919 * restart)
         generator = torch.Generator(device="cpu").manual_seed(seed + 104729 * restart)
-        model = make_model()
-        optimiser = torch.optim.Adam(model.parameters(), lr=training.lr)
-        restart_best, restart_state = math.inf, None
-        for step in range(1, training.steps + 1):
-            model.train()
-            for group in optimiser.param_groups:
-                group["lr"] = training.lr * _cosine(step, training.steps)
-            index = torch.randint(0, len(train), (training.batch_frames,), generator=generator)
-            batch = train.take(index.to(train.bits.device))
-            loss = F.binary_cross_entropy_with_logits(model(batch.out), batch.bits)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            if step % training.eval_every == 0 or step == training.steps:
-                model.eval()
-                ber = float(decoder_errors(model, val).sum()) / val_bits
-                if ber < restart_best:
-                    restart_best, restart_state = ber, copy.deepcopy(model.state_dict())
+        with seeded_weights(seed + 7919 * restart):
+            model = make_model()
+            optimiser = torch.optim.Adam(model.parameters(), lr=training.lr)
+            restart_best, restart_state = math.inf, None
+            for step in range(1, training.steps + 1):
+                model.train()
+                for group in optimiser.param_groups:
+                    group["lr"] = training.lr * _cosine(step, training.steps)
+                index = torch.randint(0, len(train), (training.batch_frames,),
+                                      generator=generator)
+                batch = train.take(index.to(train.bits.device))
+                loss = F.binary_cross_entropy_with_logits(model(batch.out), batch.bits)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                if step % training.eval_every == 0 or step == training.steps:
+                    model.eval()
+                    ber = float(decoder_errors(model, val).sum()) / val_bits
+                    if ber < restart_best:
+                        restart_best, restart_state = ber, copy.deepcopy(model.state_dict())
         model.load_state_dict(restart_state)
         model.eval()
         if restart_best < best["val_ber"]:
@@ -216,21 +217,21 @@ def dv_lower_bound(bits_train: torch.Tensor, x_train: torch.Tensor, bits_test: t
     Bits [F, L], x [F, L/R]. Returns ``{"bits": estimate, "ci_low", "ci_high"}`` (bootstrap
     over held-out frames, 95%).
     """
-    seed_weights(seed)
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    critic = LeakageCritic(r).to(x_train.device)
-    optimiser = torch.optim.Adam(critic.parameters(), lr=1e-3)
-    frames = bits_train.shape[0]
-    for _ in range(steps):
-        index = torch.randint(0, frames, (min(batch_frames, frames),), generator=generator)
-        index = index.to(bits_train.device)
-        bits, x = bits_train[index], x_train[index]
-        joint, marginal = critic(bits, x), critic(_mismatched(bits, 1), x)
-        loss = (F.binary_cross_entropy_with_logits(joint, torch.ones_like(joint))
-                + F.binary_cross_entropy_with_logits(marginal, torch.zeros_like(marginal)))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+    with seeded_weights(seed):
+        critic = LeakageCritic(r).to(x_train.device)
+        optimiser = torch.optim.Adam(critic.parameters(), lr=1e-3)
+        frames = bits_train.shape[0]
+        for _ in range(steps):
+            index = torch.randint(0, frames, (min(batch_frames, frames),), generator=generator)
+            index = index.to(bits_train.device)
+            bits, x = bits_train[index], x_train[index]
+            joint, marginal = critic(bits, x), critic(_mismatched(bits, 1), x)
+            loss = (F.binary_cross_entropy_with_logits(joint, torch.ones_like(joint))
+                    + F.binary_cross_entropy_with_logits(marginal, torch.zeros_like(marginal)))
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
     critic.eval()
     with torch.no_grad():
         joint = critic(bits_test, x_test).mean(-1).double()

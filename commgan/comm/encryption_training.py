@@ -40,7 +40,7 @@ from commgan.comm.keys import KeyStream
 from commgan.comm.system import LearnedSpec, SystemSpec
 from commgan.comm.transceiver import reset_parameters
 from commgan.gan import GANLoss, GANTrainer, TrainerConfig
-from commgan.rng import random_bits, seed_weights, use_seed
+from commgan.rng import random_bits, seeded, seeded_weights
 
 __all__ = ["GAN_ENC", "GAN_ENC_NAIVE", "EncryptedLinkProblem", "GanEncTraining",
            "evaluate_critics", "train_encrypted_link"]
@@ -170,32 +170,33 @@ def train_encrypted_link(
     log: Callable[[str], None] = lambda message: None,
 ) -> pd.DataFrame:
     """Train ``system`` (gan-enc or gan-enc-naive) through ``channel``; returns the history."""
-    seed_weights(training.seed)
-    use_seed(training.seed, system.device)
-    reset_parameters(system.generator, system.bob, system.eve, system.independence_critic,
-                     system.covertness_critic)
-    problem = EncryptedLinkProblem(system, channel, training)
-    config = TrainerConfig(
-        iterations=training.steps, lr_g=training.lr, lr_d=training.lr_adversaries,
-        betas=(0.9, 0.999), lr_decay="cosine", device=str(system.device), seed=training.seed,
-        precision=training.precision,
-        progress=progress, log_every=max(1, training.steps // 4), name=f"{system.name} {channel}",
-    )
-    system.train()
-    trainer = GANTrainer(problem, config)
-    rounds = min(4, training.steps)
-    for chunk in range(rounds):
-        history = trainer.fit(iterations=training.steps // rounds + (
-            training.steps % rounds if chunk == rounds - 1 else 0))
-        recent = history.tail(max(1, training.steps // 8))
-        log(f"{system.name}: step {trainer.iteration}/{training.steps}: Bob BER "
-            f"{recent['bob_ber'].mean():.4f}, in-loop Eve BER {recent['eve_ber'].mean():.4f}, "
-            f"independence critic acc {recent['independence_acc'].mean():.3f}")
-    system.eval()
-    with torch.no_grad():
-        batch = problem.next_batch()
-        system.generator.power.calibrate(
-            system.generator.raw(*system.generator_inputs(batch["m"], batch["key"])))
+    with seeded(training.seed, system.device):  # Sionna's and torch's generators
+        reset_parameters(system.generator, system.bob, system.eve, system.independence_critic,
+                         system.covertness_critic)
+        problem = EncryptedLinkProblem(system, channel, training)
+        config = TrainerConfig(  # no seed: the torch stream below runs on to the calibration
+            iterations=training.steps, lr_g=training.lr, lr_d=training.lr_adversaries,
+            betas=(0.9, 0.999), lr_decay="cosine", device=str(system.device), seed=None,
+            precision=training.precision, progress=progress,
+            log_every=max(1, training.steps // 4), name=f"{system.name} {channel}",
+        )
+        system.train()
+        trainer = GANTrainer(problem, config)
+        rounds = min(4, training.steps)
+        with seeded_weights(training.seed):
+            for chunk in range(rounds):
+                history = trainer.fit(iterations=training.steps // rounds + (
+                    training.steps % rounds if chunk == rounds - 1 else 0))
+                recent = history.tail(max(1, training.steps // 8))
+                log(f"{system.name}: step {trainer.iteration}/{training.steps}: Bob BER "
+                    f"{recent['bob_ber'].mean():.4f}, in-loop Eve BER "
+                    f"{recent['eve_ber'].mean():.4f}, independence critic acc "
+                    f"{recent['independence_acc'].mean():.3f}")
+            system.eval()
+            with torch.no_grad():
+                batch = problem.next_batch()
+                system.generator.power.calibrate(
+                    system.generator.raw(*system.generator_inputs(batch["m"], batch["key"])))
     return history
 
 

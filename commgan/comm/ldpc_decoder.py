@@ -33,8 +33,6 @@ import scipy.sparse as sp
 import torch
 from sionna.phy.fec.ldpc import LDPC5GEncoder
 
-from commgan.comm.ldpc_kernel import bp_decode
-
 __all__ = ["CN_UPDATES", "FastLDPC5GDecoder", "pruned_length"]
 
 CN_UPDATES = {"boxplus": 0, "minsum": 1, "offset-minsum": 2}
@@ -135,6 +133,8 @@ class FastLDPC5GDecoder:
     def decode_soft(self, llr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Channel LLRs [B, n] -> (a-posteriori logits of the information bits float32
         [B, k], Sionna's convention and clipping at ``llr_max``; iterations int32 [B])."""
+        from commgan.comm.ldpc_kernel import bp_decode  # lazy: numba only for coded links
+
         llr = np.asarray(llr)
         if llr.ndim != 2 or llr.shape[1] != self.n:
             raise ValueError(f"expected LLRs of shape [B, {self.n}], got {list(llr.shape)}")

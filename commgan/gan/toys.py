@@ -26,7 +26,7 @@ from torch import Tensor
 from commgan.gan.blocks import mlp
 from commgan.gan.problem import AdversarialGAN
 from commgan.gan.trainer import TrainerConfig
-from commgan.rng import derive_seed, seed_weights
+from commgan.rng import derive_seed, seeded_weights
 from commgan.rng import generator as seeded_generator
 
 __all__ = [
@@ -216,9 +216,9 @@ def toy_gan(kind: str, hidden: tuple[int, ...] = (64, 64, 64), seed: int = 0,
         raise ValueError(f"hidden must be non-empty positive widths, got {hidden}")
     spec = TOY_GAN_KINDS[kind]
     ring = ring if ring is not None else GaussianRing()
-    seed_weights(seed)
-    generator_net = mlp(noise_dim, list(hidden), 2, activation="relu")
-    discriminator_net = mlp(2, list(hidden), 1, activation="relu")
+    with seeded_weights(seed):
+        generator_net = mlp(noise_dim, list(hidden), 2, activation="relu")
+        discriminator_net = mlp(2, list(hidden), 1, activation="relu")
     data = ring.sampler(batch_size, derive_seed("gaussian ring data", seed))
     return AdversarialGAN(generator_net, discriminator_net, spec.loss, noise_shape=(noise_dim,),
                           gp_weight=spec.gp_weight, sampler=data)

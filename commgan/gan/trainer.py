@@ -28,7 +28,7 @@ from commgan.errors import TrainingDiverged
 from commgan.gan.batches import DataExhausted, batch_source, resolve_device, to_device
 from commgan.gan.precision import PRECISIONS, autocast, resolve_precision
 from commgan.gan.problem import GANProblem, Metrics
-from commgan.rng import seed_weights
+from commgan.rng import scoped_rng, seed_weights, set_torch_rng_state, torch_rng_state
 
 __all__ = ["LR_SCHEDULES", "GANDivergenceError", "GANTrainer", "TrainerConfig", "frozen"]
 
@@ -76,7 +76,9 @@ class TrainerConfig:
     device: str = "auto"
     """Torch device; "auto" = "cuda" if available, else "cpu"."""
     seed: int | None = 0
-    """Global torch seed set when fit() first runs; None leaves the RNG alone."""
+    """Seed of the trainer's own torch stream: fit() draws from torch's default generators
+    seeded with it on the first fit and continued by the next, and leaves the global state as it
+    found it; None draws from the global stream as it is."""
     progress: bool = True
     """Show a tqdm bar (also off when stderr is not a TTY)."""
     log_every: int = 100
@@ -207,7 +209,7 @@ class GANTrainer:
         self.iteration = 0
         self._rows: list[dict[str, float]] = []
         self._checkpoint: dict[str, Any] | None = None
-        self._seeded = False
+        self._rng_state: dict[str, Tensor] | None = None
         self._elapsed = 0.0
 
     def _adam(self, module: nn.Module, lr: float, side: str) -> torch.optim.Optimizer:
@@ -260,38 +262,55 @@ class GANTrainer:
         """
         cfg = self.config
         n_iter = cfg.iterations if iterations is None else iterations
-        if cfg.seed is not None and not self._seeded:
-            seed_weights(cfg.seed)
-        self._seeded = True
-        next_batch = batch_source(data, self.problem)
-        if cfg.warmup > self.iteration and not callable(getattr(self.problem, "warmup_loss",
-                                                                None)):
-            raise TypeError(f"{self.label}: warmup = {cfg.warmup} needs a problem with "
-                            "warmup_loss(batch)")
-        if self._checkpoint is None:
-            self._take_checkpoint()
-        start = time.perf_counter() - self._elapsed
-        show = cfg.progress and sys.stderr.isatty()
-        with tqdm(total=n_iter, desc=self.label, disable=not show, leave=False) as bar:
-            for _ in range(n_iter):
-                it = self.iteration + 1
-                try:
-                    row = self._iterate(it, next_batch)
-                except DataExhausted:
-                    logger.info("%s: data exhausted after %d iterations", self.label, it - 1)
-                    break
-                self._elapsed = time.perf_counter() - start
-                row["seconds"] = self._elapsed
-                self._rows.append(row)
-                self.iteration = it
-                if it % cfg.checkpoint_every == 0:
-                    self._take_checkpoint()
-                bar.update(1)
-                if cfg.log_every and it % cfg.log_every == 0:
-                    bar.set_postfix(loss_d=f"{row['loss_d']:.4f}", loss_g=f"{row['loss_g']:.4f}")
-                    logger.info("%s: iteration %d loss_d %.4f loss_g %.4f",
-                                self.label, it, row["loss_d"], row["loss_g"])
+        with self._own_stream():
+            next_batch = batch_source(data, self.problem)
+            if cfg.warmup > self.iteration and not callable(getattr(self.problem, "warmup_loss",
+                                                                    None)):
+                raise TypeError(f"{self.label}: warmup = {cfg.warmup} needs a problem with "
+                                "warmup_loss(batch)")
+            if self._checkpoint is None:
+                self._take_checkpoint()
+            start = time.perf_counter() - self._elapsed
+            show = cfg.progress and sys.stderr.isatty()
+            with tqdm(total=n_iter, desc=self.label, disable=not show, leave=False) as bar:
+                for _ in range(n_iter):
+                    it = self.iteration + 1
+                    try:
+                        row = self._iterate(it, next_batch)
+                    except DataExhausted:
+                        logger.info("%s: data exhausted after %d iterations", self.label, it - 1)
+                        break
+                    self._elapsed = time.perf_counter() - start
+                    row["seconds"] = self._elapsed
+                    self._rows.append(row)
+                    self.iteration = it
+                    if it % cfg.checkpoint_every == 0:
+                        self._take_checkpoint()
+                    bar.update(1)
+                    if cfg.log_every and it % cfg.log_every == 0:
+                        bar.set_postfix(loss_d=f"{row['loss_d']:.4f}",
+                                        loss_g=f"{row['loss_g']:.4f}")
+                        logger.info("%s: iteration %d loss_d %.4f loss_g %.4f",
+                                    self.label, it, row["loss_d"], row["loss_g"])
         return self.history
+
+    @contextmanager
+    def _own_stream(self) -> Iterator[None]:
+        """Within the block torch's default generators run the trainer's own stream
+        (``config.seed``: seeded on the first fit, continued by the next ones); on exit they are
+        as they were. Without a seed, the global stream itself."""
+        if self.config.seed is None:
+            yield
+            return
+        with scoped_rng():
+            if self._rng_state is None:
+                seed_weights(self.config.seed)
+            else:
+                set_torch_rng_state(self._rng_state)
+            try:
+                yield
+            finally:
+                self._rng_state = torch_rng_state()
 
     def _lr_factor(self, it: int) -> float:
         """Multiplier of the base learning rates at iteration ``it`` (1-based)."""

@@ -8,7 +8,9 @@ Workers come from a fork server that imported torch and this process's modules o
 and never ran a parallel torch operation: forking the parent itself would copy a busy OpenMP
 thread pool into the children, where the first parallel operation deadlocks (seen here). What
 every unit reads (systems as recipes of class, arguments and weights, channels, config; keys in
-memory only) is pickled to each worker once; the units themselves are small tuples.
+memory only) is pickled to each worker once; the units themselves are small tuples. A command
+may start the fork server before it loads its systems (:func:`start_workers`), so that the
+server's imports run beside its own.
 
 Units are read lazily from any iterable (a sweep's blocks are generated as workers free up, never
 listed), and at most :data:`~commgan.parallel.schedule.WINDOW` units per process are in flight or
@@ -38,7 +40,7 @@ from commgan.parallel.process import configure_process
 from commgan.parallel.schedule import WINDOW, in_order
 from commgan.parallel.worker_deaths import death_of, settled_server_death
 
-__all__ = ["PRELOAD", "SHUTDOWN_GRACE_S", "UnitExecutor", "preload_for"]
+__all__ = ["PRELOAD", "SHUTDOWN_GRACE_S", "UnitExecutor", "preload_for", "start_workers"]
 
 Unit = TypeVar("Unit")
 PRELOAD = ("commgan.parallel.worker_init", "torch")
@@ -52,15 +54,27 @@ _QUIET_TRACKER = "ignore:resource_tracker:UserWarning"
 so: after a kill -9 of the whole run, its count of "leaked" objects is noise."""
 
 
-def preload_for() -> list[str]:
-    """What a fork server started now imports: :data:`PRELOAD`, then every module of this
-    package that this process has imported (a command's engine, systems and their libraries,
-    the units' own module among them). The floor names no module above it: the workers start
-    with what the process that runs them uses. Modules from elsewhere are left to the workers
-    (a test module may skip itself on import, which would end the server)."""
+def preload_for(modules: Iterable[str] = ()) -> list[str]:
+    """What a fork server started now imports: :data:`PRELOAD`, ``modules`` (named by a caller
+    that starts the server before it imports them itself, :func:`start_workers`), then every
+    module of this package that this process has imported (a command's engine, systems and
+    their libraries, the units' own module among them). The floor names no module above it:
+    the workers start with what the process that runs them uses. Modules from elsewhere are
+    left to the workers (a test module may skip itself on import, which would end the
+    server)."""
     names = [name for name, module in list(sys.modules.items())
              if module is not None and name.partition(".")[0] == _PACKAGE]
-    return list(dict.fromkeys([*PRELOAD, *names]))
+    return list(dict.fromkeys([*PRELOAD, *modules, *names]))
+
+
+def start_workers(modules: Iterable[str] = ()) -> None:
+    """Start the fork server of the worker processes now, importing :func:`preload_for`
+    ``(modules)``, unless one runs already: it imports beside this process, which goes on
+    (loading its systems, say), and the first pool finds it ready instead of waiting for its
+    imports (measured in docs/results/startup.md). Where the platform has no fork server this
+    does nothing."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        _worker_context(modules)
 
 
 def _start_worker(threads: int, shared: Any) -> None:
@@ -120,7 +134,7 @@ def _call(fn: Callable[[Any, Any], Any], unit: Any) -> Any:
     return fn(_SHARED, unit)
 
 
-def _worker_context() -> multiprocessing.context.BaseContext:
+def _worker_context(modules: Iterable[str] = ()) -> multiprocessing.context.BaseContext:
     """The fork server (preloaded, :func:`preload_for`, when this call starts it; its first
     import makes it and its workers ignore Ctrl-C, see :mod:`commgan.parallel.worker_init`)
     where the platform has one, else spawn.
@@ -134,7 +148,7 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(preload_for())
+    context.set_forkserver_preload(preload_for(modules))
     from commgan.parallel.worker_init import PARENT_ENV
 
     saved = {name: os.environ.get(name) for name in ("CUDA_VISIBLE_DEVICES", PARENT_ENV)}

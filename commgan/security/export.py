@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from channels import channel_spec, noise_variance
+from channels import channel_spec, get_channel, noise_variance
 from commgan.comm.system import System
 from commgan.errors import CommganError
 from commgan.fileio import atomic_write, make_folders, remove_empty, scratch_prefix, sweep_stale
@@ -35,6 +35,8 @@ from commgan.parallel import Backend, UnitExecutor
 from commgan.rng import NonceCounter, derive_seed
 from commgan.security.archive import (
     ARCHIVE_FORMAT,
+    CSI_FIELD_DOCS,
+    CSI_FIELDS,
     DEFAULT_SPLIT,
     FIELD_DOCS,
     FIELDS,
@@ -107,10 +109,25 @@ def check_settings(system: System, channel: str, ebno_db: float, frame_bits: int
     system.check_frame_bits(frame_bits)
 
 
+def pilot_layout(channel: str, symbols: int) -> dict[str, Any] | None:
+    """The coherence blocks of a frame of ``symbols`` data symbols on a channel with estimated
+    CSI (data symbols per block, blocks, pilots per block, estimator), else None."""
+    link = get_channel(channel)
+    pilots, estimator = getattr(link, "pilots", 0), getattr(link, "estimator", "perfect")
+    if not pilots or estimator == "perfect":
+        return None
+    data = link.data_per_block(symbols)
+    return {"data_per_block": data, "blocks": -(-symbols // data), "pilots": pilots,
+            "estimator": estimator}
+
+
 def _metadata(system: System, channel: str, ebno_db: float, frame_bits: int,
               eve_ebno_offset_db: float, seed: int, splits: dict[str, int],
               key_source: str | None, model_fingerprint: str | None) -> dict[str, Any]:
     rate = system.bits_per_channel_use
+    symbols = int(frame_bits // rate)
+    charged = rate * get_channel(channel).rate_factor(symbols)  # pilots, as in simulation
+    layout = pilot_layout(channel, symbols)
     eve_ebno_db = float(ebno_db) + float(eve_ebno_offset_db)
     versions = package_versions()
     return {
@@ -124,16 +141,17 @@ def _metadata(system: System, channel: str, ebno_db: float, frame_bits: int,
         "mod": system.modulation.name,
         "R": rate,
         "frame_bits": int(frame_bits),
-        "symbols_per_frame": int(frame_bits // rate),
+        "symbols_per_frame": symbols,
         "ebno_db": float(ebno_db),
         "eve_ebno_offset_db": float(eve_ebno_offset_db),
         "eve_ebno_db": eve_ebno_db,
-        "no_bob": float(noise_variance(float(ebno_db), rate)),
-        "no_eve": float(noise_variance(eve_ebno_db, rate)),
+        "no_bob": float(noise_variance(float(ebno_db), charged)),
+        "no_eve": float(noise_variance(eve_ebno_db, charged)),
+        "pilots": layout,
         "seed": int(seed),
         "splits": dict(splits),
         "layout": "flat" if list(splits) == [DEFAULT_SPLIT] else "by-split",
-        "fields": dict(FIELD_DOCS),
+        "fields": {**FIELD_DOCS, **(CSI_FIELD_DOCS if layout else {})},
         "model_fingerprint": model_fingerprint,
         "key_source": key_source if system.keyed else None,
         "commgan_version": versions.get("commgan"),
@@ -254,22 +272,27 @@ def _write_scratch(scratch: Path, system: System, channel: str, ebno_db: float,
     """Every split's fields as uncompressed ``.npy`` files in ``scratch``, filled chunk by
     chunk; member name -> file."""
     files: dict[str, Path] = {}
+    layout = metadata["pilots"]
+    fields = FIELDS + (CSI_FIELDS if layout else ())
     with ExitStack() as stack:
         handles = {}
         for split, count in split_counts.items():
-            for field in FIELDS:
+            for field in fields:
                 member = member_name(metadata, split, field)
                 files[member] = scratch / f"{len(files)}.npy"
                 handles[member] = stack.enter_context(open(files[member], "wb"))
                 shape = {"bits": (count, frame_bits), "nonce": (count,)}.get(
                     field, (count, symbols))
-                dtype = {"bits": np.uint8, "nonce": np.int64}.get(field, np.complex64)
+                if field.startswith("pilots_"):
+                    shape = (count, layout["blocks"], layout["pilots"])
+                dtype = {"bits": np.uint8, "nonce": np.int64}.get(
+                    field, np.float32 if field.startswith("csi_var_") else np.complex64)
                 np.lib.format.write_array_header_1_0(handles[member], {
                     "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
                     "fortran_order": False, "shape": shape})
         for split, chunk in _chunks(system, channel, ebno_db, frame_bits, eve_ebno_offset_db,
                                     seed, split_counts, progress, jobs, threads, backend):
-            for field in FIELDS:
+            for field in fields:
                 handles[member_name(metadata, split, field)].write(
                     np.ascontiguousarray(getattr(chunk, field)).tobytes())
     return files

@@ -15,7 +15,7 @@ import torch
 from channels import ChannelOutput, WiretapChannel
 from commgan.comm.eavesdroppers import Observations
 from commgan.comm.system import System
-from commgan.rng import derive_seed, random_bits, use_seed
+from commgan.rng import derive_seed, random_bits, seeded
 
 __all__ = ["CHUNK_BITS", "WiretapFrames", "chunk_frames", "noiseless_tap", "wiretap_frames"]
 
@@ -68,10 +68,10 @@ def wiretap_frames(system: System, channel: str, ebno_db: float, nonces: np.ndar
     parts: list[tuple] = []
     for start in range(0, len(nonces), chunk_frames):
         chunk = nonces[start:start + chunk_frames]
-        use_seed(derive_seed(seed, channel, ebno_db, start, int(chunk[0])), system.device)
-        bits = random_bits([len(chunk), frame_bits], system.device)
-        x = system.transmit(bits, torch.as_tensor(chunk, device=system.device))
-        out = wiretap(x, float(ebno_db), system.bits_per_channel_use, eve=not tap)
+        with seeded(derive_seed(seed, channel, ebno_db, start, int(chunk[0])), system.device):
+            bits = random_bits([len(chunk), frame_bits], system.device)
+            x = system.transmit(bits, torch.as_tensor(chunk, device=system.device))
+            out = wiretap(x, float(ebno_db), system.bits_per_channel_use, eve=not tap)
         parts.append((bits, x, out.bob, noiseless_tap(x) if tap else out.eve))
     bits, x, bob, eve = zip(*parts, strict=True)
     return WiretapFrames(torch.cat(bits), np.asarray(nonces, dtype=np.int64), torch.cat(x),

@@ -28,7 +28,7 @@ import torch
 from channels import WiretapChannel, bit_errors_between_indices
 from commgan.comm.system import LabelledConstellation, System, frame_bit_errors
 from commgan.errors import CommganError
-from commgan.rng import NonceCounter, derive_seed, random_bits, use_seed
+from commgan.rng import NonceCounter, derive_seed, random_bits, seeded
 from commgan.sim.stats import FrameErrorStats
 
 __all__ = ["BLOCK_BATCHES", "MAX_BITS", "PointBlocks", "PointResult", "bit_path_errors",
@@ -260,21 +260,21 @@ def simulate_block(system: System, wiretap: WiretapChannel, ebno_db: float, inde
     unit_seed = point_seed(seed, system.name, ebno_db)
     if index:
         unit_seed = derive_seed(unit_seed, "block", index)
-    generator = use_seed(unit_seed, system.device)
-    nonces = NonceCounter(unit_seed)
-    eve = system.keyed if eve is None else eve
-    blocks = system.blocks_per_frame(frame_bits)
-    errors_of = (index_domain_errors
-                 if fast and blocks == 1 and system.fast_link() is not None else bit_path_errors)
-    receivers: dict[str, FrameErrorStats] = {}
-    with torch.inference_mode():
-        for start in range(0, frames, batch_frames):
-            count = min(batch_frames, frames - start)
-            errors = errors_of(system, wiretap, count, frame_bits, float(ebno_db),
-                               nonces.fresh(count), eve, generator)
-            for receiver, frame_errors in errors.items():
-                receivers.setdefault(receiver, FrameErrorStats(frame_bits, blocks_per_frame=blocks)
-                                     ).add(frame_errors)
+    with seeded(unit_seed, system.device) as generator:
+        nonces = NonceCounter(unit_seed)
+        eve = system.keyed if eve is None else eve
+        blocks = system.blocks_per_frame(frame_bits)
+        errors_of = (index_domain_errors if fast and blocks == 1
+                     and system.fast_link() is not None else bit_path_errors)
+        receivers: dict[str, FrameErrorStats] = {}
+        with torch.inference_mode():
+            for start in range(0, frames, batch_frames):
+                count = min(batch_frames, frames - start)
+                errors = errors_of(system, wiretap, count, frame_bits, float(ebno_db),
+                                   nonces.fresh(count), eve, generator)
+                for receiver, frame_errors in errors.items():
+                    receivers.setdefault(receiver, FrameErrorStats(
+                        frame_bits, blocks_per_frame=blocks)).add(frame_errors)
     return receivers
 
 

@@ -21,7 +21,7 @@ class BlockSampler:
     Gray QAM symbols, one fade per block on Rayleigh block fading.
 
     Draws from torch's global RNG (symbols, Eb/N0) and Sionna's (fades, noise): seed both with
-    `commgan.rng.use_seed`.
+    `commgan.rng.seeded`.
     """
 
     def __init__(self, config: ChannelModelConfig, device: str | torch.device = "cpu") -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 from commgan.comm.channelgan.config import ChannelModelConfig
 from commgan.comm.channelgan.variants import ChannelGAN, build_channel_model
 from commgan.gan import GANTrainer, TrainerConfig
-from commgan.rng import use_seed
+from commgan.rng import seeded
 
 __all__ = ["train_channel_model"]
 
@@ -30,21 +30,21 @@ def train_channel_model(
     before it). ``on_trainer`` receives the trainer before training starts (e.g. to keep a
     reference for partial results).
     """
-    use_seed(config.seed)
-    model = build_channel_model(config, device)
-    trainer_config = TrainerConfig(
-        iterations=config.iterations, n_critic=config.n_critic, lr_g=config.lr_g,
-        lr_d=config.lr_d, betas=config.betas,
-        lr_decay=config.lr_decay, device=device, seed=config.seed, progress=progress, log_every=0,
-        checkpoint_every=max(1, min(100, config.iterations)),
-        name=name or f"{config.model} seed {config.seed}",
-    )
-    model.generator.train()
-    model.discriminator.train()
-    trainer = GANTrainer(model, trainer_config)
-    if on_trainer is not None:
-        on_trainer(trainer)
-    history = trainer.fit()
+    with seeded(config.seed):
+        model = build_channel_model(config, device)
+        trainer_config = TrainerConfig(
+            iterations=config.iterations, n_critic=config.n_critic, lr_g=config.lr_g,
+            lr_d=config.lr_d, betas=config.betas, lr_decay=config.lr_decay, device=device,
+            seed=config.seed, progress=progress, log_every=0,
+            checkpoint_every=max(1, min(100, config.iterations)),
+            name=name or f"{config.model} seed {config.seed}",
+        )
+        model.generator.train()
+        model.discriminator.train()
+        trainer = GANTrainer(model, trainer_config)
+        if on_trainer is not None:
+            on_trainer(trainer)
+        history = trainer.fit()
     model.generator.eval()
     model.discriminator.eval()
     return model, history

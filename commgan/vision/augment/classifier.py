@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from commgan.rng import generator, seed_weights
+from commgan.rng import generator, seeded_weights
 from commgan.vision.augment.digits import NUM_CLASSES
 
 __all__ = ["ClassifierTraining", "DigitsClassifier", "accuracy", "predict", "train_classifier"]
@@ -59,26 +59,26 @@ def train_classifier(real: tuple[Tensor, Tensor], synthetic: tuple[Tensor, Tenso
     synthetic images: ``real_fraction`` of each batch real, the rest synthetic, both drawn with
     replacement. Weights from ``init_seed``, batches from ``batch_seed``. Returns it in eval mode.
     """
-    seed_weights(init_seed)
-    model = DigitsClassifier(training.channels, training.dropout).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=training.lr,
-                                 weight_decay=training.weight_decay)
-    rng = generator(batch_seed)
-    n_real = training.batch_size if synthetic is None else max(
-        1, round(training.batch_size * real_fraction))
-    model.train()
-    for _ in range(training.steps):
-        index = torch.randint(len(real[0]), (n_real,), generator=rng)
-        images, labels = real[0][index], real[1][index]
-        if synthetic is not None:
-            extra = torch.randint(len(synthetic[0]), (training.batch_size - n_real,),
-                                  generator=rng)
-            images = torch.cat([images, synthetic[0][extra]])
-            labels = torch.cat([labels, synthetic[1][extra]])
-        loss = F.cross_entropy(model(images.to(device)), labels.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    with seeded_weights(init_seed):  # the weights and the dropout masks
+        model = DigitsClassifier(training.channels, training.dropout).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=training.lr,
+                                     weight_decay=training.weight_decay)
+        rng = generator(batch_seed)
+        n_real = training.batch_size if synthetic is None else max(
+            1, round(training.batch_size * real_fraction))
+        model.train()
+        for _ in range(training.steps):
+            index = torch.randint(len(real[0]), (n_real,), generator=rng)
+            images, labels = real[0][index], real[1][index]
+            if synthetic is not None:
+                extra = torch.randint(len(synthetic[0]), (training.batch_size - n_real,),
+                                      generator=rng)
+                images = torch.cat([images, synthetic[0][extra]])
+                labels = torch.cat([labels, synthetic[1][extra]])
+            loss = F.cross_entropy(model(images.to(device)), labels.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
     return model.eval()
 
 

@@ -20,7 +20,7 @@ from commgan.gan import (
     dcgan_init_,
 )
 from commgan.registry import Registry
-from commgan.rng import derive_seed, generator, seed_weights
+from commgan.rng import derive_seed, generator, seeded_weights
 from commgan.vision.augment.digits import NUM_CLASSES
 
 __all__ = ["DIGITS_GANS", "DigitsDiscriminator", "DigitsGAN", "DigitsGANTraining",
@@ -152,10 +152,11 @@ def build_gan_problem(training: DigitsGANTraining, images: Tensor, labels: Tenso
     Weights are initialised (DCGAN init) from ``seed``; batches of ``batch_size`` (image, label)
     pairs are drawn with replacement by a generator seeded from ``seed``.
     """
-    seed_weights(seed)
-    g = dcgan_init_(DigitsGenerator(training.noise_dim, training.embed_dim, training.g_channels))
-    d = dcgan_init_(DigitsDiscriminator(training.embed_dim, training.d_channels,
-                                        training.d_norm))
+    with seeded_weights(seed):
+        g = dcgan_init_(DigitsGenerator(training.noise_dim, training.embed_dim,
+                                        training.g_channels))
+        d = dcgan_init_(DigitsDiscriminator(training.embed_dim, training.d_channels,
+                                            training.d_norm))
     rng = generator(derive_seed("gan-batches", seed))
 
     def sampler() -> tuple[Tensor, Tensor]:

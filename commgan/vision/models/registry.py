@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from commgan.registry import Registry
 from commgan.vision.models.crsrgan import CR_SRGAN
+from commgan.vision.models.cut import CUT_COLOUR
 from commgan.vision.models.cyclegan import CYCLEGAN_COLOUR
 from commgan.vision.models.multiloss import MULTILOSS
 from commgan.vision.models.pix2pix import PIX2PIX_COLOUR, PIX2PIX_EDGES
+from commgan.vision.models.real_esrgan import REAL_ESRGAN
 from commgan.vision.models.record import VisionModel
 from commgan.vision.models.srgan import SRGAN
 
@@ -25,5 +27,7 @@ VISION_MODELS: Registry[VisionModel] = Registry("vision model", [
     PIX2PIX_COLOUR,
     PIX2PIX_EDGES,
     CYCLEGAN_COLOUR,
+    CUT_COLOUR,
+    REAL_ESRGAN,
 ])
 """Model name -> record. "restore" (the multi-loss GAN) serves the inpaint and denoise tasks."""

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from commgan.gan import AdversarialGAN, GANProblem, GANTrainer, TrainerConfig
-from commgan.rng import seed_weights
+from commgan.rng import seeded_weights
 from commgan.vision.data import folder_split, load_image
 from commgan.vision.models.record import (
     VALIDATION_BATCHES,
@@ -39,18 +39,18 @@ def build_problem(model: VisionModel, training: VisionTraining | None = None,
     term (`VGG16Features` from a backbone file); None = the `FilterBankFeatures` substitute.
     """
     training = model.config(training)
-    seed_weights(training.seed)
-    generator = model.make_generator(training)
-    discriminator = model.make_discriminator(training)
-    extra = model.extra_losses(training, perceptual)
-    images = [load_image(name) for name in training.images]
-    sampler = model.batch_source(training, images)
-    if model.make_problem is not None:
-        return model.make_problem(training, generator, discriminator, sampler)
-    return AdversarialGAN(generator, discriminator, model.loss, noise_shape=None,
-                          extra_losses=extra, adv_weight=training.adv_weight,
-                          condition_discriminator=model.condition_discriminator,
-                          sampler=sampler)
+    with seeded_weights(training.seed):
+        generator = model.make_generator(training)
+        discriminator = model.make_discriminator(training)
+        extra = model.extra_losses(training, perceptual)
+        images = [load_image(name) for name in training.images]
+        sampler = model.batch_source(training, images)
+        if model.make_problem is not None:
+            return model.make_problem(training, generator, discriminator, sampler)
+        return AdversarialGAN(generator, discriminator, model.loss, noise_shape=None,
+                              extra_losses=extra, adv_weight=training.adv_weight,
+                              condition_discriminator=model.condition_discriminator,
+                              sampler=sampler)
 
 
 def validation_psnr(generator: nn.Module, batches: Sequence[tuple[Tensor, Tensor]]) -> float:

@@ -176,6 +176,8 @@ VISION_TASKS: Registry[VisionTask] = Registry("vision task", [
                 "biharmonic", needs_mask=True),
     DenoiseTask("denoise", "restore", "Gaussian noise removed by the multi-loss GAN",
                 "non-local means"),
+    SRTask("sr-real", "real-esrgan", "x4 super-resolution by Real-ESRGAN trained on "
+           "second-order degradations", "bicubic", scale=4, min_size=64, metrics_on_y=True),
     ColourTask("colour", "colour", "faded/dark photos restored with x2 super-resolution by "
                "CR-SRGAN", "white balance + stretch", scale=2),
 ])

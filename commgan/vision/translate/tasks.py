@@ -86,7 +86,8 @@ class EdgesTranslation(TranslationTask):
 
 TRANSLATION_TASKS: Registry[TranslationTask] = Registry("translation task", [
     ColourTranslation("colour", "faded/sepia/dark photo to clean photo", "white balance + stretch",
-                      models={"pix2pix": "pix2pix-colour", "cyclegan": "cyclegan-colour"}),
+                      models={"pix2pix": "pix2pix-colour", "cyclegan": "cyclegan-colour",
+                              "cut": "cut-colour"}),
     EdgesTranslation("edges2photo", "Canny edges to photo", "edge/non-edge mean colours",
                      models={"pix2pix": "pix2pix-edges2photo"}),
 ])
