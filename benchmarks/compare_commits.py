@@ -170,7 +170,7 @@ def markdown(summary: pd.DataFrame, labels: dict[str, str], base: str, note: str
 @click.option("--engines", default=",".join(ENGINES), show_default=True)
 @click.option("--threads", type=click.IntRange(0), default=1, show_default=True,
               help="torch threads per worker (1: the engine's policy, see "
-                   "commgan.sim.executor.configure_process; 0: torch's default).")
+                   "commgan.parallel.configure_process; 0: torch's default).")
 @click.option("--out", default="results/benchmarks", show_default=True, help="Output folder.")
 def main(revs: tuple[str, ...], rounds: int, repeats: int, bits_per_point: int, channels: str,
          engines: str, threads: int, out: str) -> None:

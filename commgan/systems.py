@@ -22,6 +22,7 @@ from commgan.comm.registry import file_label, system_choice, system_spec
 from commgan.comm.system import System
 from commgan.errors import CommganError
 from commgan.gan.precision import resolve_precision
+from commgan.rng import scoped_rng
 from commgan.sim.engine import simulate_point
 from commgan.sim.sweep import package_versions
 
@@ -186,8 +187,9 @@ def load_or_train(name: str, ctx: SystemContext, training: Any = None,
     # stem was trained with them (its sidecar's identity is checked on load)
     training = training or spec.learned.default_training(modulation, ctx.channel)
     key = ctx.key if ctx.key is not None else os.urandom(32)
-    system = spec.build(modulation, key=key, device=ctx.device, training=training,
-                        options=choice.option_dict)
+    with scoped_rng():  # initial weights, overwritten by the checkpoint or the seeded training
+        system = spec.build(modulation, key=key, device=ctx.device, training=training,
+                            options=choice.option_dict)
     stem, identity = cache_entry(name, ctx, spec.learned.architecture(training))
 
     def train() -> dict:

@@ -115,7 +115,8 @@ def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> pd.D
     if experiment.smoke:
         images = {name: image[:, :96, :128] for name, image in images.items()}
     generators, train_seconds = {}, {}
-    for name in VISION_MODELS:
+    used = list(dict.fromkeys(VISION_TASKS[task].model for task, _, _ in _settings(experiment)))
+    for name in used:
         start = time.perf_counter()
         generators[name] = load_or_train(name, models_dir, experiment.training(name),
                                          backbone_state=state, log=log)
@@ -147,8 +148,7 @@ def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> pd.D
     write_json({"experiment": asdict(experiment), "images": list(images),
                 "lpips": "vgg16 from file" if lpips is not None else "unavailable",
                 "models_dir": str(models_dir), "load_or_train_seconds": train_seconds,
-                "trainings": {name: experiment.training(name).to_dict()
-                              for name in VISION_MODELS}},
+                "trainings": {name: experiment.training(name).to_dict() for name in used}},
                out / "config.json")
     return table
 

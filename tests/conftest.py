@@ -1,4 +1,5 @@
-"""Shared fixtures: CPU only, and Sionna's global seed restored after every test."""
+"""Shared fixtures. The library leaves the global random state as it finds it
+(tests/test_rng_scoping.py); fixtures that seed it restore it after their test."""
 
 import subprocess
 import sys
@@ -8,22 +9,17 @@ import pytest
 import sionna.phy
 import torch
 
-
-@pytest.fixture(autouse=True)
-def _restore_global_seed():
-    """Sionna's config is global; do not let one test's seed leak into the next."""
-    saved = sionna.phy.config.seed
-    torch_state = torch.random.get_rng_state()
-    yield
-    sionna.phy.config.seed = saved
-    torch.random.set_rng_state(torch_state)
+from commgan.rng import scoped_rng
 
 
 @pytest.fixture
 def seeded():
-    """Seed Sionna's and torch's generators deterministically."""
-    sionna.phy.config.seed = 1234
-    torch.manual_seed(1234)
+    """Sionna's and torch's global generators seeded with 1234 during the test, as they were
+    after it."""
+    with scoped_rng():
+        sionna.phy.config.seed = 1234
+        torch.manual_seed(1234)
+        yield
 
 
 @pytest.fixture

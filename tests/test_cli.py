@@ -6,7 +6,7 @@ import os
 
 import pandas as pd
 import pytest
-from helpers import run_cli
+from helpers import one_error_line, run_cli
 
 from commgan.cli import parse_ebno
 from commgan.errors import CommganError
@@ -190,3 +190,21 @@ def test_bad_config_file_is_one_error_line(tmp_path, text, message):
     result = run_cli(["simulate", "--config", str(config), "--out", str(out)])
     assert result.exit_code == 2 and message in result.output
     assert len(result.output.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_train_takes_a_system_with_options(tmp_path):
+    """``train --system`` takes the label simulate takes; the checkpoint's stem and identity
+    carry the options, and a classical or unknown system is one error line."""
+    models = tmp_path / "models"
+    trained = run_cli(["train", "--system", "ae-ldpc:k=128,n=256", "--channel", "awgn",
+                       "--steps", "3", "--train-ebno", "6", "--models", str(models),
+                       "--quiet"], check=True)
+    sidecar = json.loads((models / "ae-ldpc_k128_n256-awgn-16qam.json").read_text())
+    assert sidecar["system"] == "ae-ldpc:k=128,n=256" and sidecar["options"]["k"] == 128
+    assert "saved" in trained.output
+    for system, expected in (("qam-ldpc", "is not learned"), ("nope", "unknown system"),
+                             ("ae-ldpc:k=7", "does not support k=7")):
+        result = run_cli(["train", "--system", system, "--channel", "awgn", "--models",
+                          str(tmp_path / "other")])
+        one_error_line(result, expected)
+    assert not (tmp_path / "other").exists()

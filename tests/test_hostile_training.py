@@ -94,7 +94,12 @@ def test_e3_a_link_that_did_not_learn_is_not_cached(tmp_path):
     nothing_left(tmp_path, {"m"})
 
 
-@pytest.mark.parametrize("name", learned_systems())
+WORKING_START = {"ae-ldpc"}
+"""Learned systems whose untrained start is a working link (ae-ldpc starts as qam-ldpc's Gray
+QAM exactly, tests/test_ae_ldpc.py): the check rightly passes them untrained."""
+
+
+@pytest.mark.parametrize("name", sorted(set(learned_systems()) - WORKING_START))
 def test_e3_the_check_covers_every_learned_system(tmp_path, monkeypatch, name):
     """A training that leaves the weights as initialised is refused for ae, gan-enc and
     gan-enc-naive alike (keyed ones with Bob's BER under the key)."""

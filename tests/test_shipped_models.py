@@ -43,6 +43,16 @@ def test_the_estimated_csi_models_ship(system, channel, tmp_path):
     assert loaded.model.sidecar["training"]["seed"] == 0
 
 
+def test_the_coded_anchor_model_ships(tmp_path):
+    """The coded-link result's command (64QAM, 5G LDPC k=750, n=1500 on AWGN) needs no
+    training on a fresh install."""
+    loaded = load_or_train("ae-ldpc:k=750,n=1500", SystemContext(
+        mod="64qam", channel="awgn", models_dir=tmp_path, train_if_missing=False))
+    assert loaded.model.shipped and not loaded.model.trained
+    assert loaded.model.sidecar["options"] == {"k": 750, "n": 1500, "decoder": "fast",
+                                               "iterations": 20, "cn_update": "boxplus"}
+
+
 def test_a_corrupt_shipped_copy_is_refused(tmp_path):
     weights, sidecar = checkpoint_paths(SHIPPED_MODELS / "ae-awgn-16qam")
     (tmp_path / weights.name).write_bytes(weights.read_bytes()[:-8])

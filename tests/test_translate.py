@@ -157,7 +157,7 @@ class TestTasks:
 
     def test_unknown_task_and_unsupported_model(self):
         with pytest.raises(CommganError, match="unknown translation task 'deblur'; valid: "
-                                               "colour, edges2photo"):
+                                               "colour, edges2photo, labels2photo"):
             TRANSLATION_TASKS["deblur"]
         with pytest.raises(CommganError, match="--model cyclegan does not support"):
             TRANSLATION_TASKS["edges2photo"].model_key("cyclegan")
@@ -349,7 +349,8 @@ def test_translation_table_smoke(tmp_path, smoke):
     assert set(table.loc[fresh, "image"]) == {"grace_hopper"}
     colour = table[table["task"] == "colour"]
     assert set(colour["setting"]) == {"default", "faded-sepia", "dark"}
-    assert set(colour["method"]) == {"input", "white balance + stretch", "pix2pix", "CycleGAN"}
+    assert set(colour["method"]) == {"input", "white balance + stretch", "pix2pix", "CycleGAN",
+                                     "CUT"}
     edges = table[table["task"] == "edges2photo"]
     assert set(edges["method"]) == {"input", "edge/non-edge mean colours", "pix2pix"}
     assert np.isfinite(table[["psnr", "ssim"]].to_numpy()).all()

@@ -179,7 +179,7 @@ def run_convergence(
     fidelity of each model's first-seed run; with ``out_dir``, write the result files.
 
     jobs: trainings and fidelity jobs run in this many processes at once (the engine's
-    :class:`~commgan.sim.executor.UnitExecutor`, one torch thread each; 1 = in this process).
+    :class:`~commgan.parallel.UnitExecutor`, one torch thread each; 1 = in this process).
     The numbers do not depend on it (every run is seeded); the seconds do.
     A NaN/inf loss stops the run: the finished runs, the diverged run's history up to its last
     good iteration and a row with ``diverged_at`` are saved, and `ChannelModelDiverged` is

@@ -30,7 +30,7 @@ from commgan.cli.options import (
 )
 from commgan.cli.workers import check_precision
 from commgan.configfile import config_option
-from commgan.errors import CommganError
+from commgan.errors import CommganError, shown
 from commgan.fileio import claim_output
 
 
@@ -134,8 +134,10 @@ def default_frame_bits(multiples: list[int], at_least: int = 512) -> int:
 @on_interrupt("the model is saved only when training finishes; the cached one is unchanged")
 @cli.command(topic="link")
 @config_option
-@click.option("--system", "system_name", type=RegistryChoice(learned_system_names),
-              default="ae", show_default=True, help="Learned system to train.")
+@click.option("--system", "system_name", cls=RegistryHelpOption, names=learned_system_names,
+              default="ae", show_default=True,
+              help="Learned system to train, with its options after a colon "
+                   "(ae-ldpc:k=750,n=1500).")
 @channel_option
 @mod_option
 @click.option("--steps", type=int, default=None, callback=positive,
@@ -153,11 +155,15 @@ def train(run: RunContext, system_name, channel, mod, steps, train_ebno, lambda_
           precision) -> None:
     """Train a learned system and store it in the model cache (replacing the cached one)."""
     from channels import get_modulation
-    from commgan.comm.registry import system_spec
+    from commgan.comm.registry import system_choice
     from commgan.systems import load_or_train
 
-    name, channel, mod = system_name.lower(), channel.lower(), mod.lower()
-    training = system_spec(name).learned.default_training(get_modulation(mod), channel)
+    choice = system_choice(system_name)
+    if choice.spec.learned is None:
+        raise CommganError(f"system {shown(choice.label)} is not learned; nothing to train "
+                           f"(learned: {', '.join(learned_system_names())})")
+    name, channel, mod = choice.label, channel.lower(), mod.lower()
+    training = choice.spec.learned.default_training(get_modulation(mod), channel)
     training.seed = run.seed
     training.precision = check_precision(precision, run.device)
     training.train_ebno_db = parse_train_ebno(train_ebno)

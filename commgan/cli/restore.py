@@ -34,6 +34,25 @@ def restore_task_summaries() -> list[str]:
     return [f"{name} ({task.summary})" for name, task in VISION_TASKS.items()]
 
 
+def restore_model_names() -> list[str]:
+    """The models of ``--model``: every model serving a restoration task."""
+    from commgan.vision.restore.tasks import VISION_TASKS
+
+    names = [name for task in VISION_TASKS.values() for name in (task.model, *task.models)]
+    return list(dict.fromkeys(names))
+
+
+def restore_model_summaries() -> list[str]:
+    """``NAME (tasks)`` of every model of ``--model``, for the help."""
+    from commgan.vision.restore.tasks import VISION_TASKS
+
+    summaries = []
+    for name in restore_model_names():
+        tasks = [task.name for task in VISION_TASKS.values() if name in (task.model, *task.models)]
+        summaries.append(f"{name} (--task {' or '.join(tasks)})")
+    return summaries
+
+
 def mask_kinds() -> list[str]:
     """The occlusion masks of ``--mask-kind``: the kinds of `make_mask`."""
     from commgan.vision.degradations import MASK_KINDS
@@ -48,6 +67,9 @@ def mask_kinds() -> list[str]:
 @click.option("--task", type=RegistryChoice(restore_task_names), required=True,
               cls=RegistryHelpOption, names=restore_task_summaries,
               help="What to restore.")
+@click.option("--model", "model", type=RegistryChoice(restore_model_names), default=None,
+              cls=RegistryHelpOption, names=restore_model_summaries,
+              help="Model restoring the image [default: the first model of the task].")
 @click.option("--image", "image_path", default=None,
               help="Image file (PNG, JPEG, ...): a clean image that is degraded, restored and "
                    "measured, or with --degraded the image to restore.")
@@ -72,7 +94,7 @@ def mask_kinds() -> list[str]:
 @click.option("--out", "out_dir", default=None,
               help="Output folder [default: results/restore-TASK].")
 @run_command(models=True, seed=True, threads="image")
-def restore(run: RunContext, task, image_path, demo, degraded, mask_path, ratio, mask_kind,
+def restore(run: RunContext, task, model, image_path, demo, degraded, mask_path, ratio, mask_kind,
             sigma, steps, backbone_weights, train_dir, out_dir) -> None:
     """Restore an image with a GAN next to a classical baseline.
 
@@ -92,13 +114,13 @@ def restore(run: RunContext, task, image_path, demo, degraded, mask_path, ratio,
     request = RestoreRequest(task=task, image=image_path, demo=demo, degraded=degraded,
                              mask=mask_path, settings=settings, steps=steps,
                              backbone_weights=backbone_weights, models_dir=models,
-                             device=run.device, train_dir=train_dir)
+                             device=run.device, train_dir=train_dir, model=model)
     claim_output(out)
     result = run_restore(request, progress=run.progress, log=run.log)
     source = f"{DEMO_IMAGE} (demo)" if demo else Path(image_path).name
     written = write_restoration(result, out, f"{task}: {source}")
     for method, values in result.metrics.items():
-        click.echo(f"{method_label(task, method)}: PSNR {values['psnr']:.2f} dB, "
+        click.echo(f"{method_label(task, method, result.model)}: PSNR {values['psnr']:.2f} dB, "
                    f"SSIM {values['ssim']:.4f}, "
                    f"PSNR(Y) {values['psnr_y']:.2f} dB, SSIM(Y) {values['ssim_y']:.4f}"
                    + ("" if values["lpips"] != values["lpips"]

@@ -65,7 +65,7 @@ def translation_task_summaries() -> list[str]:
 @run_command(models=True, threads="image")
 def translate(run: RunContext, method, task, image_path, demo, steps, train_dir, out_dir
               ) -> None:
-    """Translate an image with pix2pix or CycleGAN next to a classical baseline.
+    """Translate an image with a GAN (the models of the task) next to a classical baseline.
 
     Writes translated.png, side_by_side.png (input | baseline | model | reference, with
     PSNR/SSIM) and metrics.csv (rows: the input, the classical baseline, the model). The model

@@ -22,13 +22,13 @@ from sionna.phy.fec.interleaving import Deinterleaver, RandomInterleaver
 from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from sionna.phy.mapping import Demapper, Mapper
 
-from channels import ChannelOutput
+from channels import ChannelOutput, ModulationSpec
 from commgan.comm.ldpc_decoder import CN_UPDATES, FastLDPC5GDecoder
 from commgan.comm.system import System, SystemSpec
 from commgan.errors import CommganError
 
-__all__ = ["DECODERS", "LDPCOptions", "QAMLDPCChaChaSystem", "QAMLDPCSystem", "QAM_LDPC",
-           "QAM_LDPC_CHACHA"]
+__all__ = ["DECODERS", "CodedRate", "LDPCCode", "LDPCOptions", "QAMLDPCChaChaSystem",
+           "QAMLDPCSystem", "QAM_LDPC", "QAM_LDPC_CHACHA", "effective_noise"]
 
 DECODERS = ("fast", "sionna")
 """``fast``: :class:`~commgan.comm.ldpc_decoder.FastLDPC5GDecoder` (compiled, CPU, early
@@ -76,39 +76,13 @@ class LDPCOptions:
         return asdict(self)
 
 
-class QAMLDPCSystem(System):
-    """BICM: Sionna's 5G LDPC (k, n), a fixed random bit interleaver per codeword, Gray QAM,
-    APP demapping and BP decoding. Frames hold L / k codewords (L a multiple of k)."""
+class CodedRate:
+    """k, n, the code rate, the block of the BLER and R = log2(M) k / n of a system coded with
+    ``self.options`` (:class:`LDPCOptions`): one definition for every coded system, so none
+    can leave R at log2 M (10·log10(n/k) dB optimistic)."""
 
-    name = "qam-ldpc"
-
-    def __init__(self, modulation, key=None, device=None, k: int = 512, n: int = 1024,
-                 decoder: str = "fast", iterations: int = 20, cn_update: str = "boxplus") -> None:
-        super().__init__(modulation, key=key, device=device)
-        self.options = LDPCOptions(k, n, decoder, iterations, cn_update)
-        k, n = self.options.k, self.options.n
-        bits_per_symbol = modulation.num_bits_per_symbol
-        if n % bits_per_symbol:
-            raise CommganError(f"code length n={n} must be a multiple of {bits_per_symbol} "
-                               f"coded bits per {modulation.name} symbol")
-        device_name = str(self.device)
-        try:
-            self.encoder = LDPC5GEncoder(k, n, device=device_name)
-        except ValueError as err:
-            raise CommganError(f"5G LDPC does not support k={k}, n={n}: {err}") from None
-        self.interleaver = RandomInterleaver(seed=INTERLEAVER_SEED, keep_batch_constant=True,
-                                             axis=-1, device=device_name)
-        self.deinterleaver = Deinterleaver(self.interleaver)
-        constellation = modulation.constellation(device=device_name)
-        self.mapper = Mapper(constellation=constellation, device=device_name)
-        self.demapper = Demapper("app", constellation=constellation, device=device_name)
-        if self.options.decoder == "fast":
-            self.decoder = FastLDPC5GDecoder(self.encoder, cn_update=self.options.cn_update,
-                                             num_iter=self.options.iterations)
-        else:
-            self.decoder = LDPC5GDecoder(
-                self.encoder, cn_update=_SIONNA_CN_UPDATE[self.options.cn_update],
-                num_iter=self.options.iterations, hard_out=True, device=device_name)
+    options: LDPCOptions
+    modulation: ModulationSpec
 
     @property
     def k(self) -> int:
@@ -133,6 +107,29 @@ class QAMLDPCSystem(System):
         """R = log2(M) k / n information bits per complex channel use."""
         return self.modulation.num_bits_per_symbol * self.options.k / self.options.n
 
+
+class QAMLDPCSystem(CodedRate, System):
+    """BICM: Sionna's 5G LDPC (k, n), a fixed random bit interleaver per codeword, Gray QAM,
+    APP demapping and BP decoding. Frames hold L / k codewords (L a multiple of k)."""
+
+    name = "qam-ldpc"
+
+    def __init__(self, modulation, key=None, device=None, k: int = 512, n: int = 1024,
+                 decoder: str = "fast", iterations: int = 20, cn_update: str = "boxplus") -> None:
+        super().__init__(modulation, key=key, device=device)
+        self.options = LDPCOptions(k, n, decoder, iterations, cn_update)
+        k, n = self.options.k, self.options.n
+        bits_per_symbol = modulation.num_bits_per_symbol
+        if n % bits_per_symbol:
+            raise CommganError(f"code length n={n} must be a multiple of {bits_per_symbol} "
+                               f"coded bits per {modulation.name} symbol")
+        self.code = LDPCCode(self.options, str(self.device))
+        self.encoder, self.decoder = self.code.encoder, self.code.decoder
+        self.interleaver, self.deinterleaver = self.code.interleaver, self.code.deinterleaver
+        constellation = modulation.constellation(device=str(self.device))
+        self.mapper = Mapper(constellation=constellation, device=str(self.device))
+        self.demapper = Demapper("app", constellation=constellation, device=str(self.device))
+
     @property
     def frame_multiple(self) -> int:
         return self.options.k
@@ -148,24 +145,62 @@ class QAMLDPCSystem(System):
 
     def _encode_modulate(self, bits: torch.Tensor) -> torch.Tensor:
         """Bits [B, L] -> symbols [B, (L / k) n / log2 M]."""
-        batch, frame_bits = bits.shape
-        self.check_frame_bits(frame_bits)
-        blocks = bits.to(torch.float32).reshape(batch, frame_bits // self.k, self.k)
-        coded = self.interleaver(self.encoder(blocks))
-        return self.mapper(coded.reshape(batch, -1))
+        self.check_frame_bits(bits.shape[-1])
+        return self.mapper(self.code.encode(bits))
 
     def _llr(self, out: ChannelOutput) -> torch.Tensor:
         """Channel LLRs of the coded bits, de-interleaved: [B, L / k, n] (ln P(1)/P(0))."""
-        llr = self.demapper(out.y / out.h, _effective_noise(out))
-        llr = llr.reshape(llr.shape[0], -1, self.n)
-        return self.deinterleaver(llr)
+        return self.code.deinterleave(self.demapper(out.y / out.h, effective_noise(out)))
 
     def _decode(self, llr: torch.Tensor) -> torch.Tensor:
         """De-interleaved LLRs [B, C, n] -> hard information bits [B, C k] float32."""
-        bits = self.decoder(llr)
-        return bits.reshape(llr.shape[0], -1).to(self.device, torch.float32)
+        return self.code.decode(llr).to(self.device)
 
     def _decode_logits(self, llr: torch.Tensor) -> torch.Tensor:
+        """De-interleaved LLRs [B, C, n] -> a-posteriori logits of the information bits."""
+        return self.code.decode_logits(llr).to(self.device)
+
+
+class LDPCCode:
+    """The code of the coded systems: Sionna's 5G LDPC encoder (k, n), the fixed random bit
+    interleaver per codeword and the BP decoder of ``options`` (``qam-ldpc`` and ``ae-ldpc``
+    share it, so they differ only in the constellation)."""
+
+    def __init__(self, options: LDPCOptions, device: str) -> None:
+        self.options = options
+        k, n = options.k, options.n
+        try:
+            self.encoder = LDPC5GEncoder(k, n, device=device)
+        except ValueError as err:
+            raise CommganError(f"5G LDPC does not support k={k}, n={n}: {err}") from None
+        self.interleaver = RandomInterleaver(seed=INTERLEAVER_SEED, keep_batch_constant=True,
+                                             axis=-1, device=device)
+        self.deinterleaver = Deinterleaver(self.interleaver)
+        if options.decoder == "fast":
+            self.decoder = FastLDPC5GDecoder(self.encoder, cn_update=options.cn_update,
+                                             num_iter=options.iterations)
+        else:
+            self.decoder = LDPC5GDecoder(
+                self.encoder, cn_update=_SIONNA_CN_UPDATE[options.cn_update],
+                num_iter=options.iterations, hard_out=True, device=device)
+        self.device = device
+
+    def encode(self, bits: torch.Tensor) -> torch.Tensor:
+        """Information bits [B, L] (L a multiple of k) -> interleaved code bits [B, L n / k]."""
+        batch, frame_bits = bits.shape
+        blocks = bits.to(torch.float32).reshape(batch, frame_bits // self.options.k,
+                                                self.options.k)
+        return self.interleaver(self.encoder(blocks)).reshape(batch, -1)
+
+    def deinterleave(self, llr: torch.Tensor) -> torch.Tensor:
+        """Channel LLRs of the interleaved code bits [B, C n] -> per codeword [B, C, n]."""
+        return self.deinterleaver(llr.reshape(llr.shape[0], -1, self.options.n))
+
+    def decode(self, llr: torch.Tensor) -> torch.Tensor:
+        """De-interleaved LLRs [B, C, n] -> hard information bits [B, C k] float32."""
+        return self.decoder(llr).reshape(llr.shape[0], -1).to(torch.float32)
+
+    def decode_logits(self, llr: torch.Tensor) -> torch.Tensor:
         """De-interleaved LLRs [B, C, n] -> a-posteriori logits of the information bits."""
         if isinstance(self.decoder, FastLDPC5GDecoder):
             logits = self.decoder(llr, hard_out=False)
@@ -173,9 +208,9 @@ class QAMLDPCSystem(System):
             soft = LDPC5GDecoder(self.encoder,
                                  cn_update=_SIONNA_CN_UPDATE[self.options.cn_update],
                                  num_iter=self.options.iterations, hard_out=False,
-                                 device=str(self.device))
+                                 device=self.device)
             logits = soft(llr)
-        return logits.reshape(llr.shape[0], -1).to(self.device, torch.float32)
+        return logits.reshape(llr.shape[0], -1).to(torch.float32)
 
 
 class QAMLDPCChaChaSystem(QAMLDPCSystem):
@@ -210,7 +245,7 @@ class QAMLDPCChaChaSystem(QAMLDPCSystem):
             self.device)
 
 
-def _effective_noise(out: ChannelOutput) -> torch.Tensor:
+def effective_noise(out: ChannelOutput) -> torch.Tensor:
     """Noise variance of y / h per symbol, h the receiver's CSI: (no + e) / |h|^2 with e the
     CSI's estimation-error variance (0 with perfect CSI), [B, n] (or scalar on AWGN)."""
     no = out.no if out.no.dim() == 0 else out.no.reshape(-1, 1)

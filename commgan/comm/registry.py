@@ -20,6 +20,7 @@ from typing import Any
 
 from channels import get_modulation
 from channels.options import checked_options, options_label, split_options
+from commgan.comm.ae_ldpc import AE_LDPC
 from commgan.comm.autoencoder import AE
 from commgan.comm.classical import QAM, QAM_CHACHA
 from commgan.comm.coded import QAM_LDPC, QAM_LDPC_CHACHA
@@ -34,7 +35,7 @@ __all__ = ["ENTRY_POINT_GROUP", "SYSTEMS", "SystemChoice", "build_system",
 
 SYSTEMS: dict[str, SystemSpec] = {
     spec.name: spec for spec in (QAM, QAM_SSD, QAM_CHACHA, AE, GAN_ENC, GAN_ENC_NAIVE, QAM_LDPC,
-                                 QAM_LDPC_CHACHA)
+                                 QAM_LDPC_CHACHA, AE_LDPC)
 }
 
 ENTRY_POINT_GROUP = "commgan.systems"

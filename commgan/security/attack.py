@@ -260,7 +260,7 @@ def run_attack(config: AttackConfig, systems: dict[str, System], key: bytes,
     the reference systems when that scenario is on); return the tidy table (ATTACK_COLUMNS).
 
     The units (:func:`attack_units`) run on ``jobs`` processes of ``threads`` torch threads
-    (:class:`~commgan.sim.executor.UnitExecutor`, local or ``backend``); the table is
+    (:class:`~commgan.parallel.UnitExecutor`, local or ``backend``); the table is
     identical for any ``jobs`` and backend.
     ``on_row(table_so_far)`` is called after each finished unit (e.g. to save partial results
     of a long run); ``log`` takes line messages (progress goes to the bar, in Eves trained)."""

@@ -66,7 +66,7 @@ def run_sweep(
 
     The blocks of the points are units of work (seeded by seed, system, Eb/N0 and block) run by
     ``jobs`` processes of ``threads`` torch threads each, or as Ray tasks with a ray ``backend``
-    (:class:`~commgan.sim.executor.UnitExecutor`); the table is the same for any ``jobs`` and
+    (:class:`~commgan.parallel.UnitExecutor`); the table is the same for any ``jobs`` and
     backend. With ``out_dir``, each finished point is appended (in sweep order) to a progress
     file there, a rerun with the same config resumes from it, and the final
     ``results.csv``, ``ber.png``, ``bler.png`` and ``config.json`` are written atomically at the

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from commgan.errors import CommganError
-from commgan.rng import derive_seed, generator
+from commgan.rng import derive_seed, generator, scoped_rng
 from commgan.vision.augment.classifier import (
     ClassifierTraining,
     DigitsClassifier,
@@ -257,7 +257,8 @@ def _shown(images: Tensor, per_class: int) -> Tensor:
 def run_unit(shared: AugmentShared, unit: AugmentUnit) -> UnitResult:
     """Train and measure every method on one (images per class, seed) draw."""
     config = shared.config
-    reference = DigitsClassifier(config.classifier.channels, config.classifier.dropout)
+    with scoped_rng():  # initial weights, overwritten by the reference's
+        reference = DigitsClassifier(config.classifier.channels, config.classifier.dropout)
     reference.load_state_dict(shared.reference_state)
     reference.to(config.device).eval()
     n, seed = unit.per_class, unit.seed

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from commgan.checkpoint import ModelCache, config_hash
+from commgan.rng import scoped_rng
 from commgan.vision.data import folder_digest
 from commgan.vision.models.record import VisionModel, VisionTraining
 from commgan.vision.models.registry import VISION_MODELS
@@ -79,7 +80,8 @@ def load_or_train(name: str, models_dir: str | Path, training: VisionTraining | 
     identity = _identity(name, training, perceptual_name)
     cache = ModelCache(models_dir)
     stem = cache.stem(model.stem, config_hash(identity))
-    generator = model.make_generator(training)
+    with scoped_rng():  # initial weights, overwritten by the checkpoint or the trained ones
+        generator = model.make_generator(training)
 
     def train() -> dict:
         log(f"{name}: training {training.iterations} iterations (perceptual term: "

@@ -23,7 +23,7 @@ from commgan.vision.nets.discriminators import PatchDiscriminator
 from commgan.vision.nets.unet import UNetConfig, UNetGenerator
 
 __all__ = ["PIX2PIX_COLOUR", "PIX2PIX_EDGES", "Pix2PixColourTraining", "Pix2PixTraining",
-           "colour_unet", "edges_source"]
+           "colour_unet", "edges_source", "pix2pix_discriminator", "pix2pix_losses"]
 
 
 @dataclass
@@ -89,12 +89,12 @@ def edges_source(training: Pix2PixTraining, images: list[Tensor]) -> PatchSample
     return PatchSampler(pairs, training.patch, training.batch_size, seed=training.seed)
 
 
-def _pix2pix_losses(training: Any, perceptual: nn.Module | None) -> ExtraLosses:
+def pix2pix_losses(training: Any, perceptual: nn.Module | None) -> ExtraLosses:
     """pix2pix's lambda L1 between G(x) and the target."""
     return {"l1": (training.l1_weight, lambda fake, batch: F.l1_loss(fake, batch[0]))}
 
 
-def _pix2pix_discriminator(training: Any) -> nn.Module:
+def pix2pix_discriminator(training: Any) -> nn.Module:
     return PatchDiscriminator(training.d_channels, training.d_layers,
                               cond_channels=training.generator.in_channels)
 
@@ -102,12 +102,12 @@ def _pix2pix_discriminator(training: Any) -> nn.Module:
 PIX2PIX_COLOUR = VisionModel(
     "pix2pix-colour", "pix2pix", "pix2pix-colour", Pix2PixColourTraining,
     make_generator=lambda t: UNetGenerator(t.generator),
-    make_discriminator=_pix2pix_discriminator, extra_losses=_pix2pix_losses,
+    make_discriminator=pix2pix_discriminator, extra_losses=pix2pix_losses,
     batch_source=ColourSource, condition_discriminator=True)
 """The record of pix2pix on colour."""
 PIX2PIX_EDGES = VisionModel(
     "pix2pix-edges2photo", "pix2pix", "pix2pix-edges2photo", Pix2PixTraining,
     make_generator=lambda t: UNetGenerator(t.generator),
-    make_discriminator=_pix2pix_discriminator, extra_losses=_pix2pix_losses,
+    make_discriminator=pix2pix_discriminator, extra_losses=pix2pix_losses,
     batch_source=edges_source, condition_discriminator=True)
 """The record of pix2pix on edges2photo."""

@@ -41,6 +41,8 @@ class Restoration:
     restored: Tensor
     mask: Tensor | None = None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    model: str | None = None
+    """Name of the model that restored (`VISION_MODELS`); None = the task's `VisionTask.model`."""
 
 
 def check_size(task: str, image: Tensor, degraded: bool = False) -> None:

@@ -21,15 +21,15 @@ from commgan.vision.restore.tasks import VISION_TASKS
 __all__ = ["RESTORATION_FILES", "method_label", "side_by_side", "write_restoration"]
 
 
-def method_label(task: str, key: str) -> str:
+def method_label(task: str, key: str, model: str | None = None) -> str:
     """Display name of a key of `Restoration.metrics`: "baseline" and "model" by the task's
-    records (the baseline's name, the display name of the model serving the task), any other
-    key (degraded, harmonic, ...) as it is."""
+    records (the baseline's name, the display name of ``model``, by default the model serving
+    the task), any other key (degraded, harmonic, ...) as it is."""
     spec = VISION_TASKS[task]
     if key == "baseline":
         return spec.baseline_name
     if key == "model":
-        return VISION_MODELS[spec.model].display_name
+        return VISION_MODELS[model or spec.model].display_name
     return key
 
 
@@ -52,7 +52,8 @@ def side_by_side(result: Restoration, path: str | Path, title: str = "") -> None
                result.metrics.get("degraded")),
               (method_label(result.task, "baseline"), result.baseline,
                result.metrics.get("baseline")),
-              (method_label(result.task, "model"), result.restored, result.metrics.get("model"))]
+              (method_label(result.task, "model", result.model), result.restored,
+               result.metrics.get("model"))]
     if result.reference is not None:
         panels.append(("reference", result.reference, None))
     save_panels([(name + _caption(metrics, result.task), image)
@@ -72,7 +73,7 @@ def write_restoration(result: Restoration, out: str | Path, title: str = "") -> 
         save_png(result.restored, written[0])
         side_by_side(result, written[1], title)
         if result.metrics:
-            table = pd.DataFrame([{"method": method_label(result.task, k), **v}
+            table = pd.DataFrame([{"method": method_label(result.task, k, result.model), **v}
                                   for k, v in result.metrics.items()])
             path = out / "metrics.csv"
             atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))

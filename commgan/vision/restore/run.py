@@ -21,7 +21,7 @@ from commgan.vision.perceptual import LPIPS, load_backbone_state
 from commgan.vision.restore.evaluate import Restoration, check_size, degrade, restore_degraded
 from commgan.vision.restore.tasks import VISION_TASKS
 
-__all__ = ["DEMO_IMAGE", "RestoreRequest", "load_mask", "prepare", "run_restore"]
+__all__ = ["DEMO_IMAGE", "RestoreRequest", "load_mask", "prepare", "run_restore", "task_model"]
 
 DEMO_IMAGE = TEST_IMAGES[0]
 """The shipped, held-out image used by ``--demo``."""
@@ -42,6 +42,7 @@ class RestoreRequest:
     models_dir: str | Path = "."
     device: str = "cpu"
     train_dir: str | None = None
+    model: str | None = None
 
 
 @dataclass
@@ -68,6 +69,19 @@ def load_mask(path: str | Path, size: tuple[int, int]) -> Tensor:
     return (image.mean(dim=0, keepdim=True) > 0.5).float()
 
 
+def task_model(task: str, model: str | None = None) -> str:
+    """The name of the model restoring ``task``: ``model`` (``--model``) when given, else the
+    task's; CommganError when ``model`` does not serve the task."""
+    spec = VISION_TASKS[task]
+    if model is None:
+        return spec.model
+    served = (spec.model, *spec.models)
+    if model.lower() not in served:
+        raise CommganError(f"--model {model} does not serve --task {task}; valid: "
+                           f"{', '.join(served)}")
+    return model.lower()
+
+
 def prepare(request: RestoreRequest) -> Prepared:
     """Check every input (one CommganError line each) and build the degraded input."""
     task = request.task
@@ -81,6 +95,7 @@ def prepare(request: RestoreRequest) -> Prepared:
         raise CommganError(f"--mask applies to --task {masked} with --degraded")
     if spec.needs_mask and request.degraded and request.mask is None:
         raise CommganError(f"--task {task} --degraded needs --mask PATH (white = missing)")
+    name = task_model(task, request.model)
     settings = request.settings
     if not 0.0 < settings.ratio < 1.0:
         raise CommganError(f"--ratio must be in (0, 1), got {settings.ratio}")
@@ -100,7 +115,7 @@ def prepare(request: RestoreRequest) -> Prepared:
     else:
         notes.append("LPIPS unavailable (no --backbone-weights)")
     image = load_image(DEMO_IMAGE) if request.demo else read_image(request.image)
-    training = model_training(VISION_MODELS[spec.model], request.steps, request.train_dir,
+    training = model_training(VISION_MODELS[name], request.steps, request.train_dir,
                               notes)
     if request.degraded:
         check_size(task, image, degraded=True)
@@ -118,12 +133,14 @@ def run_restore(request: RestoreRequest, progress: bool = False,
     prepared = prepare(request)
     for note in prepared.notes:
         log(note)
-    name = VISION_TASKS[request.task].model
+    name = task_model(request.task, request.model)
     model = load_or_train(name, request.models_dir, prepared.training,
                           backbone_state=prepared.backbone_state, device=request.device,
                           progress=progress, log=log)
     # of an already degraded input the noise level is unknown: the baseline estimates it
     sigma = None if request.degraded else request.settings.sigma
     with torch.no_grad():
-        return restore_degraded(request.task, model, prepared.degraded, prepared.mask, sigma,
-                                prepared.reference, prepared.lpips)
+        result = restore_degraded(request.task, model, prepared.degraded, prepared.mask, sigma,
+                                  prepared.reference, prepared.lpips)
+    result.model = name
+    return result

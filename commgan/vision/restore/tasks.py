@@ -62,6 +62,8 @@ class VisionTask:
     """An already degraded input comes with a mask (1 = missing pixel)."""
     metrics_on_y: bool = False
     """Figure captions give PSNR/SSIM on luma Y (BT.601) instead of RGB."""
+    models: tuple[str, ...] = ()
+    """Other models that serve the task (``commgan restore --model NAME``; `model` by default)."""
 
     @property
     def border_crop(self) -> int:
@@ -173,7 +175,7 @@ VISION_TASKS: Registry[VisionTask] = Registry("vision task", [
     SRTask("sr", "sr", "x4 super-resolution by SRGAN", "bicubic", scale=4, min_size=64,
            metrics_on_y=True),
     InpaintTask("inpaint", "restore", "occluded pixels filled by the multi-loss GAN",
-                "biharmonic", needs_mask=True),
+                "biharmonic", needs_mask=True, models=("gated",)),
     DenoiseTask("denoise", "restore", "Gaussian noise removed by the multi-loss GAN",
                 "non-local means"),
     SRTask("sr-real", "real-esrgan", "x4 super-resolution by Real-ESRGAN trained on "

@@ -8,6 +8,9 @@ task.
 - edges2photo: Canny edges (`commgan.vision.degradations.edge_map`) drawn black on white as an
   RGB image -> the photo; classical baseline: every pixel painted with the mean colour of the
   training images' edge pixels or non-edge pixels (`commgan.vision.baselines.paint_edges`).
+- labels2photo: a semantic label map (8 colour/texture classes, `commgan.vision.labels`) as a
+  palette RGB image -> the photo (SPADE, pix2pix); classical baseline: each class painted with
+  its mean colour over the training images (`commgan.vision.labels.paint_labels`).
 
 Images are float tensors [3, H, W] in [0, 1].
 """
@@ -23,6 +26,7 @@ from commgan.registry import Registry
 from commgan.vision.baselines import paint_edges, stretch_colours
 from commgan.vision.data import TRAIN_IMAGES
 from commgan.vision.degradations import TaskSettings, edge_map, fade
+from commgan.vision.labels import label_image, paint_labels
 from commgan.vision.models.registry import VISION_MODELS
 
 __all__ = ["TRANSLATION_TASKS", "ColourTranslation", "EdgesTranslation", "TranslationTask",
@@ -84,12 +88,25 @@ class EdgesTranslation(TranslationTask):
         return paint_edges(degraded, tuple(images))
 
 
+@dataclass(frozen=True)
+class LabelsTranslation(TranslationTask):
+    """Label maps (`commgan.vision.labels`) -> photos; baseline each class's mean colour."""
+
+    def degrade(self, reference: Tensor, settings: TaskSettings) -> Tensor:
+        return label_image(reference)
+
+    def baseline(self, degraded: Tensor, images: tuple[str, ...] = TRAIN_IMAGES) -> Tensor:
+        return paint_labels(degraded, tuple(images))
+
+
 TRANSLATION_TASKS: Registry[TranslationTask] = Registry("translation task", [
     ColourTranslation("colour", "faded/sepia/dark photo to clean photo", "white balance + stretch",
                       models={"pix2pix": "pix2pix-colour", "cyclegan": "cyclegan-colour",
                               "cut": "cut-colour"}),
     EdgesTranslation("edges2photo", "Canny edges to photo", "edge/non-edge mean colours",
                      models={"pix2pix": "pix2pix-edges2photo"}),
+    LabelsTranslation("labels2photo", "colour/texture label map to photo", "class mean colours",
+                      models={"spade": "spade-labels2photo", "pix2pix": "pix2pix-labels2photo"}),
 ])
 """Task name -> record (the tasks of ``commgan translate``)."""
 
