@@ -14,8 +14,10 @@ not timed) and reports iterations per second of wall clock.
 Thread settings (``--threads``, comma-separated): ``INTRA`` or ``INTRA:INTER``, each a count or
 ``cores`` (`commgan.parallel.process.usable_cores`): torch intra-op threads
 (`configure_process`, as the CLI's ``--threads``) and inter-op threads
-(``torch.set_num_interop_threads``; torch's default when not given). ``cores`` is the current
-default of the vision commands and the base of the ratios.
+(``torch.set_num_interop_threads``; torch's default when not given); INTRA may be ``auto``, the
+vision commands' default (`commgan.parallel.process.idle_cores`: the usable cores no other
+process keeps busy, watched by the measured process at its start, when the spinners already
+run). ``cores``, the former default, is the base of the ratios.
 
 Loads: ``idle``, ``busy1`` and ``busy3``: 0, 1 or 3 spinner processes (``nice -n NICE python -c
 "while True: pass"``) started before the measured process and killed after it (also on errors
@@ -51,7 +53,7 @@ IDLE_KEEP = 0.85
 """A default may lose at most 15% of the best idle throughput."""
 BUSY_KEEP = 0.5
 """A default must keep half of its idle throughput beside one busy process."""
-DEFAULT_SETTINGS = "1,2,cores,cores:1"
+DEFAULT_SETTINGS = "1,2,cores,cores:1,auto"
 """The thread settings measured unless ``--threads`` is given."""
 SMOKE_SETTINGS = "1,cores"
 """The thread settings of ``--smoke`` unless ``--threads`` is given."""
@@ -62,8 +64,8 @@ spec = json.loads(sys.argv[1])
 import torch
 if spec["inter"]:
     torch.set_num_interop_threads(spec["inter"])
-from commgan.parallel.process import configure_process
-configure_process(spec["intra"])
+from commgan.parallel.process import configure_process, idle_cores
+configure_process(spec["intra"] or idle_cores())
 from commgan.gan import GANTrainer, TrainerConfig
 from commgan.vision.models.registry import VISION_MODELS
 from commgan.vision.models.training import build_problem
@@ -96,15 +98,17 @@ def usable_cores() -> int:
 
 
 def parse_setting(text: str, cores: int) -> tuple[int, int | None]:
-    """``INTRA`` or ``INTRA:INTER`` (counts or ``cores``) -> (intra, inter or None)."""
+    """``INTRA`` or ``INTRA:INTER`` (counts, ``cores``, or ``auto`` for the vision commands'
+    default, :func:`commgan.parallel.process.idle_cores`, as 0) -> (intra, inter or None)."""
     parts = [part.strip().lower() for part in text.split(":")]
     if len(parts) > 2 or not all(parts):
         raise click.BadParameter(f"thread setting {text!r}: use INTRA or INTRA:INTER")
     try:
-        values = [cores if part == "cores" else int(part) for part in parts]
+        values = [cores if part == "cores" else 0 if part == "auto" else int(part)
+                  for part in parts]
     except ValueError as err:
         raise click.BadParameter(f"thread setting {text!r}: counts or 'cores'") from err
-    if min(values) < 1:
+    if min(values[1:] or [1]) < 1 or (values[0] < 1 and parts[0] != "auto"):
         raise click.BadParameter(f"thread setting {text!r}: counts must be positive")
     return values[0], values[1] if len(values) == 2 else None
 
@@ -241,7 +245,7 @@ def main(models: str, settings: str | None, loads: str, nice: int, iterations: i
     note = (f"Training iterations per second of wall clock (adversarial iterations of the "
             f"default training game, CPU), median over {rounds} round(s) of {iterations} timed "
             f"iterations after {warmup} untimed, one fresh process each; in brackets the ratio "
-            f"to the model's idle throughput with the current default (`cores` = "
+            f"to the model's idle throughput with the former default (`cores` = "
             f"{cores} usable cores). Busy processes: `nice -n {nice} python -c "
             f"\"{SPIN}\"`. {os.cpu_count()} cores "
             f"({platform.processor() or platform.machine()}); 1-minute load average before "

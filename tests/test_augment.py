@@ -13,15 +13,6 @@ import commgan.cli.augment  # noqa: F401  (registers the command until commgan.c
 from commgan.cli import cli
 from commgan.errors import CommganError
 from commgan.rng import generator
-from commgan.vision.augment.classifier import ClassifierTraining, accuracy, train_classifier
-from commgan.vision.augment.digits import (
-    NUM_CLASSES,
-    TEST_SIZE,
-    classical_augment,
-    digits_split,
-    draw_per_class,
-    max_per_class,
-)
 from commgan.vision.augment.gans import (
     DIGITS_GANS,
     gan_training,
@@ -38,6 +29,15 @@ from commgan.vision.augment.study import (
     reference_classifier,
     run_augment,
     run_unit,
+)
+from commgan.vision.classifier import ClassifierTraining, accuracy, train_classifier
+from commgan.vision.digits import (
+    NUM_CLASSES,
+    TEST_SIZE,
+    classical_augment,
+    digits_split,
+    draw_per_class,
+    max_per_class,
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")

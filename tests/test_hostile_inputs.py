@@ -226,7 +226,7 @@ HEAVY = ["commgan.systems.build_systems", "commgan.systems.load_or_train",
          "commgan.sim.sweep.run_sweep", "commgan.security.attack.run_attack",
          "commgan.security.export.export_wiretap", "commgan.channelgan_study.run_convergence",
          "commgan.vision.restore.run.run_restore", "commgan.vision.models.cache.load_or_train",
-         "commgan.parallel.UnitExecutor"]
+         "commgan.parallel.UnitExecutor", "commgan.vision.generate.run.run_generate"]
 BASE = {  # no --quiet: log lines before the work starts are checked too
     "simulate": [*without(QAM, "--quiet"), "--models", "m"],
     "train": ["train", "--system", "ae", "--channel", "awgn", "--steps", "1", "--models", "m"],
@@ -238,6 +238,7 @@ BASE = {  # no --quiet: log lines before the work starts are checked too
     "translate": ["translate", "--model", "pix2pix", "--task", "colour", "--demo", "--steps",
                   "1", "--models", "m"],
     "augment": ["augment", "--per-class", "5", "--seeds", "1"],
+    "generate": ["generate", "--model", "stylegan", "--demo", "--steps", "1", "--models", "m"],
 }
 OPTIONS = sorted((name, param.opts[0]) for name, command in cli.commands.items()
                  for param in command.params

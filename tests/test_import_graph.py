@@ -159,7 +159,7 @@ def test_vision_has_no_cycle_and_no_allowance(graph):
     assert cycles(vision) == []
 
 
-VISION_JOBS = ("restore", "translate", "augment")
+VISION_JOBS = ("restore", "translate", "augment", "generate")
 
 
 @pytest.mark.parametrize("job", VISION_JOBS)

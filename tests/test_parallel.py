@@ -114,9 +114,50 @@ def test_run_command_hands_the_context_and_keeps_the_other_options():
     assert run.workers == {"jobs": 2, "threads": 1, "backend": run.backend}
 
 
-def test_image_threads_default_to_the_usable_cores():
-    from commgan.parallel import usable_cores
+def test_image_threads_default_to_the_idle_cores(monkeypatch):
+    import torch
 
+    import commgan.parallel.process as process
+
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(process, "idle_cores", lambda: 1)
     probe, seen = _probe(threads="image")
-    assert CliRunner().invoke(probe, []).exit_code == 0
-    assert seen[0][0].threads == usable_cores()
+    try:
+        assert CliRunner().invoke(probe, []).exit_code == 0
+        assert seen[0][0].threads == 1 and torch.get_num_threads() == 1
+        assert CliRunner().invoke(probe, ["--threads", "2"]).exit_code == 0
+        assert seen[1][0].threads == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
+STAT = """cpu  900 0 300 2000 0 0 0 0 0 0
+cpu0 {u0} 0 100 {i0} 10 0 0 0 0 0
+cpu1 {u1} 5 100 {i1} 0 0 0 0 0 0
+cpu2 0 0 0 99 0 0 0 0 0 0
+intr 12345
+"""
+
+
+def test_cpu_ticks_read_the_cpus_of_the_affinity_mask(tmp_path):
+    from commgan.parallel.process import _cpu_ticks
+
+    stat = tmp_path / "stat"
+    stat.write_text(STAT.format(u0=400, i0=500, u1=50, i1=900))
+    assert _cpu_ticks({0, 1}, str(stat)) == {0: (1010, 510), 1: (1055, 900)}
+
+
+@pytest.mark.parametrize("busy_ticks, expected", [((0, 0), 3), ((25, 0), 2), ((25, 25), 1),
+                                                  ((12, 0), 3), ((25, 14), 1)])
+def test_idle_cores_subtract_the_busy_ones(monkeypatch, busy_ticks, expected):
+    """Per CPU 25 ticks pass while the process sleeps; busy ticks are all but idle + iowait."""
+    import commgan.parallel.process as process
+
+    cpus = {0, 1, 2}
+    samples = iter([{cpu: (1000, 500) for cpu in cpus},
+                    {cpu: (1025, 500 + 25 - (busy_ticks[cpu] if cpu < 2 else 0))
+                     for cpu in cpus}])
+    monkeypatch.setattr(process.os, "sched_getaffinity", lambda pid: cpus)
+    monkeypatch.setattr(process, "_cpu_ticks", lambda wanted: next(samples))
+    monkeypatch.setattr(process.time, "sleep", lambda seconds: None)
+    assert process.idle_cores() == expected

@@ -33,9 +33,9 @@ from commgan.rng import (
 )
 from commgan.security.wiretap import wiretap_frames
 from commgan.sim.engine import simulate_point
-from commgan.vision.augment.classifier import ClassifierTraining, train_classifier
-from commgan.vision.augment.digits import draw_per_class
 from commgan.vision.augment.gans import gan_training, train_digits_gan
+from commgan.vision.classifier import ClassifierTraining, train_classifier
+from commgan.vision.digits import draw_per_class
 from commgan.vision.models.registry import VISION_MODELS
 from commgan.vision.models.srgan import SRTraining
 from commgan.vision.models.training import train_model
@@ -221,6 +221,8 @@ COMMANDS = {
                   "--threads", "1", *MODELS],
     "augment": ["augment", "--per-class", "2", "--seeds", "1", "--gans", "cgan", "--gan-iters",
                 "2", "--classifier-steps", "2", "--synthetic", "4", *JOBS],
+    "generate": ["generate", "--model", "stylegan", "--demo", "--steps", "2", "--threads", "1",
+                 *MODELS],
 }
 
 

@@ -13,6 +13,7 @@ run context every command gets (log, progress, threads, device, models, backend)
 
 from commgan.cli import (  # noqa: F401  (registers)
     augment,
+    generate,
     link,
     restore,
     security,

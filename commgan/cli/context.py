@@ -32,7 +32,6 @@ from commgan.cli.workers import (
     resolve_device,
     resolve_jobs,
     threads_option,
-    usable_cores,
 )
 
 if TYPE_CHECKING:
@@ -188,7 +187,12 @@ def run_command(*, models: bool = False, seed: bool = False, workers: bool = Fal
                 check_jobs(options.get("jobs"), options.get("backend"),
                            options.get("ray_address"))
             given = {name: options.pop(option) for name, option in added.items()}
-            run = RunContext(**given, threads=options.pop("threads") or usable_cores())
+            threads_given = options.pop("threads")
+            if threads_given is None:  # image commands: the cores no other process keeps busy
+                from commgan.parallel.process import idle_cores
+
+                threads_given = idle_cores()
+            run = RunContext(**given, threads=threads_given)
             run.configure()
             return command(run, **options)
 

@@ -167,8 +167,9 @@ threads_option = click.option(
 image_threads_option = click.option(
     "--threads", type=click.IntRange(1, MAX_OPTION_WORKERS), default=None,
     callback=threads_check,
-    help="torch intra-op threads [default: the usable cores: image models have large "
-         "tensors, where threads pay off on an idle machine].")
+    help="torch intra-op threads [default: the usable cores that no other process keeps "
+         "busy, watched for a quarter of a second at the start: image models have large "
+         "tensors, where threads pay off on idle cores and collapse beside a busy process].")
 device_option = click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"], case_sensitive=False),
     default="auto", show_default=True, help="Torch device.")

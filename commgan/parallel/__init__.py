@@ -12,8 +12,13 @@ lifetime and the deaths of worker processes).
 
 from commgan.parallel.backend import BACKENDS, Backend, runs_inline
 from commgan.parallel.executor import UnitExecutor
-from commgan.parallel.process import configure_process, keep_freed_memory, usable_cores
+from commgan.parallel.process import (
+    configure_process,
+    idle_cores,
+    keep_freed_memory,
+    usable_cores,
+)
 from commgan.parallel.schedule import WINDOW, in_order
 
-__all__ = ["BACKENDS", "WINDOW", "Backend", "UnitExecutor", "configure_process", "in_order",
-           "keep_freed_memory", "runs_inline", "usable_cores"]
+__all__ = ["BACKENDS", "WINDOW", "Backend", "UnitExecutor", "configure_process", "idle_cores",
+           "in_order", "keep_freed_memory", "runs_inline", "usable_cores"]

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import time
 
-__all__ = ["MMAP_THRESHOLD_BYTES", "TRIM_THRESHOLD_BYTES", "configure_process",
-           "keep_freed_memory", "usable_cores"]
+__all__ = ["BUSY_SAMPLE_SECONDS", "MMAP_THRESHOLD_BYTES", "TRIM_THRESHOLD_BYTES",
+           "configure_process", "idle_cores", "keep_freed_memory", "usable_cores"]
 
 
 def usable_cores() -> int:
@@ -23,6 +24,41 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+BUSY_SAMPLE_SECONDS = 0.25
+"""How long :func:`idle_cores` watches the cores."""
+
+
+def _cpu_ticks(cpus: set[int], stat: str = "/proc/stat") -> dict[int, tuple[int, int]]:
+    """(all, idle + iowait) clock ticks so far of each CPU in ``cpus``, from ``stat``."""
+    ticks = {}
+    with open(stat) as lines:
+        for line in lines:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                values = [int(value) for value in fields[:8]]
+                ticks[int(name[3:])] = (sum(values), values[3] + values[4])
+    return ticks
+
+
+def idle_cores(sample_seconds: float = BUSY_SAMPLE_SECONDS) -> int:
+    """The usable cores minus those other processes keep busy (niced ones included), watched
+    for ``sample_seconds`` while this process sleeps; at least 1. Where the kernel's
+    ``/proc/stat`` is not there, the usable cores."""
+    try:
+        cpus = set(os.sched_getaffinity(0))
+        before = _cpu_ticks(cpus)
+        time.sleep(sample_seconds)
+        after = _cpu_ticks(cpus)
+    except (AttributeError, OSError, ValueError):
+        return usable_cores()
+    busy = 0.0
+    for cpu, (total, idle) in after.items():
+        spent = total - before.get(cpu, (total, idle))[0]
+        if spent > 0:
+            busy += 1.0 - (idle - before[cpu][1]) / spent
+    return max(1, len(cpus) - round(busy))
 
 
 def configure_process(threads: int) -> None:

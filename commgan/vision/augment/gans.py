@@ -21,7 +21,7 @@ from commgan.gan import (
 )
 from commgan.registry import Registry
 from commgan.rng import derive_seed, generator, seeded_weights
-from commgan.vision.augment.digits import NUM_CLASSES
+from commgan.vision.digits import NUM_CLASSES
 
 __all__ = ["DIGITS_GANS", "DigitsDiscriminator", "DigitsGAN", "DigitsGANTraining",
            "DigitsGenerator", "build_gan_problem", "gan_training", "generate_digits",

@@ -13,8 +13,8 @@ import pandas as pd
 from torch import Tensor
 
 from commgan.fileio import atomic_write, atomic_write_all, json_writer
-from commgan.vision.augment.digits import digits_split
 from commgan.vision.augment.study import BASE_METHODS, AugmentConfig, AugmentResult
+from commgan.vision.digits import digits_split
 
 __all__ = ["format_summary", "plot_accuracy", "plot_samples", "summarize", "verdicts",
            "write_augment"]

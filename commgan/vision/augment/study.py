@@ -2,7 +2,7 @@
 trained on the same few images, help a small CNN classifier more than classical augmentation?
 
 For every images-per-class size N and seed s (a *unit*), N images of each class are drawn from
-the pool (`commgan.vision.augment.digits.draw_per_class`) and a classifier is trained once per
+the pool (`commgan.vision.digits.draw_per_class`) and a classifier is trained once per
 method:
 
 - ``none``: batches of the real images alone;
@@ -38,25 +38,25 @@ from tqdm.auto import tqdm
 
 from commgan.errors import CommganError
 from commgan.rng import derive_seed, generator, scoped_rng
-from commgan.vision.augment.classifier import (
+from commgan.vision.augment.gans import (
+    DIGITS_GANS,
+    gan_training,
+    generate_digits,
+    train_digits_gan,
+)
+from commgan.vision.classifier import (
     ClassifierTraining,
     DigitsClassifier,
     accuracy,
     predict,
     train_classifier,
 )
-from commgan.vision.augment.digits import (
+from commgan.vision.digits import (
     NUM_CLASSES,
     classical_augment,
     digits_split,
     draw_per_class,
     max_per_class,
-)
-from commgan.vision.augment.gans import (
-    DIGITS_GANS,
-    gan_training,
-    generate_digits,
-    train_digits_gan,
 )
 
 __all__ = ["BASE_METHODS", "COLUMNS", "MAX_CLASSIFIER_STEPS", "MAX_GAN_ITERATIONS", "MAX_SEEDS",

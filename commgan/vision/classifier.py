@@ -1,5 +1,6 @@
-"""The small CNN classifier of the augmentation study (`commgan.vision.augment.study`) and its
-training on real and, optionally, synthetic digits (batches mixed at a fixed share)."""
+"""The small CNN digit classifier (the augmentation study's, `commgan.vision.augment.study`, and
+the generator metrics of `commgan.vision.generate`) and its training on real and, optionally,
+synthetic digits (batches mixed at a fixed share)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from commgan.rng import generator, seeded_weights
-from commgan.vision.augment.digits import NUM_CLASSES
+from commgan.vision.digits import NUM_CLASSES
 
 __all__ = ["ClassifierTraining", "DigitsClassifier", "accuracy", "predict", "train_classifier"]
 
