@@ -103,10 +103,11 @@ def test_help_and_choices_follow_the_records(monkeypatch):
     assert "cgan 2000, wgan-gp 1000, toygan 2000" in augment
     before = translation_methods()
     assert before[:2] == ["pix2pix", "cyclegan"]
+    colour = list(TRANSLATION_TASKS["colour"].models)
     monkeypatch.setitem(TRANSLATION_TASKS["colour"].models, "toy", "pix2pix-colour")
-    assert translation_methods() == [*before, "toy"]
-    assert f"--model {' or '.join([*before, 'toy'])}" in _help("translate")
+    assert set(translation_methods()) == {*before, "toy"}
+    assert f"--model {' or '.join([*colour, 'toy'])}" in _help("translate")
     result = CliRunner().invoke(cli, ["translate", "--model", "nope", "--task", "colour",
                                       "--demo"])
-    listed = ", ".join(repr(name) for name in [*before, "toy"])
-    assert result.exit_code == 2 and listed in result.output
+    assert result.exit_code == 2
+    assert all(repr(name) in result.output for name in [*before, "toy"])

@@ -53,7 +53,8 @@ class GatedTraining(VisionTraining):
     batch_size: int = 8
     """Patches per batch."""
     iterations: int = 1000
-    """GANTrainer iterations (including the warm-up); 6 to 7 minutes on 2 CPU cores."""
+    """GANTrainer iterations (including the warm-up); about 0.2 s (warm-up) and 0.3 s each on 2
+    CPU cores."""
     warmup: int = 200
     """First iterations on the two L1 terms alone."""
     l1_coarse: float = 1.0

@@ -152,7 +152,7 @@ class SPADETraining(VisionTraining):
     batch_size: int = 8
     """Patches per batch."""
     iterations: int = 1200
-    """GANTrainer iterations (about 0.4 s each on 2 CPU cores)."""
+    """GANTrainer iterations (about 0.3 s each on 2 CPU cores)."""
     warmup: int = 0
     """First iterations on the L1 and KL terms alone (SPADE has none)."""
     adv_weight: float = 1.0
