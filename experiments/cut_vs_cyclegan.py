@@ -29,30 +29,25 @@ config.json; prints the markdown tables.
 
 from __future__ import annotations
 
-import json
-import os
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
 import matplotlib
-import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
 
-from commgan.checkpoint import checkpoint_paths
 from commgan.checkpoint import models_dir as resolve_models_dir
 from commgan.configfile import config_option
 from commgan.fileio import atomic_write, write_json
 from commgan.parallel import configure_process
 from commgan.vision.data import TEST_IMAGES, load_image, read_image
 from commgan.vision.degradations import Fade, TaskSettings
-from commgan.vision.models.cache import cache_stem, load_or_train
+from commgan.vision.models.cache import timed_load_or_train
 from commgan.vision.models.registry import VISION_MODELS
-from commgan.vision.models.training import train_model
+from commgan.vision.models.training import seconds_per_iteration
 from commgan.vision.perceptual import LPIPS, load_backbone_state
 from commgan.vision.translate.report import side_by_side
 from commgan.vision.translate.run import translate_image
@@ -93,25 +88,18 @@ def _training(experiment: Experiment, key: str):
     return training.smoke() if experiment.smoke else training
 
 
-def _sidecar(key: str, models_dir: Path, training) -> dict:
-    meta = checkpoint_paths(cache_stem(key, models_dir, training))[1]
-    return json.loads(meta.read_text()) if meta.exists() else {}
-
-
 def time_iterations(experiment: Experiment, log: Callable[[str], None]) -> pd.DataFrame:
     """Seconds per iteration of each game: blocks of `Experiment.timing_iterations` from the
     default config, the games interleaved block by block; per block the median of the
     per-iteration times after the first two. Columns block, method, seconds_per_iteration."""
     rows = []
-    iterations = max(experiment.timing_iterations, 3)
     for block in range(experiment.timing_blocks):
         for method in METHODS:
             key = TRANSLATION_TASKS[TASK].model_key(method)
-            training = replace(_training(experiment, key), iterations=iterations, warmup=0)
-            _, history = train_model(VISION_MODELS[key], training)
-            steps = np.diff(np.concatenate([[0.0], history["seconds"].to_numpy()]))[2:]
+            seconds = seconds_per_iteration(VISION_MODELS[key], _training(experiment, key),
+                                            experiment.timing_iterations)
             rows.append({"block": block, "method": method_name(method),
-                         "seconds_per_iteration": float(np.median(steps))})
+                         "seconds_per_iteration": seconds})
             log(f"timing block {block}: {method_name(method)} "
                 f"{rows[-1]['seconds_per_iteration']:.3f} s/iteration")
     return pd.DataFrame(rows)
@@ -155,15 +143,8 @@ def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> dict
     for method in METHODS:
         key = TRANSLATION_TASKS[TASK].model_key(method)
         training = _training(experiment, key)
-        load_before, start = os.getloadavg()[0], time.perf_counter()
-        generators[method] = load_or_train(key, models_dir, training, log=log)
-        sidecar = _sidecar(key, models_dir, training)
-        trainings.append({"method": method_name(method), "iterations": training.iterations,
-                          "load_or_train_seconds": time.perf_counter() - start,
-                          "train_seconds": sidecar.get("train_seconds", float("nan")),
-                          "train_cpu_seconds": sidecar.get("train_cpu_seconds", float("nan")),
-                          "threads": sidecar.get("threads"),
-                          "load_before": load_before, "load_after": os.getloadavg()[0]})
+        generators[method], row = timed_load_or_train(key, models_dir, training, log=log)
+        trainings.append({"method": method_name(method), **row})
     timing = time_iterations(experiment, log)
     images = {name: load_image(name) for name in TEST_IMAGES}
     images[FRESH_IMAGE.stem] = read_image(FRESH_IMAGE)

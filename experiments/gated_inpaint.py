@@ -27,9 +27,6 @@ markdown table.
 
 from __future__ import annotations
 
-import json
-import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,7 +35,6 @@ import click
 import pandas as pd
 from torch import Tensor
 
-from commgan.checkpoint import checkpoint_paths
 from commgan.checkpoint import models_dir as resolve_models_dir
 from commgan.cli.options import comma_list, listed
 from commgan.configfile import config_option
@@ -48,7 +44,7 @@ from commgan.vision.data import TEST_IMAGES, load_image
 from commgan.vision.degradations import TaskSettings
 from commgan.vision.figures import save_panels
 from commgan.vision.metrics import image_metrics
-from commgan.vision.models.cache import cache_stem, load_or_train
+from commgan.vision.models.cache import timed_load_or_train
 from commgan.vision.models.record import VisionTraining
 from commgan.vision.models.registry import VISION_MODELS
 from commgan.vision.models.training import model_training
@@ -137,21 +133,10 @@ def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> dict
     for name in MODELS:
         training = experiment.training(name, notes)
         configs[name] = training.to_dict()
-        load_before, start = os.getloadavg()[0], time.perf_counter()
-        generators[name] = load_or_train(name, models_dir, training, backbone_state=state,
-                                         log=log)
-        vgg = VISION_MODELS[name].perceptual and state is not None
-        meta = checkpoint_paths(cache_stem(name, models_dir, training, vgg))[1]
-        sidecar = json.loads(meta.read_text()) if meta.exists() else {}
-        seconds = sidecar.get("train_seconds", float("nan"))
-        trainings.append({"method": VISION_MODELS[name].display_name,
-                          "iterations": training.iterations,
-                          "load_or_train_seconds": time.perf_counter() - start,
-                          "train_seconds": seconds,
-                          "train_cpu_seconds": sidecar.get("train_cpu_seconds", float("nan")),
-                          "seconds_per_iteration": seconds / training.iterations,
-                          "threads": sidecar.get("threads"),
-                          "load_before": load_before, "load_after": os.getloadavg()[0]})
+        generators[name], row = timed_load_or_train(name, models_dir, training,
+                                                    backbone_state=state, log=log)
+        trainings.append({"method": VISION_MODELS[name].display_name, **row,
+                          "seconds_per_iteration": row["train_seconds"] / training.iterations})
     for note in dict.fromkeys(notes):
         log(note)
     images = {name: load_image(name) for name in TEST_IMAGES}

@@ -26,10 +26,7 @@ held-out images and the unseen settings), trainings.csv (wall clock, load), one 
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -40,7 +37,6 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from commgan.checkpoint import checkpoint_paths
 from commgan.checkpoint import models_dir as resolve_models_dir
 from commgan.configfile import config_option
 from commgan.fileio import atomic_write, write_json
@@ -50,7 +46,7 @@ from commgan.vision.data import TEST_IMAGES, load_image, quantize, read_image
 from commgan.vision.degradations import crop_to_multiple
 from commgan.vision.figures import save_panels
 from commgan.vision.metrics import image_metrics
-from commgan.vision.models.cache import cache_stem, load_or_train
+from commgan.vision.models.cache import timed_load_or_train
 from commgan.vision.models.registry import VISION_MODELS
 from commgan.vision.perceptual import LPIPS, load_backbone_state
 from commgan.vision.real_degradations import UNSEEN_DEGRADATIONS, SecondOrder, second_order
@@ -144,17 +140,9 @@ def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> dict
     generators, trainings = {}, []
     for method, (key, _) in MODELS.items():
         training = experiment.training(method)
-        load_before, start = os.getloadavg()[0], time.perf_counter()
-        generators[method] = load_or_train(key, models_dir, training, backbone_state=state,
-                                           log=log)
-        meta = checkpoint_paths(cache_stem(key, models_dir, training, state is not None))[1]
-        sidecar = json.loads(meta.read_text()) if meta.exists() else {}
-        trainings.append({"method": method, "iterations": training.iterations,
-                          "load_or_train_seconds": time.perf_counter() - start,
-                          "train_seconds": sidecar.get("train_seconds", float("nan")),
-                          "train_cpu_seconds": sidecar.get("train_cpu_seconds", float("nan")),
-                          "threads": sidecar.get("threads"),
-                          "load_before": load_before, "load_after": os.getloadavg()[0]})
+        generators[method], row = timed_load_or_train(key, models_dir, training,
+                                                      backbone_state=state, log=log)
+        trainings.append({"method": method, **row})
     images = {name: load_image(name) for name in TEST_IMAGES}
     images[FRESH_IMAGE.stem] = read_image(FRESH_IMAGE)
     if experiment.smoke:

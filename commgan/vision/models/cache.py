@@ -10,6 +10,7 @@ is given by the caller (the CLI passes ``--models`` or `commgan.checkpoint.defau
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from commgan.checkpoint import ModelCache, config_hash
+from commgan.checkpoint import ModelCache, checkpoint_paths, config_hash
 from commgan.rng import scoped_rng
 from commgan.vision.data import folder_digest
 from commgan.vision.models.record import VisionModel, VisionTraining
@@ -25,7 +26,7 @@ from commgan.vision.models.registry import VISION_MODELS
 from commgan.vision.models.training import train_model
 from commgan.vision.perceptual import VGG16Features
 
-__all__ = ["cache_stem", "load_or_train"]
+__all__ = ["cache_stem", "load_or_train", "timed_load_or_train"]
 
 Log = Callable[[str], None]
 
@@ -108,3 +109,24 @@ def load_or_train(name: str, models_dir: str | Path, training: VisionTraining | 
     if not cached.trained:
         log(f"{name}: using cached model {cached.weights}")
     return generator.to(device).eval()
+
+
+def timed_load_or_train(name: str, models_dir: str | Path, training: VisionTraining,
+                        backbone_state: dict[str, Tensor] | None = None,
+                        log: Log = lambda message: None) -> tuple[nn.Module, dict]:
+    """:func:`load_or_train` and its row of a trainings table: ``iterations``, the call's wall
+    clock (``load_or_train_seconds``), the sidecar's ``train_seconds``, ``train_cpu_seconds``
+    and ``threads`` (NaN / None for a checkpoint without them) and the 1-minute load average
+    ``load_before`` and ``load_after`` the call."""
+    load_before, start = os.getloadavg()[0], time.perf_counter()
+    generator = load_or_train(name, models_dir, training, backbone_state=backbone_state, log=log)
+    vgg = VISION_MODELS[name].perceptual and backbone_state is not None
+    meta = checkpoint_paths(cache_stem(name, models_dir, training, vgg))[1]
+    sidecar = json.loads(meta.read_text()) if meta.exists() else {}
+    return generator, {"iterations": training.iterations,
+                       "load_or_train_seconds": time.perf_counter() - start,
+                       "train_seconds": sidecar.get("train_seconds", float("nan")),
+                       "train_cpu_seconds": sidecar.get("train_cpu_seconds", float("nan")),
+                       "threads": sidecar.get("threads"),
+                       "load_before": load_before, "load_after": os.getloadavg()[0]}
+

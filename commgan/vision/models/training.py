@@ -8,7 +8,9 @@ record's own `commgan.gan.GANProblem` (CycleGAN).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -24,8 +26,8 @@ from commgan.vision.models.record import (
     VisionTraining,
 )
 
-__all__ = ["BestOnValidation", "build_problem", "model_training", "train_model",
-           "validation_psnr"]
+__all__ = ["BestOnValidation", "build_problem", "model_training", "seconds_per_iteration",
+           "train_model", "validation_psnr"]
 
 Log = Callable[[str], None]
 
@@ -145,3 +147,14 @@ def model_training(model: VisionModel, steps: int | None, train_dir: str | None,
             notes.append(f"training on {len(images)} photographs from {train_dir} "
                          f"({len(validation)} more held out to choose the model)")
     return training
+
+
+def seconds_per_iteration(model: VisionModel, training: VisionTraining,
+                          iterations: int = 20) -> float:
+    """Wall-clock seconds per adversarial iteration of ``model``'s game with ``training``: the
+    median over ``iterations`` (at least 3) iterations without warm-up, the first two not
+    counted."""
+    timed = replace(training, iterations=max(iterations, 3), warmup=0)
+    _, history = train_model(model, timed)
+    return float(np.median(np.diff(np.concatenate([[0.0], history["seconds"].to_numpy()]))[2:]))
+
