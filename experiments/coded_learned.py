@@ -4,7 +4,9 @@ Setups (``--setup``): ``anchor`` is Sionna's autoencoder tutorial's: 64QAM, k=75
 ``ae-ldpc`` against ``qam-ldpc``; ``fast`` is 16QAM, rate 1/2 (k=512, n=1024) on rayleigh-fast:
 ``ae-ldpc`` (learned spreading over K = 2 symbols) against signal-space diversity under the same
 code (``qam-ssd-ldpc``: ``ae-ldpc``'s untrained start, rotated 16QAM whose I and Q meet different
-fades, exact LLRs) and ``qam-ldpc``. Learned models come from the model cache (``--models``;
+fades, exact LLRs) and ``qam-ldpc``; ``encrypted`` is encrypt-then-code, 16QAM, rate 1/2 on AWGN:
+``gan-enc-ldpc`` (gan-enc's learned modulation under the code) against ``qam-ldpc+chacha``, with
+Eve's verdict. Learned models come from the model cache (``--models``;
 trained with the default config on first use).
 
 Each system is swept point by point along its Eb/N0 grid until its BLER interval lies below the
@@ -14,10 +16,13 @@ columns), bler.png, ber.png, and crossings.csv: per system and target BLER (1e-2
 Eb/N0 where the curve crosses it (log-linear interpolation between the two points around it),
 the same through the curves of the interval bounds, the block errors of those two points, and
 the gain over the baseline in dB (positive = needs less Eb/N0), with the range the crossings'
-bounds allow (``gain_low_db``, ``gain_high_db``).
+bounds allow (``gain_low_db``, ``gain_high_db``); with keyed systems, eve.csv: Eve's BER at every
+point with Clopper-Pearson intervals at 1 - 0.05/m over all m points (a joint verdict) and
+whether each lies in the secure band.
 
     python experiments/coded_learned.py --setup anchor
     python experiments/coded_learned.py --setup fast
+    python experiments/coded_learned.py --setup encrypted
     python experiments/coded_learned.py --smoke          # seconds
 """
 
@@ -39,7 +44,7 @@ from commgan.comm.system import System
 from commgan.comm.transceiver import TransceiverConfig
 from commgan.configfile import config_option
 from commgan.parallel import usable_cores
-from commgan.sim.analysis import ebno_at_ber
+from commgan.sim.analysis import ebno_at_ber, eve_joint_verdict
 from commgan.sim.config import SimulationConfig
 from commgan.sim.results import plot_ber, write_csv
 from commgan.sim.sweep import run_sweep
@@ -75,6 +80,9 @@ SETUPS = {
                   {"qam-ldpc": _grid(5.0, 12.0, 0.2), SSD_BASELINE: _grid(4.0, 11.0, 0.2),
                    "ae-ldpc": _grid(4.0, 11.0, 0.2)},
                   baseline=SSD_BASELINE),
+    "encrypted": Setup("16qam", "awgn", "",
+                       {"qam-ldpc+chacha": _grid(2.8, 6.0), "gan-enc-ldpc": _grid(2.8, 6.0)},
+                       baseline="qam-ldpc+chacha"),
     "smoke": Setup("16qam", "awgn", "k=128,n=256",
                    {"qam-ldpc:k=128,n=256": (2.0, 4.0), "ae-ldpc:k=128,n=256": (2.0, 4.0)},
                    baseline="qam-ldpc:k=128,n=256"),
@@ -193,12 +201,24 @@ def run(experiment: Experiment, log=print) -> pd.DataFrame:
     plot_ber(table, out / "ber.png", title=title)
     result = crossings(table, setup.baseline)
     result.to_csv(out / "crossings.csv", index=False)
+    eve = eve_verdict(table)
+    if not eve.empty:
+        eve.to_csv(out / "eve.csv", index=False)
+        log(f"Eve: {len(eve)} points, joint verdict "
+            f"{'holds' if eve['holds'].all() else 'BROKEN'} (BER "
+            f"{eve['joint_low'].min():.4f}..{eve['joint_high'].max():.4f})")
     return result
+
+
+def eve_verdict(table: pd.DataFrame) -> pd.DataFrame:
+    """Eve's joint verdict (:func:`commgan.sim.analysis.eve_joint_verdict`), per point."""
+    return eve_joint_verdict(table)[["system", "ebno_db", "bits", "ber", "joint_low",
+                                     "joint_high", "holds"]]
 
 
 @click.command(help=__doc__.splitlines()[0])
 @config_option
-@click.option("--setup", type=click.Choice(["anchor", "fast"]), default="anchor",
+@click.option("--setup", type=click.Choice(["anchor", "fast", "encrypted"]), default="anchor",
               show_default=True, help="Which comparison.")
 @click.option("--smoke", is_flag=True, help="Tiny code, training and budget (seconds).")
 @click.option("--models", default=None, help="Model cache folder.")

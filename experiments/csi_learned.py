@@ -28,9 +28,8 @@ import matplotlib
 import pandas as pd
 
 from commgan.configfile import config_option
-from commgan.sim.analysis import ebno_at_ber
+from commgan.sim.analysis import ebno_at_ber, eve_joint_verdict
 from commgan.sim.config import SimulationConfig
-from commgan.sim.stats import SECURE_BAND, clopper_pearson
 from commgan.sim.sweep import run_sweep
 from commgan.systems import SystemContext, build_systems
 
@@ -121,18 +120,9 @@ def crossings(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def eve_verdict(points: pd.DataFrame) -> pd.DataFrame:
-    """Eve's BER per point with Clopper-Pearson intervals at 1 - 0.05/m (m Eve points, so the
-    verdict holds jointly) and whether each lies inside the secure band."""
-    eve = points[points["receiver"] == "eve"].copy()
-    if eve.empty:
-        return eve
-    confidence = 1 - 0.05 / len(eve)
-    bounds = [clopper_pearson(int(e), int(b), confidence)
-              for e, b in zip(eve["errors"], eve["bits"], strict=True)]
-    eve["joint_low"], eve["joint_high"] = zip(*bounds, strict=True)
-    eve["holds"] = [SECURE_BAND[0] <= low and high <= SECURE_BAND[1] for low, high in bounds]
-    return eve[["system", "estimator", "ebno_db", "bits", "ber", "joint_low", "joint_high",
-                "holds"]]
+    """Eve's joint verdict (:func:`commgan.sim.analysis.eve_joint_verdict`), per point."""
+    return eve_joint_verdict(points)[["system", "estimator", "ebno_db", "bits", "ber",
+                                      "joint_low", "joint_high", "holds"]]
 
 
 def plot(points: pd.DataFrame, path: Path, experiment: Experiment) -> None:

@@ -81,7 +81,8 @@ def test_a_recipe_that_misses_an_option_is_refused(jobs):
 NON_DEFAULT_OPTIONS = {"qam": "csi=em", "qam+chacha": "csi=em",
                        "qam-ldpc": "k=256,n=768,iterations=5,cn_update=minsum",
                        "qam-ldpc+chacha": "k=256,n=512,decoder=sionna,iterations=4",
-                       "ae-ldpc": "k=256,n=512,iterations=5,cn_update=minsum"}
+                       "ae-ldpc": "k=256,n=512,iterations=5,cn_update=minsum",
+                       "gan-enc-ldpc": "k=256,n=768,decoder=sionna,iterations=5"}
 """Non-default options of every registered system that has options (the recipe must carry them
 to worker processes)."""
 

@@ -103,3 +103,47 @@ def test_commgan_train_reproduces_a_shipped_model(tmp_path):
     retrained, shipped = tables["retrained"], tables["shipped"]
     assert (retrained["ci_low"] <= shipped["ci_high"]).all()
     assert (shipped["ci_low"] <= retrained["ci_high"]).all()
+
+
+VISION_SHIPPED_MB = 30.0
+"""Budget of the shipped vision models together (issue 30)."""
+
+
+def _vision_stems() -> dict[str, str]:
+    from commgan.vision.generate.run import stylegan_stem
+    from commgan.vision.models.cache import cache_stem
+    from commgan.vision.models.registry import VISION_MODELS
+
+    stems = {name: cache_stem(name, SHIPPED_MODELS).name for name in VISION_MODELS}
+    stems["stylegan"] = stylegan_stem(SHIPPED_MODELS).name
+    return stems
+
+
+@pytest.mark.parametrize("name", list(_vision_stems()))
+def test_every_vision_default_model_ships(name, tmp_path):
+    """The default model of every vision command loads from the package (SHA-256 and identity
+    checked) with an empty cache, stored in float16, within the size budget together."""
+    models = tmp_path / "models"
+    if name == "stylegan":
+        from commgan.vision.generate.run import StyleGANTraining, load_or_train_stylegan
+        _, cached = load_or_train_stylegan(StyleGANTraining(), models, train_if_missing=False)
+        assert cached.shipped and not cached.trained
+    else:
+        from commgan.vision.models.cache import load_or_train
+        load_or_train(name, models, train_if_missing=False)
+    assert not models.exists() or not any(models.iterdir()), "read in place, never copied"
+    sidecar = json.loads(checkpoint_paths(SHIPPED_MODELS / _vision_stems()[name])[1].read_text())
+    assert sidecar["storage"] == "float16" and len(sidecar["sha256_float32"]) == 64
+    total = sum(checkpoint_paths(SHIPPED_MODELS / stem)[0].stat().st_size
+                for stem in _vision_stems().values())
+    assert total <= VISION_SHIPPED_MB * 1e6
+
+
+def test_a_vision_demo_uses_the_shipped_model(tmp_path):
+    result = CliRunner().invoke(cli, ["restore", "--task", "sr", "--demo", "--models",
+                                      str(tmp_path / "m"), "--out", str(tmp_path / "out"),
+                                      "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "using the shipped default model srgan-x4-" in result.output
+    assert "training" not in result.output
+    assert (tmp_path / "out" / "metrics.csv").exists()

@@ -90,3 +90,21 @@ def test_gated_inpaint_train_dir(tmp_path):
         assert len(training["images"]) == 3 and len(training["validation"]) == 1
         assert all(str(photos) in path for path in training["images"])
     assert any("3 photographs" in note for note in config["notes"])
+
+
+def test_stylegan_digits_smoke(tmp_path, smoke):
+    """Every variant's rows and the conditional DCGAN baseline, judged by one classifier."""
+    out = smoke("stylegan_digits.py", tmp_path)
+    table = pd.read_csv(out / "table.csv")
+    variants = ["mapping-8", "mapping-2", "mapping-8-path-length"]
+    assert list(dict.fromkeys(table["variant"]))[:3] == variants
+    for variant in variants:
+        rows = table[table["variant"] == variant].set_index("method")
+        assert {"real", "samples", "inversion-W", "inversion-W+", "edit"} <= set(rows.index)
+        assert 0 < rows.loc["samples", "confidence"] <= 1
+        assert (out / variant / "metrics.csv").exists()
+    baseline = table[table["variant"].str.startswith("cgan")].set_index("method")
+    assert 0 <= baseline.loc["samples", "accuracy"] <= 1
+    assert 1 <= baseline.loc["samples", "classes_covered"] <= 10
+    config = json.loads((out / "config.json").read_text())
+    assert config["variant_configs"]["mapping-2"]["mapping_layers"] == 2

@@ -68,8 +68,9 @@ def translate(run: RunContext, method, task, image_path, demo, steps, train_dir,
     """Translate an image with a GAN (the models of the task) next to a classical baseline.
 
     Writes translated.png, side_by_side.png (input | baseline | model | reference, with
-    PSNR/SSIM) and metrics.csv (rows: the input, the classical baseline, the model). The model
-    is trained on first use (minutes on a CPU) and cached in the model folder.
+    PSNR/SSIM) and metrics.csv (rows: the input, the classical baseline, the model). The default
+    model ships with the package; any other (``--steps``, ``--train-dir``) is trained on first
+    use (minutes on a CPU) and cached in the model folder.
     """
     from commgan.vision.data import TEST_IMAGES, load_image, read_image
     from commgan.vision.models.cache import load_or_train

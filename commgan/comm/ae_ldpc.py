@@ -152,13 +152,15 @@ def bit_metric_rate(system: AELDPCSystem, channel: str, ebno_db: float, seed: in
     return float(r * (1 - bce / math.log(2)))
 
 
-def coded_train_ebno(system: AELDPCSystem, channel: str) -> tuple[float, float]:
-    """Default training range [dB] of ``system``'s architecture under its code: from the Eb/N0
-    where the Gray-QAM start (signal-space diversity for K = 2) reaches a bit-metric rate equal
-    to the code's rate R k / n (the BICM threshold, by bisection to 0.1 dB) plus 1 to 3 dB:
-    where a code of about a thousand bits with 20 BP iterations has its waterfall (64QAM,
-    k=750, n=1500 on AWGN: threshold 4.7 dB, BLER 1e-1 to 1e-3 between 6.5 and 7.4 dB)."""
-    config = TransceiverConfig(system.config.num_bits_per_symbol, spread=system.config.spread)
+def coded_train_ebno(system: CodedRate, channel: str) -> tuple[float, float]:
+    """Default training range [dB] of ``system``'s symbols (R bits, K per block) under its code:
+    from the Eb/N0 where the Gray-QAM start (signal-space diversity for K = 2) reaches a
+    bit-metric rate equal to the code's rate R k / n (the BICM threshold, by bisection to 0.1 dB)
+    plus 1 to 3 dB: where a code of about a thousand bits with 20 BP iterations has its
+    waterfall (64QAM, k=750, n=1500 on AWGN: threshold 4.7 dB, BLER 1e-1 to 1e-3 between 6.5
+    and 7.4 dB)."""
+    own = getattr(system.config, "transceiver", system.config)  # gan-enc-ldpc's is nested
+    config = TransceiverConfig(own.num_bits_per_symbol, spread=own.spread)
     start = AELDPCSystem(system.modulation, config, device=system.device,
                          **system.options.to_dict())
     low, high = -10.0, 40.0

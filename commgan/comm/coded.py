@@ -107,6 +107,10 @@ class CodedRate:
         """R = log2(M) k / n information bits per complex channel use."""
         return self.modulation.num_bits_per_symbol * self.options.k / self.options.n
 
+    def channel_bits(self, bits: torch.Tensor) -> torch.Tensor:
+        """The interleaved codeword of ``bits`` [B, L]: [B, L n / k] in symbol order."""
+        return self.code.encode(bits)
+
 
 class QAMLDPCSystem(CodedRate, System):
     """BICM: Sionna's 5G LDPC (k, n), a fixed random bit interleaver per codeword, Gray QAM,
@@ -235,8 +239,12 @@ class QAMLDPCChaChaSystem(QAMLDPCSystem):
         return self._decode(self._llr(out))
 
     def bob_logits(self, out: ChannelOutput, z: torch.Tensor) -> torch.Tensor:
-        """A-posteriori logits of the ciphertext bits, sign-flipped where z = 1."""
-        return self._decode_logits(self._llr(out)) * (1.0 - 2.0 * z.to(torch.float32))
+        """APP LLRs of the channel bits [B, C n] (interleaved), sign-flipped where the key
+        stream on them, z, is 1. The code is linear, so the codeword of c = m XOR s is the
+        codeword of m XOR the codeword of s: z = ``channel_bits(s)`` turns them into the
+        logits of ``channel_bits(m)``."""
+        llr = self.demapper(out.y / out.h, effective_noise(out))
+        return llr * (1.0 - 2.0 * z.to(torch.float32))
 
     def _keystream_bits(self, stream_fn, nonces, num_bits: int) -> torch.Tensor:
         if nonces is None:

@@ -176,15 +176,20 @@ class GanEncSystem(_EncryptedSystem):
         """G: the encrypted bits v [B, L] -> symbols [B, L/R] (no key involved)."""
         return self.generator(v)
 
-    def bob_logits(self, out: ChannelOutput, z: torch.Tensor) -> torch.Tensor:
-        """Bob's message-bit logits [B, L] given the key-stream bits z [B, L]. With pilot-based
-        CSI, h comes from the whole coherence block: EM over G's alphabet (v is uniform
-        whatever the message), :func:`channels.estimation.em_estimate`."""
+    def cipher_logits(self, out: ChannelOutput) -> torch.Tensor:
+        """Bob's logits [B, n R] of G's input bits v (no key involved: public). With
+        pilot-based CSI, h comes from the whole coherence block: EM over G's alphabet (v is
+        uniform whatever the message), :func:`channels.estimation.em_estimate`."""
         if out.pilots is not None:
             out = em_estimate(out, self.generator.alphabet())
         if self.config.transceiver.spread > 1:
-            return flip_logits(self.bob(out, self.generator.codebook()), z)
-        return flip_logits(self.bob(out), z)
+            return self.bob(out, self.generator.codebook())
+        return self.bob(out)
+
+    def bob_logits(self, out: ChannelOutput, z: torch.Tensor) -> torch.Tensor:
+        """Bob's message-bit logits [B, L] given the key-stream bits z [B, L]: the logits of
+        v flipped where z = 1."""
+        return flip_logits(self.cipher_logits(out), z)
 
     def receive(self, out, nonces=None, key=None):
         z = self.key_bits(nonces, out.y.shape[-1] * self.modulation.num_bits_per_symbol,

@@ -25,6 +25,7 @@ from commgan.comm.autoencoder import AE
 from commgan.comm.classical import QAM, QAM_CHACHA
 from commgan.comm.coded import QAM_LDPC, QAM_LDPC_CHACHA
 from commgan.comm.encryption_training import GAN_ENC, GAN_ENC_NAIVE
+from commgan.comm.gan_enc_ldpc import GAN_ENC_LDPC
 from commgan.comm.ssd import QAM_SSD
 from commgan.comm.system import System, SystemSpec
 from commgan.errors import CommganError, shown
@@ -35,7 +36,7 @@ __all__ = ["ENTRY_POINT_GROUP", "SYSTEMS", "SystemChoice", "build_system",
 
 SYSTEMS: dict[str, SystemSpec] = {
     spec.name: spec for spec in (QAM, QAM_SSD, QAM_CHACHA, AE, GAN_ENC, GAN_ENC_NAIVE, QAM_LDPC,
-                                 QAM_LDPC_CHACHA, AE_LDPC)
+                                 QAM_LDPC_CHACHA, AE_LDPC, GAN_ENC_LDPC)
 }
 
 ENTRY_POINT_GROUP = "commgan.systems"

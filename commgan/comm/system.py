@@ -136,8 +136,16 @@ class System(ABC, torch.nn.Module):
         Keyed systems use Alice's key unless ``key`` is given (a wrong-key Bob).
         """
 
+    def channel_bits(self, bits: torch.Tensor) -> torch.Tensor:
+        """The bits the symbols carry for message ``bits`` [B, L] without a key, in symbol
+        order: [B, n R] for n symbols per frame. Uncoded systems: the message itself; coded
+        ones: its interleaved codeword. The attack suite's trained eavesdroppers learn these
+        (knowing the message and the public code, Eve knows them)."""
+        return bits
+
     def bob_logits(self, out: ChannelOutput, z: torch.Tensor) -> torch.Tensor:
-        """Keyed systems: Bob's message-bit logits [B, L] given key-stream bits ``z`` [B, L].
+        """Keyed systems: Bob's logits [B, n R] of :meth:`channel_bits` given the key stream on
+        them, ``z`` [B, n R] (the message's key stream, or for a linear code its codeword).
 
         ``z`` may be relaxed to real values in [0, 1] (the nonce-reuse attack fits it by
         gradient descent, with every weight public by Kerckhoffs' principle).

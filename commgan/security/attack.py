@@ -200,9 +200,15 @@ class AttackRun:
 
     def add_ber_row(self, system: System, scenario: str, eve_model: str, ebno_db: float,
                     eve_ebno_db: float, frame_errors: torch.Tensor, bob_ber: float,
-                    started: float, **extra) -> None:
-        """A BER row from Eve's bit errors per frame [F]: BER, 95% interval, verdict."""
-        stats = FrameErrorStats(self.config.frame_bits)
+                    started: float, bits_per_frame: int | None = None, **extra) -> None:
+        """A BER row from Eve's bit errors per frame [F]: BER, 95% interval, verdict.
+        ``bits_per_frame``: the bits scored per frame when they are not the message's (the
+        channel bits of a coded link, [F, n R]; noted in the row)."""
+        if bits_per_frame is not None and bits_per_frame != self.config.frame_bits:
+            coded = (f"BER of the {bits_per_frame} code bits per frame of the known message's "
+                     "codeword (Eve knows the code)")
+            extra["note"] = f"{coded}; {extra['note']}" if extra.get("note") else coded
+        stats = FrameErrorStats(bits_per_frame or self.config.frame_bits)
         stats.add(frame_errors)
         low, high = stats.interval()
         self.add({

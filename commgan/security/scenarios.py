@@ -125,6 +125,7 @@ def trained_eve(run: AttackRun, system: System, scenario: str, size: str, point:
     eve_ebno = math.inf if tap else ebno_db + offset_db
     run.add_ber_row(system, scenario, f"known-plaintext decoder ({label})", ebno_db,
                     eve_ebno, decoder_errors(model, test.seen_by_eve()), point.bob_ber, started,
+                    bits_per_frame=test.channel_bits.shape[-1],
                     eve_params=parameter_count(model), train_bits=train.bits.numel(),
                     restarts=plan.restarts, best_restart=chosen["best_restart"])
 
@@ -195,12 +196,14 @@ def _nonce_reuse(run: AttackRun, system: System, point: AttackPoint) -> None:
             out.y.shape[0], -1)), test.seen_by_eve())
     run.add_ber_row(system, "nonce-reuse", "key-stream fit via Bob's receiver", ebno_db,
                     ebno_db, errors, point.bob_ber, started, train_bits=known.bits.numel(),
-                    note=note)
+                    bits_per_frame=test.channel_bits.shape[-1], note=note)
     run.bar.update(1)
 
 
 def _leakage(run: AttackRun, system: System) -> None:
-    """I(m; x) per message bit on the transmitted signal (no channel involved)."""
+    """I(m; x) per channel bit on the transmitted signal (no channel involved): per message bit
+    on uncoded links; a coded link's channel bits are the message's codeword, a bijection of m,
+    so the same information is divided by n / k times as many bits."""
     plan, started = run.config.plan, time.perf_counter()
     run.describe(system.name, "leakage", "critic + plug-in", None)
     r = system.modulation.num_bits_per_symbol
@@ -208,10 +211,10 @@ def _leakage(run: AttackRun, system: System) -> None:
     test = run.observe(system, 0.0, plan.test_bits, "leakage-test")
     seed = derive_seed(run.config.seed, system.name, "leakage") % (1 << 31)
     with torch.enable_grad():
-        bound = dv_lower_bound(train.bits, train.x, test.bits, test.x, r,
+        bound = dv_lower_bound(train.channel_bits, train.x, test.channel_bits, test.x, r,
                                steps=plan.critic_steps, seed=seed)
-    common = {"system": system.name, "scenario": "leakage", "bits": test.bits.numel(),
-              "train_bits": train.bits.numel()}
+    common = {"system": system.name, "scenario": "leakage", "bits": test.channel_bits.numel(),
+              "train_bits": train.channel_bits.numel()}
     run.add({
         **common, "eve_model": "critic lower bound (Donsker-Varadhan)",
         "leakage_bits": bound["bits"], "leakage_null_bits": 0.0,
@@ -220,7 +223,7 @@ def _leakage(run: AttackRun, system: System) -> None:
         "note": "lower bound on I(m;x)/L; ci_* = bootstrap 95% of the bound",
         "seconds": time.perf_counter() - started})
     started = time.perf_counter()
-    bits = torch.cat([train.bits, test.bits])
+    bits = torch.cat([train.channel_bits, test.channel_bits])
     x = torch.cat([train.x, test.x])
     plugin = plugin_leakage(bits, x, r, seed=seed)
     run.add({

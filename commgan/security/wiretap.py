@@ -32,21 +32,21 @@ def chunk_frames(frame_bits: int) -> int:
 @dataclass
 class WiretapFrames:
     """One batch of transmissions: ``bits`` [F, L] float {0, 1}, ``nonces`` [F] int64,
-    ``x`` [F, L/R] complex64 (unit average energy), Bob's and Eve's channel outputs."""
+    ``x`` [F, n] complex64 (unit average energy), Bob's and Eve's channel outputs, and
+    ``channel_bits`` [F, n R]: what the symbols carry of the message without the key
+    (:meth:`~commgan.comm.system.System.channel_bits`: ``bits`` on uncoded links, their
+    interleaved codewords on coded ones)."""
 
     bits: torch.Tensor
     nonces: np.ndarray
     x: torch.Tensor
     bob: ChannelOutput
     eve: ChannelOutput
+    channel_bits: torch.Tensor
 
     def seen_by_eve(self) -> Observations:
-        """Eve's channel outputs with the true bits (known plaintext)."""
-        return Observations(self.bits, self.eve)
-
-    def seen_by_bob(self) -> Observations:
-        """Bob's channel outputs with the true bits."""
-        return Observations(self.bits, self.bob)
+        """Eve's channel outputs with the known plaintext's channel bits."""
+        return Observations(self.channel_bits, self.eve)
 
 
 def noiseless_tap(x: torch.Tensor) -> ChannelOutput:
@@ -72,7 +72,9 @@ def wiretap_frames(system: System, channel: str, ebno_db: float, nonces: np.ndar
             bits = random_bits([len(chunk), frame_bits], system.device)
             x = system.transmit(bits, torch.as_tensor(chunk, device=system.device))
             out = wiretap(x, float(ebno_db), system.bits_per_channel_use, eve=not tap)
-        parts.append((bits, x, out.bob, noiseless_tap(x) if tap else out.eve))
-    bits, x, bob, eve = zip(*parts, strict=True)
+        parts.append((bits, x, out.bob, noiseless_tap(x) if tap else out.eve,
+                      system.channel_bits(bits).to(bits.dtype)))
+    bits, x, bob, eve, channel_bits = zip(*parts, strict=True)
     return WiretapFrames(torch.cat(bits), np.asarray(nonces, dtype=np.int64), torch.cat(x),
-                         ChannelOutput.concat(bob), ChannelOutput.concat(eve))
+                         ChannelOutput.concat(bob), ChannelOutput.concat(eve),
+                         torch.cat(channel_bits))

@@ -1,12 +1,15 @@
-"""Reading BER curves: the Eb/N0 gap to the Gray baseline's theory."""
+"""Reading BER curves: crossings, the Eb/N0 gap to the Gray baseline's theory, and Eve's joint
+verdict over a results table."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from channels import theory
+from commgan.sim.stats import SECURE_BAND, clopper_pearson
 
-__all__ = ["ebno_at_ber", "gap_to_theory_db"]
+__all__ = ["ebno_at_ber", "eve_joint_verdict", "gap_to_theory_db"]
 
 
 def ebno_at_ber(ebno_db, ber, target: float) -> float:
@@ -38,3 +41,18 @@ def gap_to_theory_db(ebno_db, ber, mod: str, channel: str) -> np.ndarray:
             continue
         gaps.append(float(x) - float(np.interp(-np.log10(p), -np.log10(reference), grid)))
     return np.asarray(gaps)
+
+
+def eve_joint_verdict(table: pd.DataFrame) -> pd.DataFrame:
+    """Eve's rows of a results table (``receiver == "eve"``) with Clopper-Pearson intervals at
+    1 - 0.05/m over their bit errors (m Eve rows, so the verdict holds jointly at 95%):
+    ``joint_low``, ``joint_high``, and ``holds`` where the interval lies in the secure band."""
+    eve = table[table["receiver"] == "eve"].copy()
+    if eve.empty:
+        return eve.assign(joint_low=[], joint_high=[], holds=[])
+    confidence = 1 - 0.05 / len(eve)
+    bounds = [clopper_pearson(int(e), int(b), confidence)
+              for e, b in zip(eve["errors"], eve["bits"], strict=True)]
+    eve["joint_low"], eve["joint_high"] = zip(*bounds, strict=True)
+    eve["holds"] = [SECURE_BAND[0] <= low and high <= SECURE_BAND[1] for low, high in bounds]
+    return eve

@@ -50,8 +50,9 @@ from commgan.vision.generate.stylegan import (
 from commgan.vision.metrics import psnr
 
 __all__ = ["COLUMNS", "GENERATE_MODELS", "MAX_STEPS", "GenerateResult", "GenerativeModel",
-           "StyleGANTraining", "load_or_train_stylegan", "measure", "run_generate",
-           "train_stylegan", "write_generate"]
+           "StyleGANTraining", "load_or_train_stylegan", "measure", "reference_classifier",
+           "run_generate", "stylegan_stem", "train_stylegan", "untrained_generator",
+           "write_generate"]
 
 COLUMNS: tuple[str, ...] = ("method", "images", "accuracy", "confidence", "classes_covered",
                             "psnr", "lpips", "class_changed", "ink_change")
@@ -155,15 +156,28 @@ def train_stylegan(training: StyleGANTraining, images: Tensor, device: str = "cp
     return gen.eval(), history
 
 
+def _stylegan_identity(training: StyleGANTraining) -> dict:
+    return json.loads(json.dumps({"model": "stylegan-digits", "training": training.to_dict()}))
+
+
+def stylegan_stem(models_dir: str | Path, training: StyleGANTraining | None = None) -> Path:
+    """Checkpoint stem ``models_dir/stylegan-digits-FINGERPRINT`` of ``training`` (default:
+    the default config)."""
+    identity = _stylegan_identity(training or StyleGANTraining())
+    return ModelCache(models_dir).stem("stylegan-digits", config_hash(identity))
+
+
 def load_or_train_stylegan(training: StyleGANTraining, models_dir: str | Path,
                            device: str = "cpu", progress: bool = False,
-                           log: Log = lambda message: None) -> tuple[StyleGenerator, CachedModel]:
-    """The cached generator of ``training`` (eval mode, on ``device``), trained now if missing
-    (on the digits pool) and saved as ``stylegan-digits-FINGERPRINT``."""
-    identity = json.loads(json.dumps({"model": "stylegan-digits",
-                                      "training": training.to_dict()}))
+                           log: Log = lambda message: None, train_if_missing: bool = True
+                           ) -> tuple[StyleGenerator, CachedModel]:
+    """The cached generator of ``training`` (eval mode, on ``device``): from ``models_dir``, else
+    the package's shipped default of the same identity, else trained now (on the digits pool)
+    and saved as ``stylegan-digits-FINGERPRINT`` (unless ``train_if_missing`` is False: then a
+    `CommganError`)."""
+    identity = _stylegan_identity(training)
     cache = ModelCache(models_dir)
-    stem = cache.stem("stylegan-digits", config_hash(identity))
+    stem = stylegan_stem(models_dir, training)
     with scoped_rng():  # initial weights, overwritten by the checkpoint or the trained ones
         gen = _make_generator(training)
 
@@ -181,8 +195,12 @@ def load_or_train_stylegan(training: StyleGANTraining, models_dir: str | Path,
         return {"train_seconds": seconds, "train_cpu_seconds": cpu_seconds,
                 "threads": torch.get_num_threads(), "metrics": metrics}
 
-    cached = cache.resolve(stem, gen, identity, train, device=device)
-    if not cached.trained:
+    cached = cache.resolve(stem, gen, identity, train, device=device, use_shipped=True,
+                           train_if_missing=train_if_missing,
+                           missing=f"no trained stylegan model in {models_dir}")
+    if cached.shipped:
+        log(f"stylegan: using the shipped default model {cached.weights.name}")
+    elif not cached.trained:
         log(f"stylegan: using cached model {cached.weights}")
     return gen.to(device).eval(), cached
 
@@ -247,6 +265,16 @@ def _inversion_rows(gen: StyleGenerator, classifier: torch.nn.Module, targets: T
     return rows, inversions
 
 
+def reference_classifier(seed: int = 0) -> torch.nn.Module:
+    """The digit classifier that judges generated digits: trained ``REFERENCE_STEPS`` steps on
+    the whole pool (weights and batches from ``seed``), in eval mode."""
+    split = digits_split()
+    return train_classifier((split.pool_images, split.pool_labels), None,
+                            ClassifierTraining(steps=REFERENCE_STEPS),
+                            derive_seed("generate-reference-init", seed),
+                            derive_seed("generate-reference-batches", seed)).eval()
+
+
 def measure(gen: StyleGenerator, untrained: StyleGenerator | None = None, seed: int = 0,
             inversion_steps: int = INVERSION_STEPS, log: Log = lambda message: None
             ) -> GenerateResult:
@@ -255,10 +283,7 @@ def measure(gen: StyleGenerator, untrained: StyleGenerator | None = None, seed: 
     ``samples-untrained``, ``inversion-W-untrained`` and ``inversion-W+-untrained``."""
     gen = gen.cpu().eval()
     split = digits_split()
-    classifier = train_classifier((split.pool_images, split.pool_labels), None,
-                                  ClassifierTraining(steps=REFERENCE_STEPS),
-                                  derive_seed("generate-reference-init", seed),
-                                  derive_seed("generate-reference-batches", seed))
+    classifier = reference_classifier(seed)
     probs = _probs(classifier, split.test_images)
     rows = [_row("real", len(probs), accuracy=float((probs.argmax(1) == split.test_labels)
                                                     .float().mean()),
@@ -321,13 +346,17 @@ def write_generate(result: GenerateResult, out: Path) -> list[Path]:
     return paths
 
 
+def untrained_generator(training: StyleGANTraining) -> StyleGenerator:
+    """The generator of ``training`` at its initial weights (those its training starts from)."""
+    with seeded_weights(derive_seed("stylegan-init", training.seed)):
+        return _make_generator(training)
+
+
 def run_generate(training: StyleGANTraining, models_dir: str | Path, out: Path,
                  device: str = "cpu", progress: bool = False,
                  log: Log = lambda message: None) -> GenerateResult:
     """Train or load, measure, write (see the module docstring)."""
     gen, _ = load_or_train_stylegan(training, models_dir, device, progress, log)
-    with seeded_weights(derive_seed("stylegan-init", training.seed)):
-        untrained = _make_generator(training)  # the trained model's initial weights
-    result = measure(gen, untrained, training.seed, log=log)
+    result = measure(gen, untrained_generator(training), training.seed, log=log)
     write_generate(result, out)
     return result

@@ -68,7 +68,8 @@ def load_or_train(name: str, models_dir: str | Path, training: VisionTraining | 
                   backbone_state: dict[str, Tensor] | None = None, retrain: bool = False,
                   train_if_missing: bool = True, device: str = "cpu", progress: bool = False,
                   log: Log = lambda message: None) -> nn.Module:
-    """The cached generator (eval mode, on ``device``) of model ``name``, trained now if missing.
+    """The cached generator (eval mode, on ``device``) of model ``name``: from ``models_dir``, else
+    the package's shipped default of the same identity, else trained now.
 
     The sidecar holds the identity, the training time and the final losses. backbone_state:
     VGG16 weights (see `commgan.vision.perceptual`) for the perceptual term of a model that has
@@ -105,8 +106,11 @@ def load_or_train(name: str, models_dir: str | Path, training: VisionTraining | 
 
     cached = cache.resolve(stem, generator, identity, train, retrain=retrain,
                            train_if_missing=train_if_missing,
-                           missing=f"no trained {name} model in {models_dir}", device=device)
-    if not cached.trained:
+                           missing=f"no trained {name} model in {models_dir}", device=device,
+                           use_shipped=True)
+    if cached.shipped:
+        log(f"{name}: using the shipped default model {cached.weights.name}")
+    elif not cached.trained:
         log(f"{name}: using cached model {cached.weights}")
     return generator.to(device).eval()
 

@@ -1,0 +1,175 @@
+"""Train the default model of every vision command and ship it, in float16, in ``commgan/models``.
+
+For each model: train it with its default config and seed (``load_or_train`` into ``--cache``,
+float32, with a fixed thread count so that a rerun gives the same bytes), write a float16 copy
+under the same stem in the package's model folder (the sidecar keeps the identity and records
+``storage: float16`` and the SHA-256 of the float32 weights, ``sha256_float32``), then run the
+model's ``--demo`` command twice, once on the float32 cache and once on the shipped copy alone,
+and require every PSNR of the model's metrics.csv row to agree within 0.05 dB. Writes
+``results/ship_vision_models/shipped.csv`` (model, demo command, float32 and float16 PSNR, the
+difference, sizes, training time). Reproduce one model by its command, e.g.
+``commgan restore --task sr --demo --threads 2 --models DIR``: the float32 file's SHA-256 is the
+sidecar's ``sha256_float32``.
+
+Usage: python experiments/ship_vision_models.py [--only sr,real-esrgan] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import pandas as pd
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file, save_file
+
+from commgan.checkpoint import SHIPPED_MODELS, checkpoint_paths
+from commgan.cli import cli as commgan_main
+
+DEMOS: dict[str, list[str]] = {
+    "sr": ["restore", "--task", "sr"],
+    "real-esrgan": ["restore", "--task", "sr-real"],
+    "colour": ["restore", "--task", "colour"],
+    "restore": ["restore", "--task", "inpaint"],
+    "gated": ["restore", "--task", "inpaint", "--model", "gated"],
+    "pix2pix-colour": ["translate", "--task", "colour", "--model", "pix2pix"],
+    "cyclegan-colour": ["translate", "--task", "colour", "--model", "cyclegan"],
+    "cut-colour": ["translate", "--task", "colour", "--model", "cut"],
+    "pix2pix-edges2photo": ["translate", "--task", "edges2photo", "--model", "pix2pix"],
+    "spade-labels2photo": ["translate", "--task", "labels2photo", "--model", "spade"],
+    "pix2pix-labels2photo": ["translate", "--task", "labels2photo", "--model", "pix2pix"],
+    "stylegan": ["generate", "--model", "stylegan"],
+}
+"""Model -> the command whose ``--demo`` uses it (the command that trains it on first use)."""
+
+TOLERANCE_DB = 0.05
+"""Largest PSNR change allowed by float16 storage; a model above it is shipped in float32."""
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_demo(args: list[str], models: Path, out: Path, threads: int) -> pd.DataFrame:
+    """metrics.csv of ``commgan ARGS --demo`` with the model folder ``models``."""
+    result = CliRunner().invoke(commgan_main, [*args, "--demo", "--models", str(models),
+                                               "--out", str(out), "--threads", str(threads),
+                                               "--quiet"], catch_exceptions=False)
+    if result.exit_code != 0:
+        raise click.ClickException(f"commgan {' '.join(args)} --demo failed: {result.output}")
+    return pd.read_csv(out / "metrics.csv")
+
+
+def psnr_columns(table: pd.DataFrame) -> dict[str, float]:
+    """Every PSNR-like number of the table, by ``method/column``."""
+    return {f"{row['method']}/{column}": float(row[column]) for _, row in table.iterrows()
+            for column in table.columns if "psnr" in column.lower() and pd.notna(row[column])}
+
+
+def half_copy(trained: Path, shipped: Path) -> dict:
+    """Write the float16 copy of checkpoint ``trained`` at stem ``shipped``; returns its sidecar."""
+    weights, meta = checkpoint_paths(trained)
+    state = load_file(weights)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    out_weights, out_meta = checkpoint_paths(shipped)
+    save_file({k: v.contiguous() for k, v in half.items()}, out_weights)
+    sidecar = json.loads(meta.read_text())
+    sidecar.update(storage="float16", sha256_float32=sidecar["sha256"],
+                   sha256=sha256(out_weights))
+    out_meta.write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
+    return sidecar
+
+
+def full_copy(trained: Path, shipped: Path) -> None:
+    for source, target in zip(checkpoint_paths(trained), checkpoint_paths(shipped), strict=True):
+        shutil.copyfile(source, target)
+
+
+def newest_stem(folder: Path, before: set[str]) -> Path:
+    """The stem of the one checkpoint that appeared in ``folder`` (or the only match)."""
+    new = sorted(set(p.name for p in folder.glob("*.safetensors")) - before)
+    if len(new) != 1:
+        raise click.ClickException(f"expected one new checkpoint in {folder}, found {new}")
+    return folder / new[0].removesuffix(".safetensors")
+
+
+@click.command()
+@click.option("--cache", default="results/ship_vision_models/float32", show_default=True,
+              help="Model folder of the float32 trainings (kept: a rerun reuses them).")
+@click.option("--only", default=",".join(DEMOS), show_default=True,
+              help="Comma-separated models to ship.")
+@click.option("--threads", type=int, default=2, show_default=True,
+              help="torch threads of every training (the same count gives the same bytes).")
+@click.option("--out", "out_dir", default="results/ship_vision_models", show_default=True)
+def main(cache: str, only: str, threads: int, out_dir: str) -> None:
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = [name for name in names if name not in DEMOS]
+    if unknown:
+        raise click.BadParameter(f"unknown models {unknown}; choose from {list(DEMOS)}")
+    torch.set_num_threads(threads)
+    cache_dir, out = Path(cache), Path(out_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in names:
+        before = {p.name for p in cache_dir.glob("*.safetensors")}
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            full = run_demo(DEMOS[name], cache_dir, Path(tmp) / "float32", threads)
+        wall = time.perf_counter() - start
+        after = {p.name for p in cache_dir.glob("*.safetensors")}
+        stem = (newest_stem(cache_dir, before) if after != before
+                else _stem_of(name, cache_dir))
+        shipped = SHIPPED_MODELS / stem.name
+        sidecar = half_copy(stem, shipped)
+        with tempfile.TemporaryDirectory() as tmp:
+            empty = Path(tmp) / "models"
+            half = run_demo(DEMOS[name], empty, Path(tmp) / "float16", threads)
+            if any(empty.glob("*.safetensors")):
+                raise click.ClickException(f"{name}: the demo trained instead of using {shipped}")
+        a, b = psnr_columns(full), psnr_columns(half)
+        worst = max(abs(a[k] - b[k]) for k in a)
+        storage = "float16"
+        if worst > TOLERANCE_DB:
+            full_copy(stem, shipped)
+            storage = "float32"
+        size = checkpoint_paths(shipped)[0].stat().st_size
+        click.echo(f"{name}: {stem.name}, {storage}, largest PSNR change {worst:.4f} dB, "
+                   f"{size / 1e6:.2f} MB, demo with training {wall:.0f} s")
+        rows.append({"model": name, "stem": stem.name, "command": " ".join(DEMOS[name]),
+                     "storage": storage, "max_psnr_change_db": worst,
+                     "shipped_mb": size / 1e6, "train_seconds": sidecar.get("train_seconds"),
+                     "threads": sidecar.get("threads"),
+                     "sha256_float32": sidecar["sha256_float32"],
+                     **{f"float32 {k}": v for k, v in a.items()},
+                     **{f"float16 {k}": v for k, v in b.items()}})
+    out.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame(rows)
+    path = out / "shipped.csv"
+    if path.exists():  # keep the rows of models not shipped this time
+        old = pd.read_csv(path)
+        table = pd.concat([old[~old["model"].isin(names)], table], ignore_index=True)
+    table.to_csv(path, index=False)
+    total = sum(p.stat().st_size for p in SHIPPED_MODELS.glob("*.safetensors"))
+    click.echo(f"wrote {path}; the package's models now take {total / 1e6:.1f} MB")
+
+
+def _stem_of(name: str, folder: Path) -> Path:
+    """The stem of model ``name``'s default config in ``folder`` (already trained)."""
+    if name == "stylegan":
+        from commgan.vision.generate.run import stylegan_stem
+        return stylegan_stem(folder)
+    from commgan.vision.models.cache import cache_stem
+    return cache_stem(name, folder)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
