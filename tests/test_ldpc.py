@@ -170,7 +170,8 @@ def test_bad_options_are_one_clear_error(options, message):
 
 
 def test_qam_ldpc_chacha_bob_decrypts_eve_at_one_half(seeded):
-    """Encrypt-then-code: Bob (and his logits) recover the message; Eve, who decodes the
+    """Encrypt-then-code: Bob recovers the message, and so does decoding his channel LLRs with
+    the key stream's codeword flipped out (the code is linear); Eve, who decodes the
     ciphertext without the key, is at BER 0.5 within a 99.9% interval; a wrong key fails."""
     system = QAMLDPCChaChaSystem(get_modulation("qpsk"), key=os.urandom(32), k=256, n=768)
     frames, frame_bits = 24, 1024
@@ -181,7 +182,8 @@ def test_qam_ldpc_chacha_bob_decrypts_eve_at_one_half(seeded):
     out = get_channel("awgn")(x, ebnodb2no(4.0, 2, 256 / 768))
     assert torch.equal(system.receive(out, nonces), bits)
     z = torch.from_numpy(system.keystream.decryption_bits(nonces, frame_bits)).float()
-    assert torch.equal((system.bob_logits(out, z) > 0).float(), bits)
+    plain_code_llr = system.bob_logits(out, system.channel_bits(z))  # LLRs of the codeword of m
+    assert torch.equal(system.code.decode(system.code.deinterleave(plain_code_llr)), bits)
     eve_errors = int((system.eavesdrop(out) != bits).sum())
     low, high = clopper_pearson(eve_errors, bits.numel(), 0.001)
     assert low <= 0.5 <= high

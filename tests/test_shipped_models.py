@@ -122,7 +122,8 @@ def _vision_stems() -> dict[str, str]:
 @pytest.mark.parametrize("name", list(_vision_stems()))
 def test_every_vision_default_model_ships(name, tmp_path):
     """The default model of every vision command loads from the package (SHA-256 and identity
-    checked) with an empty cache, stored in float16, within the size budget together."""
+    checked) with an empty cache, stored in float16 (float32 where that moved a PSNR by more
+    than 0.05 dB), within the size budget together."""
     models = tmp_path / "models"
     if name == "stylegan":
         from commgan.vision.generate.run import StyleGANTraining, load_or_train_stylegan
@@ -133,7 +134,7 @@ def test_every_vision_default_model_ships(name, tmp_path):
         load_or_train(name, models, train_if_missing=False)
     assert not models.exists() or not any(models.iterdir()), "read in place, never copied"
     sidecar = json.loads(checkpoint_paths(SHIPPED_MODELS / _vision_stems()[name])[1].read_text())
-    assert sidecar["storage"] == "float16" and len(sidecar["sha256_float32"]) == 64
+    assert sidecar["storage"] in ("float16", "float32") and len(sidecar["sha256_float32"]) == 64
     total = sum(checkpoint_paths(SHIPPED_MODELS / stem)[0].stat().st_size
                 for stem in _vision_stems().values())
     assert total <= VISION_SHIPPED_MB * 1e6

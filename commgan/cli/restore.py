@@ -100,8 +100,9 @@ def restore(run: RunContext, task, model, image_path, demo, degraded, mask_path,
 
     Writes restored.png, side_by_side.png (degraded | baseline | GAN | reference, with PSNR/SSIM)
     and, when there is a reference, metrics.csv. The task's default model ships
-    with the package; any other (``--steps``, ``--train-dir``, ``--backbone-weights``) is trained
-    on first use (minutes on a CPU) and cached in the model folder.
+    with the package; any other (``--steps``, ``--train-dir``, or ``--backbone-weights`` for a
+    model with a perceptual term) is trained on first use (minutes on a CPU) and cached in the
+    model folder.
     """
     from commgan.vision.degradations import TaskSettings
     from commgan.vision.restore.report import method_label, write_restoration

@@ -160,10 +160,6 @@ class QAMLDPCSystem(CodedRate, System):
         """De-interleaved LLRs [B, C, n] -> hard information bits [B, C k] float32."""
         return self.code.decode(llr).to(self.device)
 
-    def _decode_logits(self, llr: torch.Tensor) -> torch.Tensor:
-        """De-interleaved LLRs [B, C, n] -> a-posteriori logits of the information bits."""
-        return self.code.decode_logits(llr).to(self.device)
-
 
 class LDPCCode:
     """The code of the coded systems: Sionna's 5G LDPC encoder (k, n), the fixed random bit
@@ -203,18 +199,6 @@ class LDPCCode:
     def decode(self, llr: torch.Tensor) -> torch.Tensor:
         """De-interleaved LLRs [B, C, n] -> hard information bits [B, C k] float32."""
         return self.decoder(llr).reshape(llr.shape[0], -1).to(torch.float32)
-
-    def decode_logits(self, llr: torch.Tensor) -> torch.Tensor:
-        """De-interleaved LLRs [B, C, n] -> a-posteriori logits of the information bits."""
-        if isinstance(self.decoder, FastLDPC5GDecoder):
-            logits = self.decoder(llr, hard_out=False)
-        else:
-            soft = LDPC5GDecoder(self.encoder,
-                                 cn_update=_SIONNA_CN_UPDATE[self.options.cn_update],
-                                 num_iter=self.options.iterations, hard_out=False,
-                                 device=self.device)
-            logits = soft(llr)
-        return logits.reshape(llr.shape[0], -1).to(torch.float32)
 
 
 class QAMLDPCChaChaSystem(QAMLDPCSystem):

@@ -220,7 +220,8 @@ def _leakage(run: AttackRun, system: System) -> None:
         "leakage_bits": bound["bits"], "leakage_null_bits": 0.0,
         "ci_low": bound["ci_low"], "ci_high": bound["ci_high"],
         "verdict": "broken" if bound["ci_low"] > 0 else "holds",
-        "note": "lower bound on I(m;x)/L; ci_* = bootstrap 95% of the bound",
+        "note": "lower bound on I(c;x) per channel bit c (c = m uncoded); ci_* = bootstrap 95% "
+                "of the bound",
         "seconds": time.perf_counter() - started})
     started = time.perf_counter()
     bits = torch.cat([train.channel_bits, test.channel_bits])
@@ -252,7 +253,8 @@ SCENARIOS: dict[str, Scenario] = {
         run_order=4, units=lambda config: len(config.wrong_key_distances),
         at_point=_wrong_key, keyed_only=True),
     "leakage": Scenario(
-        "I(message; transmitted signal) in bits per message bit: a critic-based "
+        "I(message; transmitted signal) in bits per channel bit (per message bit uncoded): "
+        "a critic-based "
         "Donsker-Varadhan lower bound and a histogram plug-in estimate.",
         run_order=6, units=lambda config: 1, per_system=_leakage),
     "nonce-reuse": Scenario(

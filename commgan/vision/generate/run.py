@@ -169,12 +169,12 @@ def stylegan_stem(models_dir: str | Path, training: StyleGANTraining | None = No
 
 def load_or_train_stylegan(training: StyleGANTraining, models_dir: str | Path,
                            device: str = "cpu", progress: bool = False,
-                           log: Log = lambda message: None, train_if_missing: bool = True
-                           ) -> tuple[StyleGenerator, CachedModel]:
+                           log: Log = lambda message: None, train_if_missing: bool = True,
+                           use_shipped: bool = True) -> tuple[StyleGenerator, CachedModel]:
     """The cached generator of ``training`` (eval mode, on ``device``): from ``models_dir``, else
-    the package's shipped default of the same identity, else trained now (on the digits pool)
-    and saved as ``stylegan-digits-FINGERPRINT`` (unless ``train_if_missing`` is False: then a
-    `CommganError`)."""
+    the package's shipped default of the same identity (unless ``use_shipped`` is False), else
+    trained now on the digits pool and saved as ``stylegan-digits-FINGERPRINT`` (unless
+    ``train_if_missing`` is False: then a `CommganError`)."""
     identity = _stylegan_identity(training)
     cache = ModelCache(models_dir)
     stem = stylegan_stem(models_dir, training)
@@ -195,7 +195,7 @@ def load_or_train_stylegan(training: StyleGANTraining, models_dir: str | Path,
         return {"train_seconds": seconds, "train_cpu_seconds": cpu_seconds,
                 "threads": torch.get_num_threads(), "metrics": metrics}
 
-    cached = cache.resolve(stem, gen, identity, train, device=device, use_shipped=True,
+    cached = cache.resolve(stem, gen, identity, train, device=device, use_shipped=use_shipped,
                            train_if_missing=train_if_missing,
                            missing=f"no trained stylegan model in {models_dir}")
     if cached.shipped:

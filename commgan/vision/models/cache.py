@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from commgan.checkpoint import ModelCache, checkpoint_paths, config_hash
+from commgan.checkpoint import SHIPPED_MODELS, ModelCache, checkpoint_paths, config_hash
 from commgan.rng import scoped_rng
 from commgan.vision.data import folder_digest
 from commgan.vision.models.record import VisionModel, VisionTraining
@@ -67,9 +67,10 @@ def cache_stem(name: str, models_dir: str | Path, training: VisionTraining | Non
 def load_or_train(name: str, models_dir: str | Path, training: VisionTraining | None = None,
                   backbone_state: dict[str, Tensor] | None = None, retrain: bool = False,
                   train_if_missing: bool = True, device: str = "cpu", progress: bool = False,
-                  log: Log = lambda message: None) -> nn.Module:
+                  log: Log = lambda message: None, use_shipped: bool = True) -> nn.Module:
     """The cached generator (eval mode, on ``device``) of model ``name``: from ``models_dir``, else
-    the package's shipped default of the same identity, else trained now.
+    the package's shipped default of the same identity (unless ``use_shipped`` is False), else
+    trained now.
 
     The sidecar holds the identity, the training time and the final losses. backbone_state:
     VGG16 weights (see `commgan.vision.perceptual`) for the perceptual term of a model that has
@@ -107,7 +108,7 @@ def load_or_train(name: str, models_dir: str | Path, training: VisionTraining | 
     cached = cache.resolve(stem, generator, identity, train, retrain=retrain,
                            train_if_missing=train_if_missing,
                            missing=f"no trained {name} model in {models_dir}", device=device,
-                           use_shipped=True)
+                           use_shipped=use_shipped)
     if cached.shipped:
         log(f"{name}: using the shipped default model {cached.weights.name}")
     elif not cached.trained:
@@ -125,7 +126,10 @@ def timed_load_or_train(name: str, models_dir: str | Path, training: VisionTrain
     load_before, start = os.getloadavg()[0], time.perf_counter()
     generator = load_or_train(name, models_dir, training, backbone_state=backbone_state, log=log)
     vgg = VISION_MODELS[name].perceptual and backbone_state is not None
-    meta = checkpoint_paths(cache_stem(name, models_dir, training, vgg))[1]
+    stem = cache_stem(name, models_dir, training, vgg)
+    meta = checkpoint_paths(stem)[1]
+    if not meta.exists():  # loaded from the package's shipped models
+        meta = checkpoint_paths(SHIPPED_MODELS / stem.name)[1]
     sidecar = json.loads(meta.read_text()) if meta.exists() else {}
     return generator, {"iterations": training.iterations,
                        "load_or_train_seconds": time.perf_counter() - start,
