@@ -4,8 +4,8 @@ that neither saw in training.
 Models (trained on the training images or loaded from the model cache, default budgets):
 SRGAN x4 (bicubic pairs, MSE + 1e-3 adversarial), Real-ESRGAN x4 (second-order degradations,
 L1 + perceptual + 0.1 adversarial, the same generator) and, as an ablation of the data, the same
-Real-ESRGAN trained on SRGAN's bicubic pairs. Classical baseline: bicubic up-sampling of the
-degraded input.
+Real-ESRGAN trained on SRGAN's bicubic pairs (``--no-ablation`` leaves it out). Classical
+baseline: bicubic up-sampling of the degraded input.
 
 Inputs: the held-out astronaut, coffee and chelsea images, and a fresh image no setting was
 chosen on (matplotlib's Grace Hopper photograph; column ``images``), each degraded by every
@@ -58,6 +58,7 @@ MODELS = {"SRGAN x4": ("sr", {}),
           "Real-ESRGAN x4": ("real-esrgan", {}),
           "Real-ESRGAN x4, bicubic data": ("real-esrgan", {"degradation": "bicubic"})}
 """Method -> (model record, changes to its default training config)."""
+ABLATION = "Real-ESRGAN x4, bicubic data"
 FRESH_IMAGE = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 """A photograph no setting was chosen on, reported apart."""
 METRICS = ["psnr_y", "ssim_y", "psnr", "ssim", "lpips"]
@@ -78,6 +79,13 @@ class Experiment:
     """Seed of the noise of the fixed settings and of the second-order draws."""
     out: str = "results/real_esrgan_vs_srgan"
     """Output folder."""
+    ablation: bool = True
+    """Also train and measure Real-ESRGAN on SRGAN's bicubic pairs (the data ablation)."""
+
+    @property
+    def methods(self) -> list[str]:
+        """The methods measured: every one of `MODELS`, or all but the ablation."""
+        return [m for m in MODELS if self.ablation or m != ABLATION]
 
     def training(self, method: str):
         """The training config of ``method``: its default (or smoke) budget and changes."""
@@ -138,8 +146,8 @@ def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> dict
         else None
     lpips = LPIPS.from_state(state) if state is not None else None
     generators, trainings = {}, []
-    for method, (key, _) in MODELS.items():
-        training = experiment.training(method)
+    for method in experiment.methods:
+        key, training = MODELS[method][0], experiment.training(method)
         generators[method], row = timed_load_or_train(key, models_dir, training,
                                                       backbone_state=state, log=log)
         trainings.append({"method": method, **row})
@@ -166,7 +174,7 @@ def run(experiment: Experiment, log: Callable[[str], None] = click.echo) -> dict
                 "settings": [asdict(d) for d in UNSEEN_DEGRADATIONS] + [PIPELINE],
                 "lpips": "vgg16 from file" if lpips is not None else "unavailable",
                 "models_dir": str(models_dir),
-                "trainings": {m: experiment.training(m).to_dict() for m in MODELS}},
+                "trainings": {m: experiment.training(m).to_dict() for m in experiment.methods}},
                out / "config.json")
     return {"table": table, "summary": summary, "metrics": metrics, "trainings": trained}
 
@@ -196,6 +204,8 @@ def markdown(summary: pd.DataFrame) -> str:
 @click.option("--seed", type=int, default=None,
               help=f"Seed of the test noise and draws [default: {Experiment.seed}].")
 @click.option("--out", default=None, help=f"Output folder [default: {Experiment.out}].")
+@click.option("--ablation/--no-ablation", default=None,
+              help="Also train and measure Real-ESRGAN on bicubic pairs [default: yes].")
 @config_option
 def main(**options) -> None:
     """Build the `Experiment`, run it, print the tables."""

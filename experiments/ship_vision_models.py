@@ -89,8 +89,13 @@ def half_copy(trained: Path, shipped: Path) -> dict:
 
 
 def full_copy(trained: Path, shipped: Path) -> None:
-    for source, target in zip(checkpoint_paths(trained), checkpoint_paths(shipped), strict=True):
-        shutil.copyfile(source, target)
+    """Ship checkpoint ``trained`` as it is (float32), its sidecar marked so."""
+    weights, meta = checkpoint_paths(trained)
+    out_weights, out_meta = checkpoint_paths(shipped)
+    shutil.copyfile(weights, out_weights)
+    sidecar = json.loads(meta.read_text())
+    sidecar.update(storage="float32", sha256_float32=sidecar["sha256"])
+    out_meta.write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
 
 
 @click.command()
