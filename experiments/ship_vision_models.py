@@ -74,28 +74,23 @@ def psnr_columns(table: pd.DataFrame) -> dict[str, float]:
             for column in table.columns if "psnr" in column.lower() and pd.notna(row[column])}
 
 
-def half_copy(trained: Path, shipped: Path) -> dict:
-    """Write the float16 copy of checkpoint ``trained`` at stem ``shipped``; returns its sidecar."""
+def ship_copy(trained: Path, shipped: Path, storage: str = "float16") -> dict:
+    """Write checkpoint ``trained`` at stem ``shipped``, its floating-point tensors in
+    ``storage`` (``float16`` or ``float32``, as trained); the sidecar records the storage and
+    the float32 file's SHA-256. Returns the sidecar."""
     weights, meta = checkpoint_paths(trained)
-    state = load_file(weights)
-    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     out_weights, out_meta = checkpoint_paths(shipped)
-    save_file({k: v.contiguous() for k, v in half.items()}, out_weights)
+    if storage == "float16":
+        state = {k: (v.half() if v.is_floating_point() else v).contiguous()
+                 for k, v in load_file(weights).items()}
+        save_file(state, out_weights)
+    else:
+        shutil.copyfile(weights, out_weights)
     sidecar = json.loads(meta.read_text())
-    sidecar.update(storage="float16", sha256_float32=sidecar["sha256"],
+    sidecar.update(storage=storage, sha256_float32=sidecar["sha256"],
                    sha256=sha256(out_weights))
     out_meta.write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
     return sidecar
-
-
-def full_copy(trained: Path, shipped: Path) -> None:
-    """Ship checkpoint ``trained`` as it is (float32), its sidecar marked so."""
-    weights, meta = checkpoint_paths(trained)
-    out_weights, out_meta = checkpoint_paths(shipped)
-    shutil.copyfile(weights, out_weights)
-    sidecar = json.loads(meta.read_text())
-    sidecar.update(storage="float32", sha256_float32=sidecar["sha256"])
-    out_meta.write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
 
 
 @click.command()
@@ -122,7 +117,7 @@ def main(cache: str, only: str, threads: int, out_dir: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             full = run_demo(DEMOS[name], cache_dir, Path(tmp) / "float32", threads)
         shipped = SHIPPED_MODELS / stem.name
-        sidecar = half_copy(stem, shipped)
+        sidecar = ship_copy(stem, shipped)
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 empty = Path(tmp) / "models"
@@ -138,7 +133,7 @@ def main(cache: str, only: str, threads: int, out_dir: str) -> None:
         worst = max(abs(a[k] - b.get(k, float("inf"))) for k in a)
         storage = "float16"
         if not worst <= TOLERANCE_DB:
-            full_copy(stem, shipped)
+            ship_copy(stem, shipped, "float32")
             storage = "float32"
         size = checkpoint_paths(shipped)[0].stat().st_size
         click.echo(f"{name}: {stem.name}, {storage}, largest PSNR change {worst:.4f} dB, "

@@ -104,7 +104,8 @@ def test_stylegan_digits_smoke(tmp_path, smoke):
         assert 0 < rows.loc["samples", "confidence"] <= 1
         assert (out / variant / "metrics.csv").exists()
     baseline = table[table["variant"].str.startswith("cgan")].set_index("method")
-    assert 0 <= baseline.loc["samples", "accuracy"] <= 1
-    assert 1 <= baseline.loc["samples", "classes_covered"] <= 10
+    assert list(baseline.index) == ["samples"]  # judged on samples only
+    assert baseline.loc["samples", "images"] == 1000  # 100 per conditioning class
+    assert baseline[["psnr", "class_changed", "ink_change"]].isna().all(axis=None)
     config = json.loads((out / "config.json").read_text())
     assert config["variant_configs"]["mapping-2"]["mapping_layers"] == 2
