@@ -167,8 +167,9 @@ class ChannelSpec:
     texts; ``theory(R, ebno_db) -> BER`` of Gray QAM with a coherent receiver, or None (no theory
     curve is drawn); ``train_ebno_db``: default (low, high) dB training range of learned links;
     ``options``: a dataclass of the constructor's options (None = no options);
-    ``independent_fades``: every channel use fades independently (fast fading), so a link that
-    spreads bits over several symbols gains diversity.
+    ``independent_fades``: every data symbol fades independently (fast fading), so a link that
+    spreads bits over several symbols gains diversity; a bool, or a function of the options
+    instance (see :attr:`channels.ChannelChoice.independent_fades`).
     """
 
     channel: type[Channel]
@@ -176,7 +177,7 @@ class ChannelSpec:
     theory: Callable[[int, Any], np.ndarray] | None
     train_ebno_db: tuple[float, float]
     options: type | None = None
-    independent_fades: bool = False
+    independent_fades: bool | Callable[[Any], bool] = False
 
     @property
     def name(self) -> str:

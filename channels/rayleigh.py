@@ -147,10 +147,17 @@ class RayleighBlockOptions:
         check_block_options(self.coherence, self.pilots, self.estimator)
 
 
+def one_data_symbol_per_block(options: RayleighBlockOptions) -> bool:
+    """Whether each data symbol has a fading block of its own (``coherence - pilots == 1``):
+    fast fading, e.g. ``rayleigh:coherence=2,pilots=1`` (one pilot per fade)."""
+    return options.coherence is not None and options.coherence - options.pilots == 1
+
+
 RAYLEIGH = ChannelSpec(RayleighBlockChannel, "flat block fading, one CN(0, 1) coefficient per "
                        "frame (or per coherence block; pilots and estimated CSI as options)",
                        theory=ber_rayleigh, train_ebno_db=(0.0, 20.0),
-                       options=RayleighBlockOptions)
+                       options=RayleighBlockOptions,
+                       independent_fades=one_data_symbol_per_block)
 RAYLEIGH_FAST = ChannelSpec(RayleighFastChannel, "flat fast fading, one CN(0, 1) coefficient per "
                             "symbol", theory=ber_rayleigh, train_ebno_db=(10.0, 30.0),
                             independent_fades=True)

@@ -127,6 +127,15 @@ class ChannelChoice:
         return {name: value for name, value in self.options
                 if getattr(defaults, name) != value}
 
+    @property
+    def independent_fades(self) -> bool:
+        """Whether every data symbol fades independently with these options (the record's
+        ``independent_fades``, a bool or a function of the options instance)."""
+        rule = self.spec.independent_fades
+        if callable(rule):
+            return bool(rule(self.spec.options(**dict(self.options))))
+        return bool(rule)
+
     def build(self, device: str | None = None) -> Channel:
         return self.spec.channel(device=device, **dict(self.options))
 

@@ -47,11 +47,14 @@ DEMOS: dict[str, list[str]] = {
     "spade-labels2photo": ["translate", "--task", "labels2photo", "--model", "spade"],
     "pix2pix-labels2photo": ["translate", "--task", "labels2photo", "--model", "pix2pix"],
     "stylegan": ["generate", "--model", "stylegan"],
+    "cgan-baseline": ["generate", "--model", "stylegan"],
 }
 """Model -> the command whose ``--demo`` uses it (the command that trains it on first use)."""
 
 TOLERANCE_DB = 0.05
 """Largest PSNR change allowed by float16 storage; a model above it is shipped in float32."""
+FLOAT32_ONLY = {"cgan-baseline": "generate's baseline is judged by a classifier, not by PSNR"}
+"""Models shipped in float32 without the float16 check, and why."""
 
 
 def sha256(path: Path) -> str:
@@ -117,7 +120,8 @@ def main(cache: str, only: str, threads: int, out_dir: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             full = run_demo(DEMOS[name], cache_dir, Path(tmp) / "float32", threads)
         shipped = SHIPPED_MODELS / stem.name
-        sidecar = ship_copy(stem, shipped)
+        storage = "float32" if name in FLOAT32_ONLY else "float16"
+        sidecar = ship_copy(stem, shipped, storage)
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 empty = Path(tmp) / "models"
@@ -131,8 +135,7 @@ def main(cache: str, only: str, threads: int, out_dir: str) -> None:
             raise
         a, b = psnr_columns(full), psnr_columns(half)
         worst = max(abs(a[k] - b.get(k, float("inf"))) for k in a)
-        storage = "float16"
-        if not worst <= TOLERANCE_DB:
+        if storage == "float16" and not worst <= TOLERANCE_DB:
             ship_copy(stem, shipped, "float32")
             storage = "float32"
         size = checkpoint_paths(shipped)[0].stat().st_size
@@ -159,6 +162,9 @@ def main(cache: str, only: str, threads: int, out_dir: str) -> None:
 def train(name: str, cache: Path) -> Path:
     """Model ``name``'s default config trained into (or already in) ``cache``, never the
     package's shipped copy; returns its stem there."""
+    if name == "cgan-baseline":
+        from commgan.vision.generate.run import baseline_generator
+        return baseline_generator(cache, log=click.echo, use_shipped=False)[1].stem
     if name == "stylegan":
         from commgan.vision.generate.run import (
             StyleGANTraining,

@@ -26,18 +26,15 @@ from pathlib import Path
 
 import click
 import pandas as pd
-import torch
 
 from commgan.checkpoint import models_dir as resolve_models_dir
 from commgan.fileio import write_json
-from commgan.rng import derive_seed
-from commgan.vision.augment.gans import gan_training, generate_digits, train_digits_gan
-from commgan.vision.digits import NUM_CLASSES, digits_split
+from commgan.vision.augment.gans import gan_training
 from commgan.vision.generate.run import (
-    COLUMNS,
-    COVERED_SHARE,
-    SAMPLES,
+    BASELINE,
     StyleGANTraining,
+    baseline_generator,
+    baseline_rows,
     load_or_train_stylegan,
     measure,
     reference_classifier,
@@ -68,28 +65,13 @@ class Experiment:
     seed: int = 0
 
 
-def baseline_rows(experiment: Experiment, log) -> tuple[list[dict], float]:
-    """The conditional DCGAN's samples judged by the reference classifier, and its training
-    seconds."""
-    split = digits_split()
-    start = time.perf_counter()
-    gen, _ = train_digits_gan(gan_training("cgan", experiment.baseline_iterations),
-                              split.pool_images, split.pool_labels,
-                              derive_seed("stylegan-baseline", experiment.seed))
-    seconds = time.perf_counter() - start
-    log(f"cgan: trained in {seconds:.0f} s")
-    images, labels = generate_digits(gen, SAMPLES // NUM_CLASSES,
-                                     derive_seed("stylegan-baseline-samples", experiment.seed))
-    classifier = reference_classifier(experiment.seed)
-    with torch.no_grad():
-        probs = torch.softmax(classifier(images.clamp(-1, 1)), dim=1)
-    counts = torch.bincount(probs.argmax(1), minlength=NUM_CLASSES)
-    row = dict.fromkeys(COLUMNS, float("nan"))
-    row.update(method="samples", images=len(images),
-               accuracy=float((probs.argmax(1) == labels).float().mean()),
-               confidence=float(probs.max(1).values.mean()),
-               classes_covered=int((counts >= COVERED_SHARE * len(images)).sum()))
-    return [row], seconds
+def baseline_table(experiment: Experiment, models: Path, log) -> tuple[list[dict], float]:
+    """The conditional DCGAN's row (as ``commgan generate --demo`` writes it), and its training
+    seconds (from its sidecar)."""
+    gen, cached = baseline_generator(models, experiment.seed, log,
+                                     gan_training(BASELINE, experiment.baseline_iterations))
+    rows = baseline_rows(gen, reference_classifier(experiment.seed), experiment.seed)
+    return rows, float(cached.sidecar.get("train_seconds", float("nan")))
 
 
 def run(experiment: Experiment, log=click.echo) -> pd.DataFrame:
@@ -115,7 +97,7 @@ def run(experiment: Experiment, log=click.echo) -> pd.DataFrame:
         frame["train_seconds"] = cached.sidecar.get("train_seconds", float("nan"))
         frame["load_or_train_seconds"] = seconds
         frames.append(frame)
-    rows, seconds = baseline_rows(experiment, log)
+    rows, seconds = baseline_table(experiment, models, log)
     frames.append(pd.DataFrame(rows).assign(variant="cgan (augment's conditional DCGAN)",
                                             train_seconds=seconds))
     table = pd.concat(frames, ignore_index=True)

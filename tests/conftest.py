@@ -34,11 +34,12 @@ def one_thread():
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_smoke(script: str, tmp_path: Path) -> Path:
-    """Run ``experiments/SCRIPT --smoke`` into ``tmp_path/out`` (models in ``tmp_path/models``)."""
+def run_smoke(script: str, tmp_path: Path, *args: str) -> Path:
+    """Run ``experiments/SCRIPT --smoke ARGS`` into ``tmp_path/out`` (models in
+    ``tmp_path/models``)."""
     out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / script), "--smoke",
+        [sys.executable, str(ROOT / "experiments" / script), "--smoke", *args,
          "--models", str(tmp_path / "models"), "--out", str(out)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )

@@ -153,3 +153,31 @@ def test_gradients_flow_through_the_received_symbols():
     assert refined.y is out.y and not refined.h.requires_grad
     (refined.y * refined.h.conj()).real.sum().backward()
     assert raw.grad is not None and raw.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("system_name", ["ae", "gan-enc"])
+def test_spreading_links_count_the_estimation_error_as_noise(system_name):
+    """With one pilot per fade (every data symbol its own fade) the learned links spread over
+    two symbols, and their exact block demapper gets the pilots' estimate with noise N0 + e per
+    symbol (e its error variance), not an EM re-estimate over the codebook's symbols."""
+    from commgan.comm.registry import SYSTEMS
+
+    fast = "rayleigh:coherence=2,pilots=1,estimator=ls"
+    spec = SYSTEMS[system_name]
+    training = spec.learned.default_training(get_modulation("16qam"), fast)
+    system = spec.build(get_modulation("16qam"), key=b"k" * 32, training=training)
+    assert (system.config if system_name == "ae" else system.config.transceiver).spread == 2
+    seen = []
+    demapper = system.decoder if system_name == "ae" else system.bob
+    demapper.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    bits = random_bits([4, 128], "cpu", use_seed(1))
+    nonces = torch.arange(4)
+    with torch.no_grad():
+        x = system.transmit(bits, nonces)
+        use_seed(2)
+        out = get_channel(fast)(x, 0.05)
+        received = system.receive(out, nonces)
+    assert out.csi_error_var.shape == out.y.shape and (out.csi_error_var > 0).all()
+    assert torch.equal(seen[0].h, out.h)  # the pilots' estimate, unchanged
+    torch.testing.assert_close(seen[0].no, 0.05 + out.csi_error_var)
+    assert (received != bits).float().mean() < 0.2  # it decodes (chance is 0.5)

@@ -84,3 +84,16 @@ def test_csi_learned_smoke(tmp_path, smoke):
     assert set(eve["system"]) == {"gan-enc"} and len(eve) == 4
     assert (out / "ber.png").stat().st_size > 0
     assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+
+def test_csi_learned_fast_smoke(tmp_path, smoke):
+    """One pilot per fade: the learned links spread over two symbols (trained into --models with
+    the setup's range), qam-ssd beside them, and every curve's slope in diversity.csv."""
+    out = smoke("csi_learned.py", tmp_path, "--setup", "fast")
+    models = pd.read_csv(out / "models.csv")
+    assert set(models["system"]) == {"ae", "gan-enc"} and (models["spread"] == 2).all()
+    assert (models["train_ebno_db"] == "[10.0, 40.0]").all()
+    table = pd.read_csv(out / "diversity.csv")
+    assert {("qam-ssd", "ls"), ("ae", "ls"), ("gan-enc", "ls"), ("qam", "perfect")} <= set(
+        zip(table["system"], table["estimator"], strict=True))
+    assert table.loc[table["system"] == "qam-ssd", "vs_ssd"].isna().all()

@@ -116,7 +116,17 @@ def _vision_stems() -> dict[str, str]:
 
     stems = {name: cache_stem(name, SHIPPED_MODELS).name for name in VISION_MODELS}
     stems["stylegan"] = stylegan_stem(SHIPPED_MODELS).name
+    stems["cgan-baseline"] = _baseline_stem().name
     return stems
+
+
+def _baseline_stem():
+    from commgan.rng import derive_seed
+    from commgan.vision.augment.gans import digits_gan_stem, gan_training
+    from commgan.vision.generate.run import BASELINE
+
+    return digits_gan_stem(SHIPPED_MODELS, BASELINE, gan_training(BASELINE),
+                           derive_seed("stylegan-baseline", 0))
 
 
 @pytest.mark.parametrize("name", list(_vision_stems()))
@@ -128,6 +138,10 @@ def test_every_vision_default_model_ships(name, tmp_path):
     if name == "stylegan":
         from commgan.vision.generate.run import StyleGANTraining, load_or_train_stylegan
         _, cached = load_or_train_stylegan(StyleGANTraining(), models, train_if_missing=False)
+        assert cached.shipped and not cached.trained
+    elif name == "cgan-baseline":
+        from commgan.vision.generate.run import baseline_generator
+        _, cached = baseline_generator(models, 0, train_if_missing=False)
         assert cached.shipped and not cached.trained
     else:
         from commgan.vision.models.cache import load_or_train

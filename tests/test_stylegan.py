@@ -191,11 +191,14 @@ def test_generate_command_writes_metrics_and_images(tmp_path):
         rows = list(csv.DictReader(f))
     assert [r["method"] for r in rows] == [
         "real", "samples", "inversion-W", "inversion-W+", "samples-untrained",
-        "inversion-W-untrained", "inversion-W+-untrained", "edit"]
+        "inversion-W-untrained", "inversion-W+-untrained", "edit", "samples-cgan"]
     assert float(rows[0]["accuracy"]) > 0.9  # the reference classifier on held-out digits
     assert 0 < float(rows[1]["confidence"]) <= 1
     assert all(math.isfinite(float(r["psnr"])) for r in rows[2:4] + rows[5:7])
-    assert 0 <= float(rows[-1]["class_changed"]) <= 1
+    assert 0 <= float(rows[-2]["class_changed"]) <= 1
+    baseline = rows[-1]  # the shipped conditional DCGAN, judged by the same classifier
+    assert int(baseline["images"]) == 1000 and float(baseline["accuracy"]) > 0.9
+    assert not list((tmp_path / "m").glob("digits-cgan-*"))  # shipped: nothing trained
     assert "samples:" in result.stdout
     assert list((tmp_path / "m").glob("stylegan-digits-*.safetensors"))
 

@@ -30,7 +30,7 @@ from commgan.comm.transceiver import (
 )
 from commgan.gan.precision import native_bf16, resolve_precision
 from commgan.rng import random_bits
-from commgan.sim.analysis import ebno_at_ber, gap_to_theory_db
+from commgan.sim.analysis import diversity_order, ebno_at_ber, gap_to_theory_db
 from commgan.sim.engine import simulate_point
 
 
@@ -111,6 +111,21 @@ def test_ebno_at_ber_interpolates():
     ebno = np.array([0.0, 10.0])
     assert ebno_at_ber(ebno, [1e-1, 1e-3], 1e-2) == pytest.approx(5.0)
     assert np.isnan(ebno_at_ber(ebno, [1e-1, 1e-2], 1e-4))
+
+
+def test_diversity_order_reads_the_slope_and_its_error():
+    ebno = np.array([10.0, 20.0, 30.0, 40.0])
+    ber = 0.1 * (10 ** (ebno / 10)) ** -2.0  # diversity 2: 1e-3, 1e-5, 1e-7, 1e-9
+    z = 1.96
+    low, high = ber * np.exp(-z * 0.1), ber * np.exp(z * 0.1)  # sigma(ln BER) = 0.1
+    d, se, used = diversity_order(ebno, ber, low, high, window=(1e-5, 1e-3))
+    assert used == 2 and d == pytest.approx(2.0)
+    # two points: var(slope) = (sigma_1^2 + sigma_2^2) / dx^2, sigma in log10 units
+    sigma = 0.1 / math.log(10)
+    assert se == pytest.approx(math.sqrt(2 * sigma**2) / 1.0, rel=1e-3)
+    d, se_all, used = diversity_order(ebno, ber, low, high, window=(1e-9, 1e-3))
+    assert used == 4 and d == pytest.approx(2.0) and se_all < se
+    assert np.isnan(diversity_order(ebno, ber, low, high, window=(1e-4, 1e-3))[0])
 
 
 def test_invalid_kernel():
@@ -229,5 +244,10 @@ def test_default_spreading_follows_the_channel():
     assert default_spread(get_modulation("16qam"), "rayleigh") == 1
     assert default_spread(get_modulation("16qam"), None) == 1
     assert default_spread(get_modulation("64qam"), "rayleigh-fast") == 1
+    # block fading whose data symbols each have a fade of their own (one pilot per fade)
+    sixteen = get_modulation("16qam")
+    assert default_spread(sixteen, "rayleigh:coherence=2,pilots=1,estimator=ls") == 2
+    assert default_spread(get_modulation("16qam"), "rayleigh:coherence=1") == 2
+    assert default_spread(get_modulation("16qam"), "rayleigh:coherence=32,pilots=2") == 1
     with pytest.raises(ValueError, match="kernel_size 1"):
         _system(spread=2, kernel_size=3)

@@ -104,8 +104,8 @@ def test_stylegan_digits_smoke(tmp_path, smoke):
         assert 0 < rows.loc["samples", "confidence"] <= 1
         assert (out / variant / "metrics.csv").exists()
     baseline = table[table["variant"].str.startswith("cgan")].set_index("method")
-    assert list(baseline.index) == ["samples"]  # judged on samples only
-    assert baseline.loc["samples", "images"] == 1000  # 100 per conditioning class
+    assert list(baseline.index) == ["samples-cgan"]  # judged on samples only
+    assert baseline.loc["samples-cgan", "images"] == 1000  # 100 per conditioning class
     assert baseline[["psnr", "class_changed", "ink_change"]].isna().all(axis=None)
     config = json.loads((out / "config.json").read_text())
     assert config["variant_configs"]["mapping-2"]["mapping_layers"] == 2

@@ -21,8 +21,7 @@ from channels import (
     noise_variance,
     theory,
 )
-from channels.estimation import em_estimate
-from commgan.comm.spreading import BlockDemapper
+from commgan.comm.spreading import BlockDemapper, learned_receiver_csi
 from commgan.comm.system import LearnedSpec, System, SystemSpec
 from commgan.comm.transceiver import (
     Decoder,
@@ -112,10 +111,9 @@ class AutoencoderSystem(System):
 
     def logits(self, out) -> torch.Tensor:
         """Bob's bit logits [B, L] (a spreading link's: exact, over the encoder's codebook).
-        With pilot-based CSI, h comes from the whole coherence block: EM over the learned
-        alphabet (:func:`channels.estimation.em_estimate`)."""
-        if out.pilots is not None:
-            out = em_estimate(out, self.encoder.alphabet())
+        With pilot-based CSI: :func:`~commgan.comm.spreading.learned_receiver_csi` (EM over
+        the learned alphabet for a per-symbol link)."""
+        out = learned_receiver_csi(out, self.encoder.alphabet, self.config.spread)
         if self.config.spread > 1:
             return self.decoder(out, self.encoder.codebook())
         return self.decoder(out)
@@ -241,10 +239,11 @@ def train_autoencoder(
 
 
 def default_spread(modulation: ModulationSpec, channel: str | None) -> int:
-    """Symbols per block of a default learned link: 2 on channels whose uses fade independently
-    (diversity 2, as signal-space diversity) while the block codebook stays small (2^(2R) <= 256
-    codewords for the exact demapper), else 1."""
-    fast = channel is not None and channel_spec(channel).independent_fades
+    """Symbols per block of a default learned link: 2 on channels whose data symbols fade
+    independently (``rayleigh-fast``, ``rayleigh:coherence=2,pilots=1``; diversity 2, as
+    signal-space diversity) while the block codebook stays small (2^(2R) <= 256 codewords for
+    the exact demapper), else 1."""
+    fast = channel is not None and channel_choice(channel).independent_fades
     return 2 if fast and modulation.num_bits_per_symbol <= 4 else 1
 
 

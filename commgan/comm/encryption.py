@@ -23,8 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from channels import ChannelOutput, ModulationSpec
-from channels.estimation import em_estimate
-from commgan.comm.spreading import BlockDemapper
+from commgan.comm.spreading import BlockDemapper, learned_receiver_csi
 from commgan.comm.system import System
 from commgan.comm.transceiver import (
     Decoder,
@@ -178,10 +177,10 @@ class GanEncSystem(_EncryptedSystem):
 
     def cipher_logits(self, out: ChannelOutput) -> torch.Tensor:
         """Bob's logits [B, n R] of G's input bits v (no key involved: public). With
-        pilot-based CSI, h comes from the whole coherence block: EM over G's alphabet (v is
-        uniform whatever the message), :func:`channels.estimation.em_estimate`."""
-        if out.pilots is not None:
-            out = em_estimate(out, self.generator.alphabet())
+        pilot-based CSI: :func:`~commgan.comm.spreading.learned_receiver_csi` (EM over G's
+        alphabet for a per-symbol G: v is uniform whatever the message)."""
+        out = learned_receiver_csi(out, self.generator.alphabet,
+                                   self.config.transceiver.spread)
         if self.config.transceiver.spread > 1:
             return self.bob(out, self.generator.codebook())
         return self.bob(out)

@@ -5,14 +5,33 @@ start of a spreading encoder, and Bob's exact block demapper (see ``TransceiverC
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from channels import ChannelOutput
+from channels.estimation import em_estimate
 
 __all__ = ["BlockDemapper", "block_bits", "block_features", "block_labels", "deinterleave",
-           "interleave", "matched_features", "ssd_skip"]
+           "interleave", "learned_receiver_csi", "matched_features", "ssd_skip"]
+
+
+def learned_receiver_csi(out: ChannelOutput, alphabet: Callable[[], torch.Tensor],
+                         spread: int) -> ChannelOutput:
+    """The CSI a learned link's receiver decodes with when h comes from pilots (unchanged
+    otherwise). A per-symbol link (``spread`` 1) re-estimates each coherence block's h by EM
+    over its alphabet ``alphabet()`` [M] complex (:func:`channels.estimation.em_estimate`). A
+    spreading link keeps the pilots' estimate and counts its error as noise, N0 + e per symbol
+    (e the estimate's error variance, at unit average symbol energy), as the classical
+    receivers do: its symbols' alphabet is the whole codebook's (2^(K R) K values), too dense
+    for EM to separate and costly to search per symbol."""
+    if out.pilots is None:
+        return out
+    if spread == 1:
+        return em_estimate(out, alphabet())
+    no = out.no.reshape(out.y.shape[0], -1) if out.no.dim() else out.no
+    return ChannelOutput(out.y, out.h, no + out.csi_error_var, out.csi_error_var, out.pilots)
 
 
 def interleave(blocks: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,5 @@
-"""Reading BER curves: crossings, the Eb/N0 gap to the Gray baseline's theory, and Eve's joint
-verdict over a results table."""
+"""Reading BER curves: crossings, the slope (diversity order), the Eb/N0 gap to the Gray
+baseline's theory, and Eve's joint verdict over a results table."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 from channels import theory
 from commgan.sim.stats import SECURE_BAND, clopper_pearson
 
-__all__ = ["ebno_at_ber", "eve_joint_verdict", "gap_to_theory_db"]
+__all__ = ["diversity_order", "ebno_at_ber", "eve_joint_verdict", "gap_to_theory_db"]
 
 
 def ebno_at_ber(ebno_db, ber, target: float) -> float:
@@ -25,6 +25,28 @@ def ebno_at_ber(ebno_db, ber, target: float) -> float:
     i = below[0]
     x0, x1, y0, y1 = ebno_db[i - 1], ebno_db[i], log_ber[i - 1], log_ber[i]
     return float(x0 + (np.log10(target) - y0) * (x1 - x0) / (y1 - y0))
+
+
+def diversity_order(ebno_db, ber, ci_low, ci_high, window: tuple[float, float] = (1e-5, 1e-3)
+                    ) -> tuple[float, float, int]:
+    """The slope of a BER curve as a diversity order d (BER ~ SNR^-d): -10 x the slope of
+    log10 BER against Eb/N0 [dB], by weighted least squares over the points whose BER lies in
+    ``window``. Each point's weight is 1 / var(ln BER), the variance read off its 95% interval
+    ((ln ci_high - ln ci_low) / 3.92)^2, so bursty errors weigh as the interval says.
+
+    Returns (d, its standard error, points used); NaNs with fewer than two points."""
+    x = np.asarray(ebno_db, dtype=float) / 10.0
+    p, low, high = (np.asarray(v, dtype=float) for v in (ber, ci_low, ci_high))
+    use = (p >= window[0]) & (p <= window[1]) & (low > 0) & (high > low)
+    if use.sum() < 2:
+        return float("nan"), float("nan"), int(use.sum())
+    x, y = x[use], np.log10(p[use])
+    sigma = (np.log10(high[use]) - np.log10(low[use])) / 3.92
+    weights = 1.0 / sigma**2
+    mean_x = np.sum(weights * x) / weights.sum()
+    spread = np.sum(weights * (x - mean_x) ** 2)
+    slope = np.sum(weights * (x - mean_x) * y) / spread
+    return float(-slope), float(np.sqrt(1.0 / spread)), int(use.sum())
 
 
 def gap_to_theory_db(ebno_db, ber, mod: str, channel: str) -> np.ndarray:

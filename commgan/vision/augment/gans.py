@@ -4,13 +4,18 @@ records (`DIGITS_GANS`: conditional DCGAN and WGAN-GP), trained by `train_digits
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from commgan.checkpoint import CachedModel, ModelCache, config_hash
 from commgan.gan import (
     AdversarialGAN,
     EmbeddingCondition,
@@ -21,11 +26,11 @@ from commgan.gan import (
 )
 from commgan.registry import Registry
 from commgan.rng import derive_seed, generator, seeded_weights
-from commgan.vision.digits import NUM_CLASSES
+from commgan.vision.digits import NUM_CLASSES, digits_split
 
 __all__ = ["DIGITS_GANS", "DigitsDiscriminator", "DigitsGAN", "DigitsGANTraining",
-           "DigitsGenerator", "build_gan_problem", "gan_training", "generate_digits",
-           "train_digits_gan"]
+           "DigitsGenerator", "build_gan_problem", "digits_gan_stem", "gan_training",
+           "generate_digits", "load_or_train_digits_gan", "train_digits_gan"]
 
 
 class DigitsGenerator(nn.Module):
@@ -196,3 +201,53 @@ def generate_digits(gen: DigitsGenerator, per_class: int, seed: int) -> tuple[Te
     noise = torch.randn(len(labels), gen.noise_dim, generator=generator(seed))
     images = gen.eval()(noise.to(device), labels.to(device))
     return images.cpu(), labels
+
+
+def _digits_gan_identity(name: str, training: DigitsGANTraining, seed: int) -> dict:
+    return json.loads(json.dumps({"model": f"digits-{name}", "training": training.to_dict(),
+                                  "data": "digits-pool", "seed": seed}))
+
+
+def digits_gan_stem(models_dir: str | Path, name: str, training: DigitsGANTraining,
+                    seed: int) -> Path:
+    """Checkpoint stem ``models_dir/digits-NAME-FINGERPRINT`` of GAN ``name`` trained with
+    ``training`` and ``seed`` on the whole digits pool."""
+    identity = _digits_gan_identity(name, training, seed)
+    return ModelCache(models_dir).stem(f"digits-{name}", config_hash(identity))
+
+
+def load_or_train_digits_gan(name: str, models_dir: str | Path, seed: int,
+                             training: DigitsGANTraining | None = None,
+                             log: Callable[[str], None] = lambda message: None,
+                             use_shipped: bool = True, train_if_missing: bool = True
+                             ) -> tuple[DigitsGenerator, CachedModel]:
+    """GAN ``name``'s generator (eval mode, CPU) trained on the whole digits pool
+    (``digits_split().pool_images``) with ``training`` (default: its record's) and ``seed``:
+    from ``models_dir``, else the package's shipped model of the same identity (unless
+    ``use_shipped`` is False), else trained now and cached (unless ``train_if_missing`` is
+    False: then a `CommganError`)."""
+    training = training or gan_training(name)
+    identity = _digits_gan_identity(name, training, seed)
+    stem = digits_gan_stem(models_dir, name, training, seed)
+    with seeded_weights(seed):
+        gen = DigitsGenerator(training.noise_dim, training.embed_dim, training.g_channels)
+
+    def train() -> dict:
+        log(f"{name}: training {training.iterations} iterations on the digits pool; it will "
+            f"be cached at {stem}.safetensors")
+        split = digits_split()
+        start = time.perf_counter()
+        trained, _ = train_digits_gan(training, split.pool_images, split.pool_labels, seed)
+        gen.load_state_dict(trained.state_dict())
+        seconds = time.perf_counter() - start
+        log(f"{name}: trained in {seconds:.0f} s")
+        return {"train_seconds": seconds, "threads": torch.get_num_threads()}
+
+    cached = ModelCache(models_dir).resolve(stem, gen, identity, train, use_shipped=use_shipped,
+                                            train_if_missing=train_if_missing,
+                                            missing=f"no trained {name} model in {models_dir}")
+    if cached.shipped:
+        log(f"{name}: using the shipped model {cached.weights.name}")
+    elif not cached.trained:
+        log(f"{name}: using cached model {cached.weights}")
+    return gen.eval(), cached

@@ -13,11 +13,13 @@ Measures (`COLUMNS` of metrics.csv, one row per ``method``):
   W result (``REFINE_STEPS`` steps at rate ``REFINE_LR``): PSNR (ink in [0, 1], data range 1),
   the classifier's accuracy on the reconstructions (against the true labels) and confidence;
   LPIPS is NaN (there are no LPIPS weights for 8x8 grey digits);
-- ``edit``: ``EDITED`` samples moved by -/+ ``EDIT_SIGMAS`` standard deviations along the
-  first principal direction of W: share whose predicted class differs between the two ends,
-  and the mean change of ink (mean pixel ink in [0, 1], + end minus - end);
+- ``edit``: ``EDITED`` samples moved by -/+ ``EDIT_SIGMAS`` std along W's first principal
+  direction: share whose predicted class differs at the two ends, mean change of ink in [0, 1];
 - ``samples-untrained``, ``inversion-W-untrained``, ``inversion-W+-untrained``: the same
-  measures of the generator at its initial weights (what the measures give without training).
+  measures of the generator at its initial weights (what the measures give without training);
+- ``samples-cgan``: the in-project baseline, ``commgan augment``'s conditional DCGAN (default
+  config, same pool; shipped): ``SAMPLES`` digits, an equal number per class; accuracy is
+  against the asked class.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ from commgan.fileio import atomic_write, output_set
 from commgan.gan import GANTrainer, TrainerConfig
 from commgan.registry import Registry
 from commgan.rng import derive_seed, generator, scoped_rng, seeded_weights
+from commgan.vision.augment.gans import (
+    DigitsGANTraining,
+    DigitsGenerator,
+    generate_digits,
+    load_or_train_digits_gan,
+)
 from commgan.vision.classifier import ClassifierTraining, train_classifier
 from commgan.vision.digits import NUM_CLASSES, digits_split
 from commgan.vision.generate.inversion import edit, invert, pca_directions, sample_w
@@ -49,10 +57,10 @@ from commgan.vision.generate.stylegan import (
 )
 from commgan.vision.metrics import psnr
 
-__all__ = ["COLUMNS", "GENERATE_MODELS", "MAX_STEPS", "GenerateResult", "GenerativeModel",
-           "StyleGANTraining", "load_or_train_stylegan", "measure", "reference_classifier",
-           "run_generate", "stylegan_stem", "train_stylegan", "untrained_generator",
-           "write_generate"]
+__all__ = ["BASELINE", "COLUMNS", "GENERATE_MODELS", "MAX_STEPS", "GenerateResult",
+           "GenerativeModel", "StyleGANTraining", "baseline_generator", "baseline_rows",
+           "load_or_train_stylegan", "measure", "reference_classifier", "run_generate",
+           "stylegan_stem", "train_stylegan", "untrained_generator", "write_generate"]
 
 COLUMNS: tuple[str, ...] = ("method", "images", "accuracy", "confidence", "classes_covered",
                             "psnr", "lpips", "class_changed", "ink_change")
@@ -66,6 +74,8 @@ REFINE_LR = 0.01
 EDIT_SIGMAS = 3.0
 EDITED = 100
 REFERENCE_STEPS = 1000
+BASELINE = "cgan"
+"""The baseline's name among ``commgan.vision.augment.gans.DIGITS_GANS``."""
 MAX_STEPS = 1_000_000
 """The most training iterations ``--steps`` takes."""
 Log = Callable[[str], None]
@@ -275,12 +285,36 @@ def reference_classifier(seed: int = 0) -> torch.nn.Module:
                             derive_seed("generate-reference-batches", seed)).eval()
 
 
+def baseline_generator(models_dir: str | Path, seed: int = 0, log: Log = lambda message: None,
+                       training: DigitsGANTraining | None = None, **cache_options: bool
+                       ) -> tuple[DigitsGenerator, CachedModel]:
+    """The baseline of run ``seed``: `BASELINE` with ``training`` (default: its record's)
+    trained on the digits pool with a seed derived from ``seed`` (``cache_options``:
+    ``use_shipped``, ``train_if_missing`` of `load_or_train_digits_gan`)."""
+    return load_or_train_digits_gan(BASELINE, models_dir, derive_seed("stylegan-baseline", seed),
+                                    training, log=log, **cache_options)
+
+
+def baseline_rows(baseline: DigitsGenerator, classifier: torch.nn.Module, seed: int
+                   ) -> list[dict[str, Any]]:
+    """The ``samples-cgan`` row: ``SAMPLES`` of the conditional baseline, one class in ten each."""
+    images, labels = generate_digits(baseline, SAMPLES // NUM_CLASSES,
+                                     derive_seed("stylegan-baseline-samples", seed))
+    probs = _probs(classifier, images)
+    counts = torch.bincount(probs.argmax(1), minlength=NUM_CLASSES)
+    return [_row(f"samples-{BASELINE}", len(images),
+                 accuracy=float((probs.argmax(1) == labels).float().mean()),
+                 confidence=float(probs.max(1).values.mean()),
+                 classes_covered=int((counts >= COVERED_SHARE * len(images)).sum()))]
+
+
 def measure(gen: StyleGenerator, untrained: StyleGenerator | None = None, seed: int = 0,
-            inversion_steps: int = INVERSION_STEPS, log: Log = lambda message: None
-            ) -> GenerateResult:
+            inversion_steps: int = INVERSION_STEPS, log: Log = lambda message: None,
+            baseline: DigitsGenerator | None = None) -> GenerateResult:
     """Every measure of the module docstring for a trained generator; with ``untrained`` (the
     same architecture at its initial weights) also its samples and inversions, as rows
-    ``samples-untrained``, ``inversion-W-untrained`` and ``inversion-W+-untrained``."""
+    ``samples-untrained``, ``inversion-W-untrained`` and ``inversion-W+-untrained``; with
+    ``baseline`` (see `baseline_generator`) the ``samples-cgan`` row."""
     gen = gen.cpu().eval()
     split = digits_split()
     classifier = reference_classifier(seed)
@@ -310,6 +344,8 @@ def measure(gen: StyleGenerator, untrained: StyleGenerator | None = None, seed: 
                      class_changed=float((low.argmax(1) != high.argmax(1)).float().mean()),
                      ink_change=float((_ink(frames[-1]).mean(dim=(1, 2, 3))
                                        - _ink(frames[0]).mean(dim=(1, 2, 3))).mean())))
+    if baseline is not None:
+        rows += baseline_rows(baseline, classifier, seed)
     return GenerateResult(rows, samples[:100].reshape(10, 10, 1, 8, 8),
                           targets[::INVERTED_PER_CLASS], inversions, frames[:, :10])
 
@@ -357,6 +393,8 @@ def run_generate(training: StyleGANTraining, models_dir: str | Path, out: Path,
                  log: Log = lambda message: None) -> GenerateResult:
     """Train or load, measure, write (see the module docstring)."""
     gen, _ = load_or_train_stylegan(training, models_dir, device, progress, log)
-    result = measure(gen, untrained_generator(training), training.seed, log=log)
+    baseline, _ = baseline_generator(models_dir, training.seed, log)
+    result = measure(gen, untrained_generator(training), training.seed, log=log,
+                     baseline=baseline)
     write_generate(result, out)
     return result
