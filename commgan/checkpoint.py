@@ -218,6 +218,14 @@ class CachedModel:
         """First 16 hex digits of the weights' SHA-256 (recorded in results' configs)."""
         return str(self.sidecar["sha256"])[:16]
 
+    def report(self, name: str, log: Callable[[str], None]) -> None:
+        """Log where model ``name`` came from: the package's shipped default or the cache (a
+        training logs itself)."""
+        if self.shipped:
+            log(f"{name}: using the shipped default model {self.weights.name}")
+        elif not self.trained:
+            log(f"{name}: using cached model {self.weights}")
+
 
 class ModelCache:
     """The model folder (``--models``, else :func:`default_models_dir`) and its one naming

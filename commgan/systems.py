@@ -217,9 +217,6 @@ def load_or_train(name: str, ctx: SystemContext, training: Any = None,
         missing=(f"no trained {name} for {ctx.channel}/{ctx.mod} in {ctx.models}; run: commgan "
                  f"train --system {name} --channel {ctx.channel} --mod {ctx.mod}"))
     system.eval()
-    if model.shipped:
-        ctx.log(f"{name}: using the shipped default model {model.weights.name}")
-    elif not model.trained:
-        ctx.log(f"{name}: using cached model {model.weights}")
+    model.report(name, ctx.log)
     return LoadedSystem(system, model)
 

@@ -118,6 +118,25 @@ def test_em_with_the_right_symbols_known_is_the_genie():
                                out.csi_error_var)
 
 
+def _decoder_inputs(system, system_name: str, labels: list[str]):
+    """What the learned link's decoder (Bob's) is called with when ``system`` receives one
+    batch over each channel label (the same symbols, N0 0.05), the first label's output, the
+    bits and the first label's received bits."""
+    seen = []
+    decoder = system.decoder if system_name == "ae" else system.bob
+    decoder.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    bits = random_bits([4, 128], "cpu", use_seed(1))
+    nonces = torch.arange(4)
+    with torch.no_grad():
+        x = system.transmit(bits, nonces)
+        use_seed(2)
+        out = get_channel(labels[0])(x, 0.05)
+        received = system.receive(out, nonces)
+        for label in labels[1:]:
+            system.receive(get_channel(label)(x, 0.05), nonces)
+    return seen, out, bits, received
+
+
 @pytest.mark.parametrize("system_name", ["ae", "gan-enc"])
 def test_learned_links_decode_from_the_block_estimate(system_name):
     """ae and gan-enc (at initialisation: Gray QAM through the skip) feed their decoder the EM
@@ -128,17 +147,7 @@ def test_learned_links_decode_from_the_block_estimate(system_name):
     alphabet = (system.encoder if system_name == "ae" else system.generator).alphabet()
     assert alphabet.shape == (16,)
     assert alphabet.abs().square().mean().item() == pytest.approx(1.0, rel=1e-5)
-    seen = []
-    decoder = system.decoder if system_name == "ae" else system.bob
-    decoder.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
-    bits = random_bits([4, 128], "cpu", use_seed(1))
-    nonces = torch.arange(4)
-    with torch.no_grad():
-        x = system.transmit(bits, nonces)
-        use_seed(2)
-        out = get_channel(LS)(x, 0.05)
-        system.receive(out, nonces)
-        system.receive(get_channel("rayleigh")(x, 0.05), nonces)
+    seen, out, _, _ = _decoder_inputs(system, system_name, [LS, "rayleigh"])
     torch.testing.assert_close(seen[0].h, em_estimate(out, alphabet).h)
     assert seen[1].pilots is None
 
@@ -167,16 +176,7 @@ def test_spreading_links_count_the_estimation_error_as_noise(system_name):
     training = spec.learned.default_training(get_modulation("16qam"), fast)
     system = spec.build(get_modulation("16qam"), key=b"k" * 32, training=training)
     assert (system.config if system_name == "ae" else system.config.transceiver).spread == 2
-    seen = []
-    demapper = system.decoder if system_name == "ae" else system.bob
-    demapper.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
-    bits = random_bits([4, 128], "cpu", use_seed(1))
-    nonces = torch.arange(4)
-    with torch.no_grad():
-        x = system.transmit(bits, nonces)
-        use_seed(2)
-        out = get_channel(fast)(x, 0.05)
-        received = system.receive(out, nonces)
+    seen, out, bits, received = _decoder_inputs(system, system_name, [fast])
     assert out.csi_error_var.shape == out.y.shape and (out.csi_error_var > 0).all()
     assert torch.equal(seen[0].h, out.h)  # the pilots' estimate, unchanged
     torch.testing.assert_close(seen[0].no, 0.05 + out.csi_error_var)

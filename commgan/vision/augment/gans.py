@@ -246,8 +246,5 @@ def load_or_train_digits_gan(name: str, models_dir: str | Path, seed: int,
     cached = ModelCache(models_dir).resolve(stem, gen, identity, train, use_shipped=use_shipped,
                                             train_if_missing=train_if_missing,
                                             missing=f"no trained {name} model in {models_dir}")
-    if cached.shipped:
-        log(f"{name}: using the shipped model {cached.weights.name}")
-    elif not cached.trained:
-        log(f"{name}: using cached model {cached.weights}")
+    cached.report(name, log)
     return gen.eval(), cached

@@ -208,10 +208,7 @@ def load_or_train_stylegan(training: StyleGANTraining, models_dir: str | Path,
     cached = cache.resolve(stem, gen, identity, train, device=device, use_shipped=use_shipped,
                            train_if_missing=train_if_missing,
                            missing=f"no trained stylegan model in {models_dir}")
-    if cached.shipped:
-        log(f"stylegan: using the shipped default model {cached.weights.name}")
-    elif not cached.trained:
-        log(f"stylegan: using cached model {cached.weights}")
+    cached.report("stylegan", log)
     return gen.to(device).eval(), cached
 
 

@@ -109,10 +109,7 @@ def load_or_train(name: str, models_dir: str | Path, training: VisionTraining | 
                            train_if_missing=train_if_missing,
                            missing=f"no trained {name} model in {models_dir}", device=device,
                            use_shipped=use_shipped)
-    if cached.shipped:
-        log(f"{name}: using the shipped default model {cached.weights.name}")
-    elif not cached.trained:
-        log(f"{name}: using cached model {cached.weights}")
+    cached.report(name, log)
     return generator.to(device).eval()
 
 
