@@ -162,3 +162,47 @@ def test_a_vision_demo_uses_the_shipped_model(tmp_path):
     assert "using the shipped default model srgan-x4-" in result.output
     assert "training" not in result.output
     assert (tmp_path / "out" / "metrics.csv").exists()
+
+
+@pytest.mark.parametrize("args, rows", [
+    (["translate", "--task", "colour", "--model", "cut"],
+     ["input", "white balance + stretch", "CUT", "CycleGAN"]),
+    (["translate", "--task", "labels2photo", "--model", "spade"],
+     ["input", "class mean colours", "SPADE", "pix2pix"]),
+    (["restore", "--task", "inpaint", "--model", "gated"],
+     ["degraded", "biharmonic", "harmonic", "calibrated blend", "gated-conv GAN",
+      "multi-loss GAN"]),
+    (["restore", "--task", "sr-real"], ["degraded", "bicubic", "Real-ESRGAN x4", "SRGAN x4"]),
+])
+def test_a_new_models_demo_measures_the_closest_project_model_beside_it(tmp_path, args, rows):
+    """CUT, SPADE, the gated-conv GAN and Real-ESRGAN: their --demo's metrics.csv holds the
+    classical baseline and the closest model already in the project (its record's
+    ``compare_with``), both shipped: nothing is trained."""
+    from commgan.vision.models.registry import VISION_MODELS
+
+    result = CliRunner().invoke(cli, [*args, "--demo", "--models", str(tmp_path / "m"),
+                                      "--out", str(tmp_path / "out"), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "out" / "metrics.csv")
+    assert list(table["method"]) == rows
+    assert table[["psnr", "ssim"]].notna().all(axis=None)
+    assert not (tmp_path / "m").exists() or not any((tmp_path / "m").iterdir())
+    compared = {record.compare_with for record in VISION_MODELS.values()} - {None}
+    assert compared == {"cyclegan-colour", "pix2pix-labels2photo", "restore", "sr"}
+
+
+def test_a_missing_comparison_model_is_skipped_not_trained(tmp_path, monkeypatch):
+    from commgan.errors import CommganError
+    from commgan.vision.models import cache
+
+    assert cache.comparison_model("sr", tmp_path) is None  # SRGAN names no comparison
+
+    def missing(name, models_dir, **options):
+        assert options["train_if_missing"] is False  # a comparison is never trained
+        raise CommganError(f"no trained {name} model in {models_dir}")
+
+    monkeypatch.setattr(cache, "load_or_train", missing)
+    lines = []
+    assert cache.comparison_model("gated", tmp_path, log=lines.append) is None
+    assert lines == [f"gated: no comparison with multi-loss GAN (no trained restore model in "
+                     f"{tmp_path})"]

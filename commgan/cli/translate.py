@@ -68,12 +68,14 @@ def translate(run: RunContext, method, task, image_path, demo, steps, train_dir,
     """Translate an image with a GAN (the models of the task) next to a classical baseline.
 
     Writes translated.png, side_by_side.png (input | baseline | model | reference, with
-    PSNR/SSIM) and metrics.csv (rows: the input, the classical baseline, the model). The default
-    model ships with the package; any other (``--steps``, ``--train-dir``) is trained on first
-    use (minutes on a CPU) and cached in the model folder.
+    PSNR/SSIM) and metrics.csv (rows: the input, the classical baseline, the model, and with the
+    default model the closest other model of the project where the model's record names one:
+    CUT beside CycleGAN, SPADE beside pix2pix). The default model ships with the package; any
+    other (``--steps``, ``--train-dir``) is trained on first use (minutes on a CPU) and cached
+    in the model folder.
     """
     from commgan.vision.data import TEST_IMAGES, load_image, read_image
-    from commgan.vision.models.cache import load_or_train
+    from commgan.vision.models.cache import comparison_model, load_or_train
     from commgan.vision.models.registry import VISION_MODELS
     from commgan.vision.models.training import model_training
     from commgan.vision.translate.report import write_translation
@@ -96,8 +98,13 @@ def translate(run: RunContext, method, task, image_path, demo, steps, train_dir,
         run.log(note)
     model = load_or_train(key, models, training, device=run.device, progress=run.progress,
                           log=run.log)
+    compared = {method: model}
+    other = comparison_model(key, models, run.device, run.log) if training is None else None
+    if other is not None:
+        methods = {name: m for m, name in TRANSLATION_TASKS[task].models.items()}
+        compared[methods[other[0]]] = other[1]
     images = training.images if training is not None else None
-    result = translate_image(task, {method: model}, image, baseline_images=images)
+    result = translate_image(task, compared, image, baseline_images=images)
     source = f"{demo_image} (demo)" if demo else Path(image_path).name
     with output_set(out):  # the three files appear together
         written = write_translation(result, out, f"{task} by "

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from commgan.checkpoint import SHIPPED_MODELS, ModelCache, checkpoint_paths, config_hash
+from commgan.errors import CommganError
 from commgan.rng import scoped_rng
 from commgan.vision.data import folder_digest
 from commgan.vision.models.record import VisionModel, VisionTraining
@@ -26,7 +27,7 @@ from commgan.vision.models.registry import VISION_MODELS
 from commgan.vision.models.training import train_model
 from commgan.vision.perceptual import VGG16Features
 
-__all__ = ["cache_stem", "load_or_train", "timed_load_or_train"]
+__all__ = ["cache_stem", "comparison_model", "load_or_train", "timed_load_or_train"]
 
 Log = Callable[[str], None]
 
@@ -111,6 +112,22 @@ def load_or_train(name: str, models_dir: str | Path, training: VisionTraining | 
                            use_shipped=use_shipped)
     cached.report(name, log)
     return generator.to(device).eval()
+
+
+def comparison_model(name: str, models_dir: str | Path, device: str = "cpu",
+                     log: Log = lambda message: None) -> tuple[str, nn.Module] | None:
+    """Model ``name``'s `VisionModel.compare_with` (its name and generator) with the default
+    config, from the cache or shipped; None (and a log line) when it has none or it is not
+    there: a comparison is never trained."""
+    other = VISION_MODELS[name].compare_with
+    if other is None:
+        return None
+    try:
+        return other, load_or_train(other, models_dir, train_if_missing=False, device=device,
+                                    log=log)
+    except CommganError as err:
+        log(f"{name}: no comparison with {VISION_MODELS[other].display_name} ({err})")
+        return None
 
 
 def timed_load_or_train(name: str, models_dir: str | Path, training: VisionTraining,

@@ -213,7 +213,7 @@ def _cut_problem(training: Any, generator: nn.Module, discriminator: nn.Module,
 
 
 CUT_COLOUR = VisionModel(
-    "cut-colour", "CUT", "cut-colour", CUTTraining,
+    "cut-colour", "CUT", "cut-colour", CUTTraining, compare_with="cyclegan-colour",
     make_generator=lambda t: CUTGenerator(t.generator, t.nce_layers, t.projection),
     make_discriminator=lambda t: PatchDiscriminator(t.d_channels, t.d_layers),
     extra_losses=lambda t, perceptual: {}, batch_source=UnpairedSource,

@@ -196,7 +196,7 @@ def _gated_problem(training: Any, generator: nn.Module, discriminator: nn.Module
 
 
 GATED = VisionModel(
-    "gated", "gated-conv GAN", "gated-inpaint", GatedTraining,
+    "gated", "gated-conv GAN", "gated-inpaint", GatedTraining, compare_with="restore",
     make_generator=lambda t: GatedGenerator(t.generator),
     make_discriminator=lambda t: SNPatchDiscriminator(t.d_channels, t.d_layers),
     extra_losses=lambda t, perceptual: {}, batch_source=GatedSource,

@@ -161,7 +161,7 @@ def real_esrgan_losses(training: Any, perceptual: nn.Module | None) -> ExtraLoss
 
 
 REAL_ESRGAN = VisionModel(
-    "real-esrgan", "Real-ESRGAN x4", "real-esrgan-x4", RealESRGANTraining,
+    "real-esrgan", "Real-ESRGAN x4", "real-esrgan-x4", RealESRGANTraining, compare_with="sr",
     make_generator=lambda t: SRGenerator(t.generator),
     make_discriminator=lambda t: PatchDiscriminator(t.d_channels, t.d_layers),
     extra_losses=real_esrgan_losses, batch_source=real_esrgan_source, perceptual=True)

@@ -125,6 +125,10 @@ class VisionModel:
     validation_source: Callable[[Any, list[Tensor]], BatchSource] | None = None
     """Paired ``(target, condition)`` batches to choose the generator on when its training
     batches are not pairs (CycleGAN); None = `batch_source`."""
+    compare_with: str | None = None
+    """The closest model already in the project for the same job (a `VISION_MODELS` name):
+    measured beside this one by the command's run with the default config (shipped, never
+    trained for it); None = only the classical baseline."""
 
     def config(self, training: VisionTraining | None = None) -> VisionTraining:
         """``training``, or the default config (the shipped budget) when None; a TypeError for

@@ -203,6 +203,7 @@ def style_diversity(generator: SPADEGenerator, labels: Tensor,
 
 SPADE_LABELS = VisionModel(
     "spade-labels2photo", "SPADE", "spade-labels2photo", SPADETraining,
+    compare_with="pix2pix-labels2photo",
     make_generator=lambda t: SPADEGenerator(t.generator),
     make_discriminator=lambda t: MultiScaleDiscriminator(t.d_channels, t.d_layers, t.d_scales),
     extra_losses=lambda t, perceptual: {}, batch_source=labels_source,

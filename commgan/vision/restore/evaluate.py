@@ -43,6 +43,8 @@ class Restoration:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     model: str | None = None
     """Name of the model that restored (`VISION_MODELS`); None = the task's `VisionTask.model`."""
+    comparisons: dict[str, Tensor] = field(default_factory=dict)
+    """Other models' restorations [3, H, W] by display name (the model's `compare_with`)."""
 
 
 def check_size(task: str, image: Tensor, degraded: bool = False) -> None:
@@ -98,11 +100,13 @@ def run_baseline(task: str, degraded: Tensor, mask: Tensor | None = None,
 
 def restore_degraded(task: str, model: nn.Module, degraded: Tensor, mask: Tensor | None = None,
                      sigma: float | None = None, reference: Tensor | None = None,
-                     lpips: LPIPS | None = None) -> Restoration:
-    """Restore ``degraded`` with the model and the baseline; metrics when a reference is given.
+                     lpips: LPIPS | None = None,
+                     comparisons: dict[str, nn.Module] | None = None) -> Restoration:
+    """Restore ``degraded`` with the model and the baseline (and ``comparisons``: other models
+    of the task by display name); metrics when a reference is given.
 
     The ``degraded`` field of the result has the target's size (bicubic up-sampled for
-    up-sampling tasks) so that the three images can be shown side by side. With a reference,
+    up-sampling tasks) so that the images can be shown side by side. With a reference,
     the task's `VisionTask.reference_baselines` are measured too.
     """
     spec = VISION_TASKS[task]
@@ -110,10 +114,13 @@ def restore_degraded(task: str, model: nn.Module, degraded: Tensor, mask: Tensor
     extra = spec.reference_baselines(degraded, mask, baseline) if reference is not None else {}
     enlarged = bicubic_upsample(degraded, spec.scale) if spec.scale > 1 else degraded
     result = Restoration(task=task, reference=reference, degraded=enlarged, baseline=baseline,
-                         restored=run_model(task, model, degraded, mask, baseline), mask=mask)
+                         restored=run_model(task, model, degraded, mask, baseline), mask=mask,
+                         comparisons={name: run_model(task, other, degraded, mask, baseline)
+                                      for name, other in (comparisons or {}).items()})
     if reference is not None:
         for name, image in (("degraded", result.degraded), ("baseline", result.baseline),
-                            *extra.items(), ("model", result.restored)):
+                            *extra.items(), ("model", result.restored),
+                            *result.comparisons.items()):
             result.metrics[name] = image_metrics(image, reference, spec.border_crop, lpips)
     return result
 

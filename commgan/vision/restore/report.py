@@ -46,14 +46,17 @@ def _caption(metrics: dict[str, float] | None, task: str) -> str:
 
 
 def side_by_side(result: Restoration, path: str | Path, title: str = "") -> None:
-    """PNG: degraded | baseline | model (| reference), each titled with its metrics."""
+    """PNG: degraded | baseline | model (| compared models) (| reference), each titled with
+    its metrics."""
     enlarged = VISION_TASKS[result.task].scale > 1
     panels = [("degraded input" + (" (bicubic-enlarged)" if enlarged else ""), result.degraded,
                result.metrics.get("degraded")),
               (method_label(result.task, "baseline"), result.baseline,
                result.metrics.get("baseline")),
               (method_label(result.task, "model", result.model), result.restored,
-               result.metrics.get("model"))]
+               result.metrics.get("model")),
+              *((name, image, result.metrics.get(name))
+                for name, image in result.comparisons.items())]
     if result.reference is not None:
         panels.append(("reference", result.reference, None))
     save_panels([(name + _caption(metrics, result.task), image)

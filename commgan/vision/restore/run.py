@@ -13,7 +13,7 @@ from torch import Tensor
 from commgan.errors import CommganError
 from commgan.vision.data import TEST_IMAGES, load_image, read_image
 from commgan.vision.degradations import TaskSettings
-from commgan.vision.models.cache import load_or_train
+from commgan.vision.models.cache import comparison_model, load_or_train
 from commgan.vision.models.record import VisionTraining
 from commgan.vision.models.registry import VISION_MODELS
 from commgan.vision.models.training import model_training
@@ -129,7 +129,8 @@ def prepare(request: RestoreRequest) -> Prepared:
 
 def run_restore(request: RestoreRequest, progress: bool = False,
                 log: Callable[[str], None] = lambda message: None) -> Restoration:
-    """Check the inputs, train or load the task's model, restore; returns the `Restoration`."""
+    """Check the inputs, train or load the task's model, restore; returns the `Restoration`
+    (with the default model, also the restoration of its `VisionModel.compare_with`)."""
     prepared = prepare(request)
     for note in prepared.notes:
         log(note)
@@ -139,8 +140,11 @@ def run_restore(request: RestoreRequest, progress: bool = False,
                           progress=progress, log=log)
     # of an already degraded input the noise level is unknown: the baseline estimates it
     sigma = None if request.degraded else request.settings.sigma
+    other = (comparison_model(name, request.models_dir, request.device, log)
+             if prepared.training is None else None)
+    comparisons = {VISION_MODELS[other[0]].display_name: other[1]} if other else {}
     with torch.no_grad():
         result = restore_degraded(request.task, model, prepared.degraded, prepared.mask, sigma,
-                                  prepared.reference, prepared.lpips)
+                                  prepared.reference, prepared.lpips, comparisons)
     result.model = name
     return result
