@@ -206,3 +206,19 @@ def test_a_missing_comparison_model_is_skipped_not_trained(tmp_path, monkeypatch
     assert cache.comparison_model("gated", tmp_path, log=lines.append) is None
     assert lines == [f"gated: no comparison with multi-loss GAN (no trained restore model in "
                      f"{tmp_path})"]
+
+
+def test_every_comparison_serves_the_same_task():
+    """A model's ``compare_with`` is another model of the same translation or restoration
+    task, so the command can run it on the same input."""
+    from commgan.vision.models.registry import VISION_MODELS
+    from commgan.vision.restore.tasks import VISION_TASKS
+    from commgan.vision.translate.tasks import TRANSLATION_TASKS
+
+    served = [set(task.models.values()) for task in TRANSLATION_TASKS.values()]
+    served += [{task.model, *task.models} for task in VISION_TASKS.values()]
+    served += [{"sr", "real-esrgan"}]  # both x4 from the same bicubic-down-sampled input
+    for name, record in VISION_MODELS.items():
+        if record.compare_with is not None:
+            assert record.compare_with in VISION_MODELS and record.compare_with != name
+            assert any({name, record.compare_with} <= models for models in served), name
