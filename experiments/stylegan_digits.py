@@ -6,7 +6,7 @@ Each StyleGAN variant is trained with its default budget (or loaded from the mod
 (`commgan.vision.generate.run.measure`: samples judged by the reference digit classifier,
 inversions of held-out digits in W and W+, one GANSpace edit; the untrained generator's rows
 beside them). The baseline is the closest model already in the project: the class-conditional
-DCGAN of ``commgan augment`` (`commgan.vision.augment.gans`, default config), trained on the
+DCGAN of ``commgan augment`` (`commgan.vision.digits_gans`, default config), trained on the
 same pool, whose ``SAMPLES`` samples (an equal share per class) are judged by the same
 classifier; its accuracy is against the conditioning labels, the unconditional StyleGAN has none.
 
@@ -29,7 +29,7 @@ import pandas as pd
 
 from commgan.checkpoint import models_dir as resolve_models_dir
 from commgan.fileio import write_json
-from commgan.vision.augment.gans import gan_training
+from commgan.vision.digits_gans import gan_training
 from commgan.vision.generate.run import (
     BASELINE,
     StyleGANTraining,

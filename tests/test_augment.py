@@ -13,12 +13,6 @@ import commgan.cli.augment  # noqa: F401  (registers the command until commgan.c
 from commgan.cli import cli
 from commgan.errors import CommganError
 from commgan.rng import generator
-from commgan.vision.augment.gans import (
-    DIGITS_GANS,
-    gan_training,
-    generate_digits,
-    train_digits_gan,
-)
 from commgan.vision.augment.report import summarize, verdicts
 from commgan.vision.augment.study import (
     COLUMNS,
@@ -38,6 +32,12 @@ from commgan.vision.digits import (
     digits_split,
     draw_per_class,
     max_per_class,
+)
+from commgan.vision.digits_gans import (
+    DIGITS_GANS,
+    gan_training,
+    generate_digits,
+    train_digits_gan,
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")

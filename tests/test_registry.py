@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from commgan.cli import cli
 from commgan.errors import CommganError
 from commgan.registry import Registry, UnknownName
-from commgan.vision.augment.gans import DIGITS_GANS
+from commgan.vision.digits_gans import DIGITS_GANS
 from commgan.vision.models.registry import VISION_MODELS
 from commgan.vision.restore.tasks import VISION_TASKS
 from commgan.vision.translate.tasks import TRANSLATION_TASKS, translation_methods

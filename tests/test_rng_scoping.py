@@ -33,9 +33,9 @@ from commgan.rng import (
 )
 from commgan.security.wiretap import wiretap_frames
 from commgan.sim.engine import simulate_point
-from commgan.vision.augment.gans import gan_training, train_digits_gan
 from commgan.vision.classifier import ClassifierTraining, train_classifier
 from commgan.vision.digits import draw_per_class
+from commgan.vision.digits_gans import gan_training, train_digits_gan
 from commgan.vision.models.registry import VISION_MODELS
 from commgan.vision.models.srgan import SRTraining
 from commgan.vision.models.training import train_model

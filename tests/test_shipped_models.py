@@ -122,7 +122,7 @@ def _vision_stems() -> dict[str, str]:
 
 def _baseline_stem():
     from commgan.rng import derive_seed
-    from commgan.vision.augment.gans import digits_gan_stem, gan_training
+    from commgan.vision.digits_gans import digits_gan_stem, gan_training
     from commgan.vision.generate.run import BASELINE
 
     return digits_gan_stem(SHIPPED_MODELS, BASELINE, gan_training(BASELINE),

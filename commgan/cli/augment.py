@@ -60,9 +60,9 @@ def _defaults(text: str) -> Callable[[], str]:
 
 def _help_values() -> dict[str, str]:
     from commgan.vision.augment import study
-    from commgan.vision.augment.gans import DIGITS_GANS
     from commgan.vision.classifier import ClassifierTraining
     from commgan.vision.digits import max_per_class
+    from commgan.vision.digits_gans import DIGITS_GANS
 
     config = study.AugmentConfig()
     return {
@@ -123,11 +123,11 @@ def augment(run: RunContext, per_class, seeds, gans, gan_iters, classifier_steps
     """
     from dataclasses import replace
 
-    from commgan.vision.augment.gans import DIGITS_GANS
     from commgan.vision.augment.report import format_summary, summarize, write_augment
     from commgan.vision.augment.study import AugmentConfig, run_augment
     from commgan.vision.classifier import ClassifierTraining
     from commgan.vision.digits import max_per_class
+    from commgan.vision.digits_gans import DIGITS_GANS
 
     limit = max_per_class()
     if per_class is not None and max(per_class) > limit:

@@ -9,7 +9,7 @@ method:
 - ``classical``: a fixed set of `AugmentConfig.synthetic_per_class` transformed copies per class
   (`classical_augment` of the class's real images in turn: rotation up to 15 degrees, shift
   up to 1 pixel);
-- one per GAN of `commgan.vision.augment.gans.DIGITS_GANS` (e.g. ``cgan``, ``wgan-gp``): the
+- one per GAN of `commgan.vision.digits_gans.DIGITS_GANS` (e.g. ``cgan``, ``wgan-gp``): the
   GAN is trained on the same N images per class only, then
   `AugmentConfig.synthetic_per_class` samples per class are drawn once from G(z, c).
 
@@ -38,12 +38,6 @@ from tqdm.auto import tqdm
 
 from commgan.errors import CommganError
 from commgan.rng import derive_seed, generator, scoped_rng
-from commgan.vision.augment.gans import (
-    DIGITS_GANS,
-    gan_training,
-    generate_digits,
-    train_digits_gan,
-)
 from commgan.vision.classifier import (
     ClassifierTraining,
     DigitsClassifier,
@@ -57,6 +51,12 @@ from commgan.vision.digits import (
     digits_split,
     draw_per_class,
     max_per_class,
+)
+from commgan.vision.digits_gans import (
+    DIGITS_GANS,
+    gan_training,
+    generate_digits,
+    train_digits_gan,
 )
 
 __all__ = ["BASE_METHODS", "COLUMNS", "MAX_CLASSIFIER_STEPS", "MAX_GAN_ITERATIONS", "MAX_SEEDS",

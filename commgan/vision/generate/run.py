@@ -40,14 +40,14 @@ from commgan.fileio import atomic_write, output_set
 from commgan.gan import GANTrainer, TrainerConfig
 from commgan.registry import Registry
 from commgan.rng import derive_seed, generator, scoped_rng, seeded_weights
-from commgan.vision.augment.gans import (
+from commgan.vision.classifier import ClassifierTraining, train_classifier
+from commgan.vision.digits import NUM_CLASSES, digits_split
+from commgan.vision.digits_gans import (
     DigitsGANTraining,
     DigitsGenerator,
     generate_digits,
     load_or_train_digits_gan,
 )
-from commgan.vision.classifier import ClassifierTraining, train_classifier
-from commgan.vision.digits import NUM_CLASSES, digits_split
 from commgan.vision.generate.inversion import edit, invert, pca_directions, sample_w
 from commgan.vision.generate.stylegan import (
     NUM_WS,
@@ -75,7 +75,7 @@ EDIT_SIGMAS = 3.0
 EDITED = 100
 REFERENCE_STEPS = 1000
 BASELINE = "cgan"
-"""The baseline's name among ``commgan.vision.augment.gans.DIGITS_GANS``."""
+"""The baseline's name among ``commgan.vision.digits_gans.DIGITS_GANS``."""
 MAX_STEPS = 1_000_000
 """The most training iterations ``--steps`` takes."""
 Log = Callable[[str], None]

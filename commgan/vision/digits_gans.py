@@ -1,6 +1,7 @@
-"""The class-conditional GANs that learn scikit-learn's digits from a few images per class, as
-records (`DIGITS_GANS`: conditional DCGAN and WGAN-GP), trained by `train_digits_gan` through
-`commgan.gan.GANTrainer` on the few images alone."""
+"""The class-conditional GANs of scikit-learn's digits, as records (`DIGITS_GANS`: conditional
+DCGAN and WGAN-GP), trained by `train_digits_gan` through `commgan.gan.GANTrainer`: on a few
+images per class by ``commgan augment``, on the whole pool (cached, the default shipped) as
+``commgan generate``'s baseline (`load_or_train_digits_gan`). Shared by both jobs."""
 
 from __future__ import annotations
 
